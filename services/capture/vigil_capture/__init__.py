@@ -1,0 +1,1 @@
+"""Vigil capture service."""

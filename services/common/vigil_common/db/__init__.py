@@ -1,0 +1,1 @@
+"""Database models, engine and migrations (server side only: ``pip install vigil-common[db]``)."""

@@ -1,0 +1,83 @@
+"""User accounts: argon2id hashing, creation, password resets and the admin bootstrap."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Literal
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from vigil_common.db.models import User
+
+log = logging.getLogger(__name__)
+
+Role = Literal["admin", "viewer"]
+USERNAME_PATTERN = r"^[A-Za-z0-9_.@-]{1,64}$"
+MIN_PASSWORD_LENGTH = 8
+
+# argon2-cffi's PasswordHasher defaults to argon2id (RFC 9106 low-memory profile).
+_hasher = PasswordHasher()
+# Verified against when the user does not exist, so timing does not reveal usernames.
+_DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+
+
+def hash_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValueError(f"password must be at least {MIN_PASSWORD_LENGTH} characters")
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(password_hash: str) -> bool:
+    return _hasher.check_needs_rehash(password_hash)
+
+
+def generate_password() -> str:
+    return secrets.token_urlsafe(15)
+
+
+def set_user(db: Session, username: str, password: str, role: Role = "viewer") -> User:
+    """Create ``username`` or reset its password and role."""
+    user = db.scalars(select(User).where(User.username == username)).one_or_none()
+    if user is None:
+        user = User(username=username, password_hash=hash_password(password), role=role)
+        db.add(user)
+    else:
+        user.password_hash = hash_password(password)
+        user.role = role
+        user.failed_logins = 0
+        user.locked_until = None
+    db.flush()
+    return user
+
+
+def delete_user(db: Session, username: str) -> bool:
+    return db.execute(delete(User).where(User.username == username)).rowcount > 0  # type: ignore[attr-defined]
+
+
+def bootstrap_admin(factory: sessionmaker[Session], admin_password: str | None) -> str | None:
+    """Ensure user ``admin`` exists.
+
+    With ``admin_password`` the admin is created or reset to it. Without, a random password is
+    generated only when no admin exists yet, and returned so the caller prints it once.
+    """
+    with factory.begin() as db:
+        if admin_password:
+            set_user(db, "admin", admin_password, "admin")
+            return None
+        exists = db.scalars(select(User.id).where(User.username == "admin")).first() is not None
+        if exists:
+            return None
+        password = generate_password()
+        set_user(db, "admin", password, "admin")
+        return password

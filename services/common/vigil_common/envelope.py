@@ -1,0 +1,91 @@
+"""The VGF1 frame envelope (DESIGN.md §2, contract).
+
+28-byte big-endian header, then the payload::
+
+    0  4  magic b"VGF1"
+    4  1  version (1)
+    5  1  codec: 1 = JPEG, 2 = H.264 access unit (Annex B)
+    6  1  flags: bit 0 = keyframe
+    7  1  reserved (0)
+    8  8  seq
+    16 8  capture time, ns since the Unix epoch (UTC)
+    24 2  width
+    26 2  height
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from enum import IntEnum
+
+MAGIC = b"VGF1"
+VERSION = 1
+HEADER = struct.Struct(">4sBBBBQQHH")
+HEADER_SIZE = HEADER.size  # 28
+FLAG_KEYFRAME = 0x01
+
+JPEG_SOI = b"\xff\xd8"
+JPEG_EOI = b"\xff\xd9"
+
+
+class Codec(IntEnum):
+    JPEG = 1
+    H264 = 2
+
+
+class EnvelopeError(ValueError):
+    """A payload that is not a valid VGF1 envelope. ``reason`` is a short metric label."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One frame, as carried by the envelope."""
+
+    codec: Codec
+    keyframe: bool
+    seq: int
+    capture_ns: int
+    width: int
+    height: int
+    payload: bytes
+
+
+def pack(frame: Frame) -> bytes:
+    flags = FLAG_KEYFRAME if frame.keyframe else 0
+    header = HEADER.pack(
+        MAGIC, VERSION, int(frame.codec), flags, 0, frame.seq, frame.capture_ns, frame.width, frame.height
+    )
+    return header + frame.payload
+
+
+def is_envelope(data: bytes) -> bool:
+    return data[:4] == MAGIC
+
+
+def parse(data: bytes) -> Frame:
+    """Parse a VGF1 envelope; checks the header only (payload checks live in the validators)."""
+    if len(data) < HEADER_SIZE:
+        raise EnvelopeError("truncated_header", f"envelope shorter than {HEADER_SIZE} bytes")
+    magic, version, codec, flags, _reserved, seq, capture_ns, width, height = HEADER.unpack_from(data)
+    if magic != MAGIC:
+        raise EnvelopeError("bad_magic", "not a VGF1 envelope")
+    if version != VERSION:
+        raise EnvelopeError("bad_version", f"unsupported envelope version {version}")
+    try:
+        codec_enum = Codec(codec)
+    except ValueError as exc:
+        raise EnvelopeError("bad_codec", f"unknown codec {codec}") from exc
+    return Frame(
+        codec=codec_enum,
+        keyframe=bool(flags & FLAG_KEYFRAME),
+        seq=seq,
+        capture_ns=capture_ns,
+        width=width,
+        height=height,
+        payload=bytes(data[HEADER_SIZE:]),
+    )

@@ -1,0 +1,58 @@
+"""Minimal JPEG structure checks without decoding: SOI/EOI and the SOFn dimensions."""
+
+from __future__ import annotations
+
+from vigil_common.envelope import JPEG_EOI, JPEG_SOI
+
+# Start-of-frame markers that carry dimensions (baseline, progressive, lossless, ...).
+_SOF_MARKERS = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
+_STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})
+
+
+class JpegError(ValueError):
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def looks_like_jpeg(data: bytes) -> bool:
+    return data[:2] == JPEG_SOI
+
+
+def jpeg_dimensions(data: bytes) -> tuple[int, int]:
+    """Return ``(width, height)`` of a complete JPEG; raise :class:`JpegError` if it is not one.
+
+    Checks the SOI marker, walks the marker segments up to the first SOFn header, and
+    requires an EOI marker at the end (trailing padding bytes are tolerated).
+    """
+    if data[:2] != JPEG_SOI:
+        raise JpegError("not_jpeg", "payload does not start with a JPEG SOI marker")
+    if JPEG_EOI not in data[-16:]:
+        raise JpegError("truncated_jpeg", "JPEG has no EOI marker (truncated?)")
+    i = 2
+    n = len(data)
+    while i + 4 <= n:
+        if data[i] != 0xFF:
+            raise JpegError("corrupt_jpeg", "JPEG marker expected")
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker in _STANDALONE:
+            i += 2
+            continue
+        seg_len = (data[i + 2] << 8) | data[i + 3]
+        if seg_len < 2:
+            raise JpegError("corrupt_jpeg", "JPEG segment length invalid")
+        if marker in _SOF_MARKERS:
+            if i + 9 > n:
+                break
+            height = (data[i + 5] << 8) | data[i + 6]
+            width = (data[i + 7] << 8) | data[i + 8]
+            if width == 0 or height == 0:
+                raise JpegError("corrupt_jpeg", "JPEG has zero dimensions")
+            return width, height
+        if marker == 0xDA:  # start of scan before any SOF
+            break
+        i += 2 + seg_len
+    raise JpegError("corrupt_jpeg", "JPEG has no frame header")

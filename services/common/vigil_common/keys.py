@@ -1,0 +1,38 @@
+"""Redis key names shared by ingest, recorder and api. Ids are validated before use."""
+
+from __future__ import annotations
+
+from vigil_common.ids import require_camera_id
+
+PREFIX = "vigil"
+
+# Stream entry fields (bytes keys as redis-py returns them).
+F_CAPTURE_NS = b"t"
+F_SEQ = b"seq"
+F_CODEC = b"codec"
+F_KEYFRAME = b"kf"
+F_WIDTH = b"w"
+F_HEIGHT = b"h"
+F_DATA = b"data"
+
+PENDING_WINDOWS = f"{PREFIX}:windows:pending"
+RECORDER_QUEUE = "vigil-recorder"
+
+
+def frames_stream(camera_id: str) -> str:
+    """One Redis stream per camera; entry ids are Redis arrival times, trimmed by MINID."""
+    return f"{PREFIX}:frames:{require_camera_id(camera_id)}"
+
+
+def metrics_hash(service: str) -> str:
+    """Counters a service publishes for the API's /metrics (HINCRBY, field = metric{labels})."""
+    return f"{PREFIX}:metrics:{require_camera_id(service)}"
+
+
+def window_member(camera_id: str, start_ms: int) -> str:
+    return f"{require_camera_id(camera_id)}:{start_ms}"
+
+
+def parse_window_member(member: str) -> tuple[str, int]:
+    camera_id, _, start = member.rpartition(":")
+    return require_camera_id(camera_id), int(start)

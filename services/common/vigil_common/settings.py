@@ -1,0 +1,95 @@
+"""Settings from the environment and ``.env``, prefix ``VIGIL_`` (DESIGN.md §4, contract).
+
+Built once in each service's ``main()`` and passed down; never read at import time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BeforeValidator, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from vigil_common.sizes import parse_size
+
+OptionalSize = Annotated[int | None, BeforeValidator(parse_size)]
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """Every ``VIGIL_`` setting. Each service reads the ones it needs."""
+
+    model_config = SettingsConfigDict(env_prefix="VIGIL_", env_file=".env", extra="ignore")
+
+    # Connections. Empty means "not configured": `vigil up` then starts embedded defaults.
+    mqtt_url: str = "mqtt://127.0.0.1:1883"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    database_url: str = ""
+    topic_prefix: str = Field(default="vigil", pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")
+
+    data_dir: Path = Path("./data")
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8000, ge=1, le=65535)
+    admin_password: SecretStr | None = None
+    timezone: str = "UTC"
+    log_level: str = "INFO"
+    log_format: str = Field(default="text", pattern=r"^(text|json)$")
+
+    # Recording.
+    segment_seconds: int = Field(default=10, ge=2, le=600)
+    segment_grace_s: float = Field(default=2.0, ge=0, le=60)
+    stream_buffer_s: int = Field(default=120, ge=10, le=3600)
+    x264_preset: str = "veryfast"
+    x264_crf: int = Field(default=23, ge=0, le=51)
+    snapshot_interval_s: float = Field(default=5, gt=0)
+    retention_days: float = Field(default=30, gt=0)
+    retention_max_bytes: OptionalSize = None
+    min_free_bytes: OptionalSize = None
+    retention_interval_s: float = Field(default=60, gt=0)
+
+    # Ingest validation limits.
+    max_frame_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    max_width: int = Field(default=7680, ge=16)
+    max_height: int = Field(default=4320, ge=16)
+    clock_skew_s: float = Field(default=300, ge=1)
+
+    # Notifier.
+    sendgrid_api_key: SecretStr | None = None
+    sendgrid_host: str = "https://api.sendgrid.com"
+    email_from: str = ""
+    alert_emails: Annotated[list[str], NoDecode, BeforeValidator(_split_csv)] = []
+    offline_grace_s: float = Field(default=60, ge=0)
+
+    # Sessions.
+    session_ttl_s: int = Field(default=7 * 24 * 3600, ge=60)
+    cookie_secure: bool = False
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {v!r}") from exc
+        return v
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def recordings_dir(self) -> Path:
+        return self.data_dir / "recordings"
+
+    def effective_database_url(self) -> str:
+        """The configured database, else the embedded SQLite file in the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'vigil.db').resolve()}"

@@ -1,0 +1,51 @@
+"""The Redis stream entry format for frames (ingest writes it; recorder and api read it).
+
+One stream per camera, ``keys.frames_stream(camera_id)``. Entry ids are assigned by Redis
+(``*``), so the id's millisecond part is the arrival time on the Redis server's clock: the
+segment windows are cut on it, which puts every frame in exactly one window. Fields::
+
+    t      capture time, ns since the epoch (ascii int); arrival time if the camera's clock
+           was implausible or the frame was a bare JPEG
+    seq    camera's frame number (ascii int)
+    codec  1 = JPEG, 2 = H.264 access unit (ascii int)
+    kf     1 if keyframe else 0
+    w, h   dimensions (ascii int)
+    data   the payload bytes (JPEG, or H.264 Annex B)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from vigil_common import keys
+from vigil_common.envelope import Codec, Frame
+from vigil_common.windows import stream_id_ms
+
+
+def to_fields(frame: Frame) -> dict[bytes, bytes | int]:
+    return {
+        keys.F_CAPTURE_NS: frame.capture_ns,
+        keys.F_SEQ: frame.seq,
+        keys.F_CODEC: int(frame.codec),
+        keys.F_KEYFRAME: 1 if frame.keyframe else 0,
+        keys.F_WIDTH: frame.width,
+        keys.F_HEIGHT: frame.height,
+        keys.F_DATA: frame.payload,
+    }
+
+
+def from_fields(fields: Mapping[bytes, bytes]) -> Frame:
+    """Rebuild a :class:`Frame` from a stream entry read with ``decode_responses=False``."""
+    return Frame(
+        codec=Codec(int(fields[keys.F_CODEC])),
+        keyframe=fields.get(keys.F_KEYFRAME, b"0") == b"1",
+        seq=int(fields[keys.F_SEQ]),
+        capture_ns=int(fields[keys.F_CAPTURE_NS]),
+        width=int(fields[keys.F_WIDTH]),
+        height=int(fields[keys.F_HEIGHT]),
+        payload=bytes(fields[keys.F_DATA]),
+    )
+
+
+def arrival_ms(entry_id: bytes | str) -> int:
+    return stream_id_ms(entry_id)

@@ -1,0 +1,80 @@
+"""MQTT topic names (DESIGN.md §2, contract). Nobody builds a topic string anywhere else."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from vigil_common.ids import is_valid_camera_id, require_camera_id
+
+DEFAULT_PREFIX = "vigil"
+
+
+class CameraTopic(StrEnum):
+    FRAME = "frame"
+    HEARTBEAT = "heartbeat"
+    STATUS = "status"
+    COMMAND = "command"
+    STATE = "state"
+    MOTION = "motion"
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedTopic:
+    camera_id: str
+    kind: CameraTopic
+
+
+class TopicError(ValueError):
+    """A topic that is not one of the contract's, or carries an invalid id."""
+
+
+@dataclass(frozen=True, slots=True)
+class Topics:
+    """Topic builder/parser for one prefix (``vigil`` unless configured)."""
+
+    prefix: str = DEFAULT_PREFIX
+
+    def camera(self, camera_id: str, kind: CameraTopic) -> str:
+        return f"{self.prefix}/cameras/{require_camera_id(camera_id)}/{kind.value}"
+
+    def frame(self, camera_id: str) -> str:
+        return self.camera(camera_id, CameraTopic.FRAME)
+
+    def heartbeat(self, camera_id: str) -> str:
+        return self.camera(camera_id, CameraTopic.HEARTBEAT)
+
+    def status(self, camera_id: str) -> str:
+        return self.camera(camera_id, CameraTopic.STATUS)
+
+    def command(self, camera_id: str) -> str:
+        return self.camera(camera_id, CameraTopic.COMMAND)
+
+    def state(self, camera_id: str) -> str:
+        return self.camera(camera_id, CameraTopic.STATE)
+
+    def motion(self, camera_id: str) -> str:
+        return self.camera(camera_id, CameraTopic.MOTION)
+
+    def service_status(self, name: str) -> str:
+        return f"{self.prefix}/services/{require_camera_id(name)}/status"
+
+    def all_cameras(self, kind: CameraTopic) -> str:
+        """Subscription filter for one kind of message from every camera."""
+        return f"{self.prefix}/cameras/+/{kind.value}"
+
+    def parse(self, topic: str) -> ParsedTopic:
+        """Parse ``{prefix}/cameras/{id}/{kind}``; raise :class:`TopicError` otherwise."""
+        head = f"{self.prefix}/cameras/"
+        if not topic.startswith(head):
+            raise TopicError("not a camera topic")
+        rest = topic[len(head):].split("/")
+        if len(rest) != 2:
+            raise TopicError("wrong topic depth")
+        camera_id, kind = rest
+        if not is_valid_camera_id(camera_id):
+            raise TopicError("invalid camera id in topic")
+        try:
+            return ParsedTopic(camera_id, CameraTopic(kind))
+        except ValueError as exc:
+            raise TopicError("unknown message kind") from exc

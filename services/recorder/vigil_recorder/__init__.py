@@ -1,0 +1,1 @@
+"""Vigil recorder service."""
