@@ -1,0 +1,26 @@
+"""``vigil ingest``: run the ingest service."""
+
+from __future__ import annotations
+
+import argparse
+
+from vigil_common.lifecycle import StopSignal
+from vigil_common.logsetup import setup_logging
+from vigil_common.settings import Settings
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="vigil ingest", description="MQTT -> Redis streams, registry, jobs")
+    parser.add_argument("--mqtt-url", help="broker URL (default VIGIL_MQTT_URL)")
+    parser.add_argument("--redis-url", help="Redis URL (default VIGIL_REDIS_URL)")
+    parser.add_argument("--shared-group", default=None,
+                        help="share frame topics between ingest processes ($share/<group>/...)")
+    args = parser.parse_args(argv)
+    overrides = {k: v for k, v in {"mqtt_url": args.mqtt_url, "redis_url": args.redis_url}.items() if v}
+    settings = Settings(**overrides)
+    setup_logging("ingest", settings.log_level, settings.log_format)
+    from vigil_ingest.service import IngestService
+
+    stop = StopSignal().install()
+    IngestService(settings, shared_group=args.shared_group).run(stop)
+    return 0

@@ -1,0 +1,171 @@
+"""The camera registry in the database, kept from heartbeats, status messages and frames.
+
+MQTT callbacks only record the latest facts per camera in memory (bounded by the number of
+cameras); a writer thread flushes them every half second, retrying with backoff while the
+database is away, so a slow or restarting database never stalls the MQTT thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from vigil_common.db.engine import upsert
+from vigil_common.db.models import Camera
+from vigil_common.lifecycle import backoff_delays
+from vigil_common.messages import OFFLINE, ONLINE, Heartbeat
+
+log = logging.getLogger(__name__)
+
+FRAME_TOUCH_INTERVAL_S = 5.0
+DISABLED_REFRESH_S = 5.0
+
+
+@dataclass
+class _Pending:
+    heartbeat: Heartbeat | None = None
+    heartbeat_at: datetime | None = None
+    status: str | None = None
+    frame_at: datetime | None = None
+    frame_size: tuple[int, int, str] | None = None
+
+
+@dataclass
+class RegistryState:
+    pending: dict[str, _Pending] = field(default_factory=dict)
+    last_frame_touch: dict[str, float] = field(default_factory=dict)
+
+
+def heartbeat_row(hb: Heartbeat, at: datetime) -> dict[str, object]:
+    """The registry columns a heartbeat sets (name/location are handled separately)."""
+    return {
+        "id": hb.camera_id,
+        "status": ONLINE,
+        "streaming": hb.streaming,
+        "fps": float(hb.fps),
+        "fps_target": float(hb.fps_target),
+        "width": hb.width,
+        "height": hb.height,
+        "codec": hb.codec,
+        "source": hb.source,
+        "version": hb.version,
+        "frames_sent": hb.frames_sent,
+        "frames_dropped": hb.frames_dropped,
+        "last_seen": at,
+        "last_heartbeat_at": at,
+    }
+
+
+class Registry:
+    def __init__(self, factory: sessionmaker[Session]) -> None:
+        self._factory = factory
+        self._lock = threading.Lock()
+        self._state = RegistryState()
+        self._disabled: frozenset[str] = frozenset()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="registry", daemon=True)
+        self.healthy = True
+
+    # called from the MQTT thread --------------------------------------------------------
+    def heartbeat(self, hb: Heartbeat) -> None:
+        with self._lock:
+            p = self._state.pending.setdefault(hb.camera_id, _Pending())
+            p.heartbeat, p.heartbeat_at = hb, datetime.now(UTC)
+            p.status = None  # a heartbeat after an `offline` means the camera is back
+
+    def status(self, camera_id: str, status: str) -> None:
+        with self._lock:
+            self._state.pending.setdefault(camera_id, _Pending()).status = status
+
+    def frame(self, camera_id: str, width: int, height: int, codec: str) -> None:
+        """Note a frame; touches the registry at most every few seconds per camera."""
+        now = time.monotonic()
+        last = self._state.last_frame_touch.get(camera_id)
+        if last is not None and now - last < FRAME_TOUCH_INTERVAL_S:
+            return
+        with self._lock:
+            self._state.last_frame_touch[camera_id] = now
+            p = self._state.pending.setdefault(camera_id, _Pending())
+            p.frame_at, p.frame_size = datetime.now(UTC), (width, height, codec)
+            p.status = None
+
+    def is_disabled(self, camera_id: str) -> bool:
+        return camera_id in self._disabled
+
+    # writer thread ----------------------------------------------------------------------
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        delays = backoff_delays(0.5, 15.0)
+        next_refresh = 0.0
+        while True:
+            stopping = self._stop.wait(0.5)
+            try:
+                if time.monotonic() >= next_refresh:
+                    self.refresh_disabled()
+                    next_refresh = time.monotonic() + DISABLED_REFRESH_S
+                self.flush()
+                self.healthy = True
+                delays = backoff_delays(0.5, 15.0)
+            except SQLAlchemyError as exc:
+                self.healthy = False
+                delay = delays()
+                log.warning("registry: database unavailable (%s); retrying in %.1fs", exc.__class__.__name__, delay)
+                if self._stop.wait(delay):
+                    return
+            if stopping:
+                return
+
+    def refresh_disabled(self) -> None:
+        with self._factory() as db:
+            self._disabled = frozenset(db.scalars(select(Camera.id).where(Camera.enabled.is_(False))))
+
+    def flush(self) -> None:
+        with self._lock:
+            pending, self._state.pending = self._state.pending, {}
+        if not pending:
+            return
+        try:
+            with self._factory.begin() as db:
+                for camera_id, p in pending.items():
+                    self._apply(db, camera_id, p)
+        except SQLAlchemyError:
+            with self._lock:  # put back what was not written, unless newer facts arrived
+                for camera_id, p in pending.items():
+                    self._state.pending.setdefault(camera_id, p)
+            raise
+
+    @staticmethod
+    def _apply(db: Session, camera_id: str, p: _Pending) -> None:
+        if p.heartbeat is not None and p.heartbeat_at is not None:
+            hb = p.heartbeat
+            row = heartbeat_row(hb, p.heartbeat_at)
+            upsert(db, Camera, {**row, "name": hb.name or camera_id, "location": hb.location,
+                                "first_seen": p.heartbeat_at},
+                   conflict=["id"], update=[k for k in row if k != "id"])
+            db.execute(update(Camera).where(Camera.id == camera_id, Camera.name_locked.is_(False))
+                       .values(name=hb.name or camera_id, location=hb.location))
+        if p.frame_at is not None and p.frame_size is not None:
+            width, height, codec = p.frame_size
+            # A camera that only sends frames (e.g. an ESP32-CAM posting bare JPEGs) is registered too.
+            upsert(db, Camera, {"id": camera_id, "name": camera_id, "location": "", "status": ONLINE,
+                                "streaming": True, "width": width, "height": height, "codec": codec,
+                                "source": "mqtt", "first_seen": p.frame_at, "last_seen": p.frame_at},
+                   conflict=["id"], update=["last_seen", "status", "streaming"])
+        if p.status == OFFLINE:
+            db.execute(update(Camera).where(Camera.id == camera_id).values(status=OFFLINE, streaming=False))
+        elif p.status == ONLINE and p.heartbeat is None:
+            db.execute(update(Camera).where(Camera.id == camera_id)
+                       .values(status=ONLINE, last_seen=datetime.now(UTC)))

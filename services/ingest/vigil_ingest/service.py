@@ -1,0 +1,165 @@
+"""Ingest composition root: MQTT in; validation; Redis streams, registry, recorder jobs out."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+
+import paho.mqtt.client as mqtt
+import redis
+
+from vigil_common import keys
+from vigil_common.counters import Counters
+from vigil_common.db.engine import make_engine, make_sessionmaker
+from vigil_common.lifecycle import StopSignal
+from vigil_common.logsetup import RateLimitedLog
+from vigil_common.messages import OFFLINE, ONLINE
+from vigil_common.mqtt import MqttBus, Will
+from vigil_common.settings import Settings
+from vigil_common.topics import CameraTopic, TopicError, Topics
+from vigil_ingest.redis_writer import StreamWriter
+from vigil_ingest.registry import Registry
+from vigil_ingest.validate import FrameLimits, Rejected, validate_frame, validate_heartbeat, validate_status
+from vigil_ingest.window_closer import WindowCloser
+
+log = logging.getLogger(__name__)
+SERVICE = "ingest"
+METRICS_FLUSH_S = 2.0
+HEALTH_TTL_S = 15
+
+
+class IngestService:
+    def __init__(self, settings: Settings, *, shared_group: str | None = None) -> None:
+        self.settings = settings
+        self.topics = Topics(settings.topic_prefix)
+        self.counters = Counters()
+        self.bad_input_log = RateLimitedLog(log, 60.0)
+        self.limits = FrameLimits(
+            max_bytes=settings.max_frame_bytes,
+            max_width=settings.max_width,
+            max_height=settings.max_height,
+            clock_skew_ns=int(settings.clock_skew_s * 1e9),
+        )
+        self.instance = f"{socket.gethostname()}-{os.getpid()}"
+        self.redis = redis.Redis.from_url(settings.redis_url, socket_timeout=10, socket_connect_timeout=5,
+                                          health_check_interval=30)
+        self.engine = make_engine(settings.effective_database_url())
+        self.registry = Registry(make_sessionmaker(self.engine))
+        self.writer = StreamWriter(self.redis, self.counters, segment_seconds=settings.segment_seconds,
+                                   buffer_s=settings.stream_buffer_s)
+        self.closer = WindowCloser(self.redis, self.counters, segment_seconds=settings.segment_seconds,
+                                   grace_s=settings.segment_grace_s)
+        status_topic = self.topics.service_status(SERVICE)
+        self.bus = MqttBus(
+            settings.mqtt_url,
+            f"vigil-ingest-{self.instance}",
+            will=Will(status_topic, OFFLINE.encode()),
+            on_connect_publish=[(status_topic, ONLINE.encode(), 1, True)],
+        )
+        # Frames may be shared between several ingest processes (MQTT 5 shared subscription).
+        frame_filter = self.topics.all_cameras(CameraTopic.FRAME)
+        if shared_group:
+            frame_filter = f"$share/{shared_group}/{frame_filter}"
+        self.bus.subscribe(frame_filter, 0, self.on_frame)
+        self.bus.subscribe(self.topics.all_cameras(CameraTopic.HEARTBEAT), 1, self.on_heartbeat)
+        self.bus.subscribe(self.topics.all_cameras(CameraTopic.STATUS), 1, self.on_status)
+        self._stop = threading.Event()
+        self._final_status = [(status_topic, OFFLINE.encode(), 1, True)]
+
+    # message handlers (paho's network thread: keep short) ------------------------------
+    def reject(self, reason: str, topic: str, message: str) -> None:
+        self.counters.inc("vigil_ingest_rejected_total", reason=reason)
+        self.bad_input_log.warning(reason, "dropped message on %s: %s", topic[:200], message)
+
+    def _camera_of(self, msg: mqtt.MQTTMessage) -> str | None:
+        try:
+            return self.topics.parse(msg.topic).camera_id
+        except TopicError as exc:
+            self.reject("bad_topic", msg.topic, str(exc))
+            return None
+
+    def on_frame(self, msg: mqtt.MQTTMessage) -> None:
+        camera_id = self._camera_of(msg)
+        if camera_id is None:
+            return
+        try:
+            accepted = validate_frame(msg.payload, time.time_ns(), self.limits)
+        except Rejected as exc:
+            self.reject(exc.reason, msg.topic, str(exc))
+            return
+        if self.registry.is_disabled(camera_id):
+            self.counters.inc("vigil_ingest_dropped_total", camera=camera_id, reason="disabled")
+            return
+        if accepted.retimed and not accepted.bare:
+            self.counters.inc("vigil_ingest_retimed_total", camera=camera_id)
+        frame = accepted.frame
+        if self.writer.submit(camera_id, frame):
+            self.registry.frame(camera_id, frame.width, frame.height, frame.codec.name.lower())
+
+    def on_heartbeat(self, msg: mqtt.MQTTMessage) -> None:
+        camera_id = self._camera_of(msg)
+        if camera_id is None:
+            return
+        try:
+            hb = validate_heartbeat(camera_id, msg.payload)
+        except Rejected as exc:
+            self.reject(exc.reason, msg.topic, str(exc))
+            return
+        self.counters.inc("vigil_ingest_heartbeats_total", camera=camera_id)
+        self.registry.heartbeat(hb)
+
+    def on_status(self, msg: mqtt.MQTTMessage) -> None:
+        camera_id = self._camera_of(msg)
+        if camera_id is None:
+            return
+        try:
+            status = validate_status(msg.payload)
+        except Rejected as exc:
+            self.reject(exc.reason, msg.topic, str(exc))
+            return
+        self.registry.status(camera_id, status)
+
+    # lifecycle ----------------------------------------------------------------------------
+    def flush_metrics(self) -> None:
+        deltas = self.counters.drain()
+        if not deltas:
+            return
+        try:
+            pipe = self.redis.pipeline(transaction=False)
+            for field, amount in deltas.items():
+                pipe.hincrby(keys.metrics_hash(SERVICE), field, amount)
+            pipe.set(f"{keys.PREFIX}:health:{SERVICE}:{self.instance}", b"ok", ex=HEALTH_TTL_S)
+            pipe.execute()
+        except redis.RedisError:
+            self.counters.restore(deltas)
+
+    def healthy(self) -> bool:
+        return self.bus.connected.is_set() and self.writer.healthy and self.registry.healthy
+
+    def start(self) -> None:
+        self.registry.start()
+        self.writer.start()
+        self.closer.start()
+        self.bus.start()
+
+    def stop(self) -> None:
+        """Graceful stop, in reverse order: no new messages, drain frames, close, flush."""
+        log.info("stopping ingest")
+        self.bus.stop(final=self._final_status)
+        self.writer.stop()
+        self.closer.stop()
+        self.registry.stop()
+        self.flush_metrics()
+        self.redis.close()
+        self.engine.dispose()
+
+    def run(self, stop: StopSignal) -> None:
+        self.start()
+        log.info("ingest running (segment %ss, buffer %ss)", self.settings.segment_seconds,
+                 self.settings.stream_buffer_s)
+        while not stop.wait(METRICS_FLUSH_S):
+            self.flush_metrics()
+        self.stop()

@@ -1,0 +1,113 @@
+"""Pure validation of incoming MQTT messages (no I/O). Each rejection carries a metric reason."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+
+from vigil_common import envelope
+from vigil_common.envelope import Codec, EnvelopeError, Frame
+from vigil_common.jpeg import JpegError, jpeg_dimensions, looks_like_jpeg
+from vigil_common.messages import Heartbeat, parse_status
+
+H264_START_CODES = (b"\x00\x00\x00\x01", b"\x00\x00\x01")
+
+
+class Rejected(ValueError):
+    """A message that is dropped. ``reason`` is a short label used in metrics and logs."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class FrameLimits:
+    max_bytes: int = 8 * 1024 * 1024
+    max_width: int = 7680
+    max_height: int = 4320
+    clock_skew_ns: int = 300 * 1_000_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptedFrame:
+    frame: Frame
+    # True when the capture time was replaced by the arrival time (bare JPEG or a bad clock).
+    retimed: bool
+    bare: bool
+
+
+def validate_frame(payload: bytes, arrival_ns: int, limits: FrameLimits) -> AcceptedFrame:
+    """Validate a frame payload: a VGF1 envelope, or a bare JPEG from a third-party camera."""
+    if not payload:
+        raise Rejected("empty", "empty frame payload")
+    if len(payload) > limits.max_bytes:
+        raise Rejected("too_large", f"frame of {len(payload)} bytes exceeds {limits.max_bytes}")
+    if envelope.is_envelope(payload):
+        try:
+            frame = envelope.parse(payload)
+        except EnvelopeError as exc:
+            raise Rejected(exc.reason, str(exc)) from exc
+        bare = False
+    elif looks_like_jpeg(payload):
+        frame = Frame(Codec.JPEG, True, 0, arrival_ns, 0, 0, payload)
+        bare = True
+    else:
+        raise Rejected("not_a_frame", "payload is neither a VGF1 envelope nor a JPEG")
+
+    if not frame.payload:
+        raise Rejected("empty", "envelope without payload")
+    if frame.codec is Codec.JPEG:
+        try:
+            width, height = jpeg_dimensions(frame.payload)
+        except JpegError as exc:
+            raise Rejected(exc.reason, str(exc)) from exc
+        if bare:
+            frame = Frame(Codec.JPEG, True, 0, arrival_ns, width, height, frame.payload)
+        elif (width, height) != (frame.width, frame.height):
+            raise Rejected(
+                "dimension_mismatch",
+                f"envelope says {frame.width}x{frame.height}, JPEG is {width}x{height}",
+            )
+    elif not frame.payload.startswith(H264_START_CODES):
+        raise Rejected("bad_h264", "H.264 payload is not Annex B (no start code)")
+
+    if not (0 < frame.width <= limits.max_width and 0 < frame.height <= limits.max_height):
+        raise Rejected("bad_dimensions", f"implausible dimensions {frame.width}x{frame.height}")
+
+    retimed = bare
+    if not bare and abs(frame.capture_ns - arrival_ns) > limits.clock_skew_ns:
+        # The camera's clock is far off (a Pi without RTC or NTP): keep the frame, use arrival time.
+        frame = Frame(frame.codec, frame.keyframe, frame.seq, arrival_ns, frame.width, frame.height,
+                      frame.payload)
+        retimed = True
+    return AcceptedFrame(frame, retimed, bare)
+
+
+def validate_heartbeat(topic_camera_id: str, payload: bytes) -> Heartbeat:
+    if len(payload) > 64 * 1024:
+        raise Rejected("heartbeat_too_large", "heartbeat larger than 64 KiB")
+    try:
+        doc = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise Rejected("heartbeat_not_json", f"heartbeat is not JSON: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise Rejected("heartbeat_not_object", "heartbeat is not a JSON object")
+    try:
+        hb = Heartbeat.model_validate(doc)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise Rejected("heartbeat_schema", f"heartbeat field {where}: {first['msg']}") from exc
+    if hb.camera_id != topic_camera_id:
+        raise Rejected("id_mismatch", f"heartbeat camera_id {hb.camera_id!r} != topic id {topic_camera_id!r}")
+    return hb
+
+
+def validate_status(payload: bytes) -> str:
+    try:
+        return parse_status(payload)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise Rejected("bad_status", "status must be 'online' or 'offline'") from exc

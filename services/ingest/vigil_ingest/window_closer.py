@@ -1,0 +1,101 @@
+"""Enqueues exactly one recorder job per camera per closed segment window.
+
+Windows are marked pending by the stream writer (sorted set scored by window end). Any
+number of ingest processes run this loop; each due window is claimed with ``SET NX EX``
+before it is enqueued and only then removed from the pending set, so a window is enqueued
+once, and a crash between claim and enqueue only delays it until the claim expires.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import redis
+from rq import Queue, Retry
+
+from vigil_common import keys
+from vigil_common.counters import Counters
+from vigil_common.windows import Window
+
+log = logging.getLogger(__name__)
+
+RECORD_JOB = "vigil_recorder.jobs.record_segment"
+CLAIM_TTL_S = 120
+JOB_TIMEOUT_S = 300
+JOB_RETRY = Retry(max=3, interval=[2, 10, 30])
+
+
+def claim_key(member: str) -> str:
+    return f"{keys.PREFIX}:windows:claim:{member}"
+
+
+class WindowCloser:
+    def __init__(
+        self,
+        client: redis.Redis,
+        counters: Counters,
+        *,
+        segment_seconds: int,
+        grace_s: float,
+        interval_s: float = 0.5,
+    ) -> None:
+        self._client = client
+        self._counters = counters
+        self._segment_ms = segment_seconds * 1000
+        self._grace_ms = int(grace_s * 1000)
+        self._interval = interval_s
+        self._queue = Queue(keys.RECORDER_QUEUE, connection=client)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="window-closer", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                self.close_due()
+            except redis.RedisError as exc:
+                log.warning("window closer: Redis unavailable (%s); will retry", exc)
+                self._stop.wait(2.0)
+
+    def _now_ms(self) -> int:
+        sec, usec = self._client.time()
+        return int(sec) * 1000 + int(usec) // 1000
+
+    def close_due(self) -> list[Window]:
+        """Enqueue every pending window whose end + grace has passed; returns those enqueued."""
+        cutoff = self._now_ms() - self._grace_ms
+        due = self._client.zrangebyscore(keys.PENDING_WINDOWS, "-inf", cutoff, start=0, num=500)
+        enqueued: list[Window] = []
+        for raw in due:
+            member = raw.decode() if isinstance(raw, bytes) else str(raw)
+            try:
+                camera_id, start_ms = keys.parse_window_member(member)
+            except ValueError:
+                self._client.zrem(keys.PENDING_WINDOWS, member)
+                continue
+            if not self._client.set(claim_key(member), b"1", nx=True, ex=CLAIM_TTL_S):
+                continue  # another ingest process has it
+            window = Window(camera_id, start_ms, start_ms + self._segment_ms)
+            self._queue.enqueue(
+                RECORD_JOB,
+                camera_id,
+                window.start_ms,
+                window.end_ms,
+                job_id=window.job_id,
+                retry=JOB_RETRY,
+                job_timeout=JOB_TIMEOUT_S,
+                result_ttl=3600,
+                failure_ttl=7 * 24 * 3600,
+                description=f"segment {camera_id} @ {start_ms}",
+            )
+            self._client.zrem(keys.PENDING_WINDOWS, member)
+            self._counters.inc("vigil_ingest_jobs_enqueued_total", camera=camera_id)
+            enqueued.append(window)
+        return enqueued

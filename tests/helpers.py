@@ -1,0 +1,44 @@
+"""Small builders shared by tests (JPEG frames, envelopes, heartbeats)."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime
+
+import cv2
+import numpy as np
+
+from vigil_common import envelope
+from vigil_common.envelope import Codec, Frame
+
+
+def make_jpeg(width: int = 64, height: int = 48, value: int = 0, quality: int = 80) -> bytes:
+    img = np.zeros((height, width, 3), np.uint8)
+    img[:, :, 0] = value % 256
+    img[: height // 2, : width // 2, 1] = 200
+    ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    assert ok
+    return buf.tobytes()
+
+
+def make_envelope(seq: int = 0, width: int = 64, height: int = 48, capture_ns: int | None = None,
+                  jpeg: bytes | None = None) -> bytes:
+    payload = jpeg if jpeg is not None else make_jpeg(width, height, seq)
+    return envelope.pack(Frame(Codec.JPEG, True, seq, capture_ns or time.time_ns(), width, height, payload))
+
+
+def heartbeat_doc(cam: str, **over: object) -> dict[str, object]:
+    now = datetime.now(UTC).isoformat()
+    doc: dict[str, object] = {
+        "camera_id": cam, "seq": 1, "sent_at": now, "streaming": True, "fps": 10.0,
+        "fps_target": 10, "frames_sent": 100, "frames_dropped": 0, "last_frame_at": now,
+        "width": 64, "height": 48, "codec": "jpeg", "source": "synthetic", "name": "Front door",
+        "location": "porch", "uptime_s": 12.5, "version": "0.1.0",
+    }
+    doc.update(over)
+    return doc
+
+
+def heartbeat_bytes(cam: str, **over: object) -> bytes:
+    return json.dumps(heartbeat_doc(cam, **over)).encode()
