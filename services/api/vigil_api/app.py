@@ -1,0 +1,185 @@
+"""Composition root: ``create_app(settings)`` wires the database, Redis, MQTT, live hub,
+middleware and routes. Connections are opened in the lifespan and closed in reverse order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import redis.asyncio as aioredis
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse
+
+from vigil_api import __version__
+from vigil_api.deps import API_PREFIX
+from vigil_api.errors import CatchAllMiddleware, install_handlers
+from vigil_api.headers import SecurityHeadersMiddleware
+from vigil_api.health import HealthProbe
+from vigil_api.limits import DEFAULT_LIMIT, LOGIN_LIMIT, BodyLimitMiddleware
+from vigil_api.live import LiveHub
+from vigil_api.metrics import RequestMetrics, RequestMetricsMiddleware
+from vigil_api.routes import auth, cameras, recordings, system
+from vigil_api.state import AppState
+from vigil_common.db.engine import make_engine, make_sessionmaker
+from vigil_common.db.users import bootstrap_admin
+from vigil_common.lifecycle import backoff_delays
+from vigil_common.mqtt import MqttBus, Will
+from vigil_common.settings import Settings
+from vigil_common.topics import Topics
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME = "api"
+MAX_LIVE_VIEWERS = 64
+
+PLACEHOLDER_HTML = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Vigil</title></head>
+<body><h1>Vigil</h1><p>The API is up. The web app is not installed yet.</p>
+<p>API description: <a href="/openapi.json">/openapi.json</a>.</p></body></html>
+"""
+
+
+def _print_generated_password(password: str) -> None:
+    print(  # shown once to the operator, on purpose
+        f"\n  Vigil admin account created.\n  username: admin\n  password: {password}\n"
+        "  (shown once; set VIGIL_ADMIN_PASSWORD or use `vigil user passwd admin` to change it)\n",
+        flush=True,
+    )
+
+
+def _bootstrap_once(state: AppState, on_password: Callable[[str], None]) -> None:
+    secret = state.settings.admin_password
+    generated = bootstrap_admin(state.factory, secret.get_secret_value() if secret else None)
+    if generated:
+        on_password(generated)
+
+
+async def _bootstrap_until_done(state: AppState, on_password: Callable[[str], None]) -> None:
+    """Create/reset the admin; if the database is not up yet, keep trying with backoff."""
+    delays = backoff_delays(1.0, 30.0)
+    while True:
+        try:
+            await asyncio.to_thread(_bootstrap_once, state, on_password)
+            return
+        except Exception as exc:  # noqa: BLE001 - any failure: retry, the API stays up (degraded)
+            delay = delays()
+            log.warning("admin bootstrap failed (%s); retrying in %.0fs", type(exc).__name__, delay)
+            await asyncio.sleep(delay)
+
+
+def _build_state(settings: Settings) -> AppState:
+    topics = Topics(settings.topic_prefix)
+    engine = make_engine(settings.effective_database_url())
+    redis = aioredis.Redis.from_url(
+        settings.redis_url, socket_connect_timeout=3, socket_timeout=10, health_check_interval=30
+    )
+    status_topic = topics.service_status(SERVICE_NAME)
+    bus = MqttBus(
+        settings.mqtt_url,
+        client_id=f"vigil-api-{secrets.token_hex(4)}",
+        will=Will(status_topic, b"offline"),
+        on_connect_publish=[(status_topic, b"online", 1, True)],
+        max_queued=1000,
+    )
+    return AppState(
+        settings=settings,
+        topics=topics,
+        engine=engine,
+        factory=make_sessionmaker(engine),
+        redis=redis,
+        bus=bus,
+        hub=LiveHub(redis, max_viewers=MAX_LIVE_VIEWERS),
+        health=HealthProbe(engine, redis, bus.connected.is_set),
+    )
+
+
+def create_app(
+    settings: Settings,
+    *,
+    frontend_dir: Path | None = None,
+    bootstrap: bool = True,
+    on_generated_password: Callable[[str], None] = _print_generated_password,
+) -> FastAPI:
+    """Build the API. ``frontend_dir`` (if it exists) is served at ``/``; otherwise ``/`` is a
+    placeholder page. ``bootstrap`` creates or resets the admin account at startup.
+    """
+    request_metrics = RequestMetrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state = _build_state(settings)
+        state.request_metrics = request_metrics
+        app.state.vigil = state
+        # For the server's signal handler (main thread, outside the loop): end live streams.
+        loop = asyncio.get_running_loop()
+        app.state.begin_shutdown = lambda: loop.call_soon_threadsafe(state.hub.end_streams)
+        state.bus.start()
+        background: asyncio.Task[None] | None = None
+        if bootstrap:
+            try:  # usually the database is up: be ready before serving the first login
+                await asyncio.to_thread(_bootstrap_once, state, on_generated_password)
+            except Exception as exc:  # noqa: BLE001
+                log.warning("database not ready (%s); admin bootstrap continues in the background", exc)
+                background = asyncio.create_task(_bootstrap_until_done(state, on_generated_password))
+        log.info("api ready (version %s)", __version__)
+        try:
+            yield
+        finally:
+            if background is not None:
+                background.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await background
+            await state.hub.close()
+            status_topic = state.topics.service_status(SERVICE_NAME)
+            await asyncio.to_thread(state.bus.stop, [(status_topic, b"offline", 1, True)])
+            await state.redis.aclose()
+            state.engine.dispose()
+            log.info("api stopped")
+
+    app = FastAPI(
+        title="Vigil API",
+        version=__version__,
+        description="Self-hosted CCTV / NVR. Authenticate with the session cookie from "
+        "POST /api/v1/auth/login (send X-CSRF-Token on writes) or an API token as "
+        "`Authorization: Bearer <token>`.",
+        openapi_url="/openapi.json",
+        docs_url=None,  # Swagger UI loads scripts from a CDN: incompatible with our CSP
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    install_handlers(app)
+    # Added innermost first: metrics sees every response, including the catch-all's 500s.
+    app.add_middleware(BodyLimitMiddleware, default=DEFAULT_LIMIT, per_path={f"{API_PREFIX}/auth/login": LOGIN_LIMIT})
+    app.add_middleware(CatchAllMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(RequestMetricsMiddleware, metrics=request_metrics)
+
+    # Routers carry their full paths, so route templates (metrics labels) are absolute.
+    for router in (system.public, auth.public, auth.router, cameras.router, recordings.router, system.metrics_router):
+        app.include_router(router)
+
+    if frontend_dir is not None and (frontend_dir / "index.html").is_file():
+        # Low priority: checked only when no API route matched.
+        app.frontend("/", directory=frontend_dir)
+    else:
+
+        @app.get("/", include_in_schema=False, response_class=HTMLResponse)
+        def placeholder() -> HTMLResponse:
+            return HTMLResponse(PLACEHOLDER_HTML)
+
+    return app
+
+
+def find_frontend_dir(*candidates: Path) -> Path | None:
+    """The built web app if there is one (``frontend/dist``), else ``frontend/`` itself."""
+    for base in candidates:
+        for path in (base / "frontend" / "dist", base / "frontend"):
+            if (path / "index.html").is_file():
+                return path
+    return None

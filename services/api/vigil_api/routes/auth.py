@@ -1,0 +1,118 @@
+"""/api/v1/auth/* and /api/v1/tokens: login, logout, who am I, API tokens."""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Response, status
+from sqlalchemy import delete, select
+
+from vigil_api.auth import SESSION_COOKIE, attempt_login, create_token, end_session
+from vigil_api.deps import API_PREFIX, State, User, require_user
+from vigil_api.schemas import ErrorOut, LoginIn, LoginOut, TokenCreated, TokenIn, TokenOut, WhoAmI
+from vigil_common.db.models import ApiToken, utcnow
+
+public = APIRouter(prefix=API_PREFIX, tags=["auth"])
+router = APIRouter(prefix=API_PREFIX, tags=["auth"], dependencies=[Depends(require_user)])
+
+_401: dict[int | str, dict[str, Any]] = {401: {"model": ErrorOut, "description": "Not authenticated"}}
+
+
+@public.post(
+    "/auth/login",
+    response_model=LoginOut,
+    responses={401: {"model": ErrorOut}, 429: {"model": ErrorOut, "description": "Account locked"}},
+)
+def login(body: LoginIn, state: State, response: Response) -> LoginOut:
+    """Check the credentials and open a server-side session (cookie ``vigil_session``).
+
+    After 10 consecutive failures the account is locked for 15 minutes (429, Retry-After).
+    """
+    settings = state.settings
+    with state.factory.begin() as db:
+        outcome = attempt_login(db, body.username, body.password, utcnow(), settings.session_ttl_s)
+    if outcome.locked_for_s > 0:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            "account temporarily locked after too many failed logins; try again later",
+            headers={"Retry-After": str(math.ceil(outcome.locked_for_s))},
+        )
+    if not outcome.ok or outcome.principal is None or outcome.cookie is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "invalid username or password")
+    principal = outcome.principal
+    assert principal.csrf_token is not None and principal.expires_at is not None
+    response.set_cookie(
+        SESSION_COOKIE,
+        outcome.cookie,
+        max_age=settings.session_ttl_s,
+        path="/",
+        httponly=True,
+        samesite="strict",
+        secure=settings.cookie_secure,
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return LoginOut(
+        username=principal.username,
+        role=principal.role,
+        csrf_token=principal.csrf_token,
+        expires_at=principal.expires_at,
+    )
+
+
+@router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT, responses=_401)
+def logout(principal: User, state: State) -> Response:
+    """End the calling session server-side and clear the cookie (no-op for bearer tokens)."""
+    if principal.session_hash is not None:
+        with state.factory.begin() as db:
+            end_session(db, principal.session_hash)
+    response = Response(status_code=status.HTTP_204_NO_CONTENT)
+    response.delete_cookie(
+        SESSION_COOKIE, path="/", httponly=True, samesite="strict", secure=state.settings.cookie_secure
+    )
+    return response
+
+
+@router.get("/auth/session", response_model=WhoAmI, responses=_401)
+def whoami(principal: User, response: Response) -> WhoAmI:
+    """Who is calling; for a session also its CSRF token (lets the web app survive a reload)."""
+    response.headers["Cache-Control"] = "no-store"
+    return WhoAmI(
+        username=principal.username,
+        role=principal.role,
+        via=principal.via,
+        csrf_token=principal.csrf_token,
+        expires_at=principal.expires_at,
+    )
+
+
+@router.post("/tokens", response_model=TokenCreated, status_code=status.HTTP_201_CREATED, responses=_401)
+def new_token(body: TokenIn, principal: User, state: State, response: Response) -> TokenCreated:
+    """Create an API token for the caller (same user, same role). The token is shown once."""
+    with state.factory.begin() as db:
+        secret, row = create_token(db, principal.user_id, body.name, utcnow())
+    response.headers["Cache-Control"] = "no-store"
+    return TokenCreated(token=secret, id=row.id, name=row.name, created_at=row.created_at)
+
+
+@router.get("/tokens", response_model=list[TokenOut], responses=_401)
+def list_tokens(principal: User, state: State) -> list[TokenOut]:
+    """The caller's API tokens (never the secrets)."""
+    with state.factory() as db:
+        rows = db.scalars(select(ApiToken).where(ApiToken.user_id == principal.user_id).order_by(ApiToken.id)).all()
+        return [TokenOut(id=r.id, name=r.name, created_at=r.created_at, last_used_at=r.last_used_at) for r in rows]
+
+
+@router.delete(
+    "/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT, responses={**_401, 404: {"model": ErrorOut}}
+)
+def revoke_token(token_id: Annotated[int, Path(ge=1, le=2**31 - 1)], principal: User, state: State) -> Response:
+    """Revoke one of the caller's tokens (admins may revoke anyone's)."""
+    stmt = delete(ApiToken).where(ApiToken.id == token_id)
+    if not principal.is_admin:
+        stmt = stmt.where(ApiToken.user_id == principal.user_id)
+    with state.factory.begin() as db:
+        deleted = db.execute(stmt).rowcount
+    if not deleted:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such token")
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

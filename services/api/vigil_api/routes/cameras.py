@@ -1,0 +1,212 @@
+"""/api/v1/cameras: the registry, commands, snapshot and live MJPEG."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime, timedelta
+
+from fastapi import APIRouter, Depends, HTTPException, Response, status
+from fastapi.concurrency import run_in_threadpool
+from pydantic import ValidationError
+from sqlalchemy import select
+
+from vigil_api.deps import API_PREFIX, Admin, CameraId, State, User, require_user
+from vigil_api.errors import describe_validation_errors
+from vigil_api.live import MEDIA_TYPE, HubFullError, MjpegResponse
+from vigil_api.schemas import CameraOut, CameraPatch, CommandAccepted, CommandIn, ErrorOut
+from vigil_common import keys, streams
+from vigil_common.db.models import Camera, utcnow
+from vigil_common.envelope import Codec
+from vigil_common.messages import OFFLINE, ONLINE, Command, CommandAction, ConfigureParams
+from vigil_common.mqtt import MqttBus
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(prefix=f"{API_PREFIX}/cameras", tags=["cameras"], dependencies=[Depends(require_user)])
+
+HEARTBEAT_INTERVAL_S = 5.0
+# A camera whose last message is older than this is shown offline whatever its row says.
+STALE_AFTER = timedelta(seconds=3 * HEARTBEAT_INTERVAL_S)
+# Actions a viewer may send; everything else needs the admin role.
+VIEWER_ACTIONS = frozenset({CommandAction.START, CommandAction.SNAPSHOT})
+
+_errors: dict[int | str, dict[str, object]] = {
+    401: {"model": ErrorOut, "description": "Not authenticated"},
+    404: {"model": ErrorOut, "description": "Unknown camera"},
+    422: {"model": ErrorOut, "description": "Invalid camera id or body"},
+}
+
+
+def effective_status(row_status: str, last_seen: datetime | None, now: datetime) -> str:
+    """``online`` only if the registry says so and the camera was heard from recently."""
+    if row_status != ONLINE or last_seen is None:
+        return OFFLINE
+    return ONLINE if now - last_seen <= STALE_AFTER else OFFLINE
+
+
+def camera_out(cam: Camera, now: datetime) -> CameraOut:
+    heard = max((t for t in (cam.last_seen, cam.last_heartbeat_at) if t is not None), default=None)
+    return CameraOut(
+        id=cam.id,
+        name=cam.name,
+        location=cam.location,
+        status="online" if effective_status(cam.status, heard, now) == ONLINE else "offline",
+        enabled=cam.enabled,
+        streaming=cam.streaming,
+        fps=cam.fps,
+        fps_target=cam.fps_target,
+        width=cam.width,
+        height=cam.height,
+        codec=cam.codec,
+        source=cam.source,
+        version=cam.version,
+        frames_sent=cam.frames_sent,
+        frames_dropped=cam.frames_dropped,
+        first_seen=cam.first_seen,
+        last_seen=cam.last_seen,
+        last_heartbeat_at=cam.last_heartbeat_at,
+        name_locked=cam.name_locked,
+    )
+
+
+def _not_found() -> HTTPException:
+    return HTTPException(status.HTTP_404_NOT_FOUND, "unknown camera")
+
+
+def _camera_exists(state: State, camera_id: str) -> bool:
+    with state.factory() as db:
+        return db.scalar(select(Camera.id).where(Camera.id == camera_id)) is not None
+
+
+def publish_command(bus: MqttBus, topic: str, command: Command) -> None:
+    """Publish QoS 1; raises 503 when the broker is not reachable right now."""
+    if not bus.connected.is_set():
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "MQTT broker not connected; try again shortly")
+    info = bus.publish(topic, command.model_dump_json(), qos=1)
+    if info.rc != 0:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "MQTT publish failed; try again shortly")
+
+
+@router.get("", response_model=list[CameraOut], responses={401: _errors[401]})
+def list_cameras(state: State) -> list[CameraOut]:
+    now = utcnow()
+    with state.factory() as db:
+        return [camera_out(c, now) for c in db.scalars(select(Camera).order_by(Camera.id))]
+
+
+@router.get("/{camera_id}", response_model=CameraOut, responses=_errors)
+def get_camera(camera_id: CameraId, state: State) -> CameraOut:
+    with state.factory() as db:
+        cam = db.get(Camera, camera_id)
+        if cam is None:
+            raise _not_found()
+        return camera_out(cam, utcnow())
+
+
+@router.patch("/{camera_id}", response_model=CameraOut, responses={**_errors, 403: {"model": ErrorOut}})
+def patch_camera(camera_id: CameraId, body: CameraPatch, _admin: Admin, state: State) -> CameraOut:
+    """Rename, relocate, enable or disable (admin).
+
+    A new name or location sets ``name_locked`` so the camera's heartbeats no longer overwrite
+    it, and is pushed to the camera (best effort) as a ``configure`` command for its overlay.
+    """
+    changes = body.model_dump(exclude_unset=True)
+    if not changes or any(v is None for v in changes.values()):
+        raise HTTPException(422, "give at least one of name, location, enabled (not null)")
+    with state.factory.begin() as db:
+        cam = db.get(Camera, camera_id, with_for_update=True)
+        if cam is None:
+            raise _not_found()
+        for key, value in changes.items():
+            setattr(cam, key, value)
+        if "name" in changes or "location" in changes:
+            cam.name_locked = True
+        db.flush()
+        out = camera_out(cam, utcnow())
+    overlay = {k: changes[k] for k in ("name", "location") if k in changes}
+    if overlay and state.bus.connected.is_set():
+        cmd = Command(action=CommandAction.CONFIGURE, params=overlay, request_id=uuid.uuid4().hex)
+        state.bus.publish(state.topics.command(camera_id), cmd.model_dump_json(), qos=1)
+    return out
+
+
+@router.delete("/{camera_id}", status_code=status.HTTP_204_NO_CONTENT, responses={**_errors, 403: {"model": ErrorOut}})
+def delete_camera(camera_id: CameraId, _admin: Admin, state: State) -> Response:
+    """Remove the registry row (recordings stay). A camera still sending heartbeats re-registers."""
+    with state.factory.begin() as db:
+        cam = db.get(Camera, camera_id)
+        if cam is None:
+            raise _not_found()
+        db.delete(cam)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/{camera_id}/commands",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=CommandAccepted,
+    responses={**_errors, 403: {"model": ErrorOut}, 503: {"model": ErrorOut}},
+)
+def send_command(camera_id: CameraId, body: CommandIn, principal: User, state: State) -> CommandAccepted:
+    """Forward a command over MQTT (QoS 1). Viewers may send start and snapshot; admins all."""
+    if body.action not in VIEWER_ACTIONS and not principal.is_admin:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"admin role required for '{body.action.value}'")
+    params = body.params
+    if body.action == CommandAction.CONFIGURE:
+        try:
+            params = ConfigureParams.model_validate(params).model_dump(exclude_none=True)
+        except ValidationError as exc:
+            detail, _ = describe_validation_errors([{**e, "loc": ("body", "params", *e["loc"])} for e in exc.errors()])
+            raise HTTPException(422, detail) from None
+        if not params:
+            raise HTTPException(422, "configure needs at least one parameter")
+    elif params:
+        raise HTTPException(422, f"'{body.action.value}' takes no params")
+    if not _camera_exists(state, camera_id):
+        raise _not_found()
+    command = Command(action=body.action, params=params, request_id=uuid.uuid4().hex)
+    publish_command(state.bus, state.topics.command(camera_id), command)
+    log.info("command %s sent to %s by %s", command.action.value, camera_id, principal.username)
+    return CommandAccepted(request_id=command.request_id, action=command.action)
+
+
+@router.get(
+    "/{camera_id}/snapshot.jpg",
+    response_class=Response,
+    responses={**_errors, 200: {"content": {"image/jpeg": {}}, "description": "The newest JPEG frame"}},
+)
+async def snapshot(camera_id: CameraId, state: State) -> Response:
+    """The newest frame in the camera's live buffer (JPEG cameras only)."""
+    if not await run_in_threadpool(_camera_exists, state, camera_id):
+        raise _not_found()
+    entries = await state.redis.xrevrange(keys.frames_stream(camera_id), count=1)
+    if not entries:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no recent frame for this camera")
+    try:
+        frame = streams.from_fields(entries[0][1])
+    except (KeyError, ValueError):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "the newest frame is unreadable") from None
+    if frame.codec != Codec.JPEG:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "the camera sends H.264; no JPEG snapshot available")
+    return Response(frame.payload, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
+
+@router.get(
+    "/{camera_id}/live.mjpeg",
+    response_class=Response,
+    responses={
+        **_errors,
+        200: {"content": {MEDIA_TYPE: {}}, "description": "Endless multipart JPEG stream"},
+        503: {"model": ErrorOut, "description": "Too many viewers"},
+    },
+)
+async def live(camera_id: CameraId, state: State) -> Response:
+    """A ``multipart/x-mixed-replace`` stream of the camera's JPEG frames as they arrive."""
+    if not await run_in_threadpool(_camera_exists, state, camera_id):
+        raise _not_found()
+    try:
+        viewer = state.hub.join(camera_id)
+    except HubFullError as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc), headers={"Retry-After": "10"}) from None
+    return MjpegResponse(state.hub, viewer, headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})

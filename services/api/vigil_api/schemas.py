@@ -1,0 +1,156 @@
+"""Request and response models (pydantic), so /openapi.json documents every route."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from vigil_common.messages import CommandAction
+
+# Printable text without control characters (names end up in overlays and web pages).
+PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
+
+
+class ErrorOut(BaseModel):
+    """Every error response: a human-readable reason."""
+
+    detail: str
+
+
+class ValidationErrorItem(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ValidationErrorOut(BaseModel):
+    detail: str
+    errors: list[ValidationErrorItem] = []
+
+
+# --- auth ---------------------------------------------------------------------------------
+
+
+class LoginIn(BaseModel):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class LoginOut(BaseModel):
+    username: str
+    role: str
+    csrf_token: str = Field(description="Send back as X-CSRF-Token on cookie-authenticated writes.")
+    expires_at: datetime
+
+
+class WhoAmI(BaseModel):
+    username: str
+    role: str
+    via: Literal["session", "token"]
+    csrf_token: str | None = None
+    expires_at: datetime | None = None
+
+
+class TokenIn(BaseModel):
+    name: str = Field(min_length=1, max_length=64, pattern=PRINTABLE)
+
+
+class TokenOut(BaseModel):
+    id: int
+    name: str
+    created_at: datetime
+    last_used_at: datetime | None = None
+
+
+class TokenCreated(BaseModel):
+    token: str = Field(description="Shown once; only its SHA-256 is stored.")
+    id: int
+    name: str
+    created_at: datetime
+
+
+# --- cameras ------------------------------------------------------------------------------
+
+
+class CameraOut(BaseModel):
+    id: str
+    name: str
+    location: str
+    status: Literal["online", "offline"]
+    enabled: bool
+    streaming: bool
+    fps: float
+    fps_target: float
+    width: int
+    height: int
+    codec: str
+    source: str
+    version: str
+    frames_sent: int
+    frames_dropped: int
+    first_seen: datetime
+    last_seen: datetime | None
+    last_heartbeat_at: datetime | None
+    name_locked: bool
+
+
+class CameraPatch(BaseModel):
+    """Fields an admin may change. Renaming or relocating locks them against heartbeats."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=128, pattern=PRINTABLE)
+    location: str | None = Field(default=None, max_length=128, pattern=PRINTABLE)
+    enabled: bool | None = None
+
+
+class CommandIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    action: CommandAction
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class CommandAccepted(BaseModel):
+    request_id: str
+    action: CommandAction
+
+
+# --- recordings ---------------------------------------------------------------------------
+
+
+class RecordingOut(BaseModel):
+    id: int
+    camera_id: str
+    start: datetime
+    end: datetime
+    duration_s: float
+    frames: int
+    bytes: int
+    width: int
+    height: int
+    codec: str
+    url: str
+
+
+class RecordingPage(BaseModel):
+    items: list[RecordingOut]
+    total: int = Field(description="Matching rows; a lower bound when total_exact is false.")
+    total_exact: bool
+    limit: int
+    offset: int
+
+
+# --- system -------------------------------------------------------------------------------
+
+DependencyState = Literal["ok", "error"]
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok", "degraded"]
+    database: DependencyState
+    redis: DependencyState
+    mqtt: DependencyState
+    version: str

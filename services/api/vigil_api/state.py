@@ -1,0 +1,31 @@
+"""What the composition root builds once per app and hands to routes (``app.state.vigil``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import redis.asyncio as aioredis
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from vigil_api.health import HealthProbe
+from vigil_api.live import LiveHub
+from vigil_api.metrics import RequestMetrics
+from vigil_common.mqtt import MqttBus
+from vigil_common.settings import Settings
+from vigil_common.topics import Topics
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    topics: Topics
+    engine: Engine
+    factory: sessionmaker[Session]
+    redis: aioredis.Redis
+    bus: MqttBus
+    hub: LiveHub
+    health: HealthProbe
+    request_metrics: RequestMetrics = field(default_factory=RequestMetrics)
+    # (monotonic time, exposition lines) of the registry/index gauges, refreshed lazily.
+    index_gauges: tuple[float, list[str]] | None = None

@@ -1,0 +1,32 @@
+"""Parsing client-supplied times (query parameters)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, tzinfo
+
+
+class TimeParseError(ValueError):
+    pass
+
+
+def parse_client_time(value: str, default_tz: tzinfo) -> datetime:
+    """ISO 8601 date-time (or date) to an aware UTC datetime.
+
+    A value without an offset is read in ``default_tz`` (the server's configured zone); a bare
+    date means its midnight there. Raises :class:`TimeParseError` with a reason.
+    """
+    text = value.strip()
+    if not text or len(text) > 64:
+        raise TimeParseError("expected an ISO 8601 date-time such as 2024-05-01T12:00:00+02:00")
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise TimeParseError(
+            "expected an ISO 8601 date-time such as 2024-05-01T12:00:00+02:00 (encode '+' as %2B)"
+        ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=default_tz)
+    try:
+        return parsed.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise TimeParseError("date-time out of range") from None

@@ -1,0 +1,145 @@
+"""``vigil recorder``: an RQ worker on the recorder queue (composition root).
+
+Start-up waits, with backoff, until the database and Redis answer (migrations are
+``vigil migrate``'s job), removes temporary files left by killed writers, then runs an RQ
+``Worker``. Each job runs in a forked work horse, so a crash inside libav kills one job,
+not the worker. SIGTERM/SIGINT is RQ's warm shutdown: the current job finishes, then the
+worker exits; a second signal is a cold shutdown (the job is killed and retried later).
+If the worker loop stops on an error (Redis gone for too long), a new worker is started
+with backoff.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import secrets
+import socket
+import sys
+from types import FrameType
+
+import redis
+from rq import Queue, Worker
+from sqlalchemy import text
+
+from vigil_common import keys
+from vigil_common.db.engine import make_engine
+from vigil_common.lifecycle import StopSignal, backoff_delays, retry
+from vigil_common.logsetup import setup_logging
+from vigil_common.settings import Settings
+from vigil_recorder import storage
+from vigil_recorder.segment import data_dir_writable
+
+log = logging.getLogger(__name__)
+
+# Registries (abandoned jobs of a killed worker go back to the queue through them) are
+# cleaned this often; RQ's default is 10 minutes, longer than the Redis frame buffer.
+MAINTENANCE_INTERVAL_S = 60
+# Temporary files older than this belong to dead writers (well above any job timeout).
+STALE_PARTIAL_S = 3600
+
+
+class RecorderWorker(Worker):
+    """RQ's worker, telling our stop signal when a shutdown is requested."""
+
+    stop: StopSignal | None = None
+
+    def request_stop(self, signum: int, frame: FrameType | None) -> None:
+        if self.stop is not None:
+            self.stop.set()
+        super().request_stop(signum, frame)
+
+
+def worker_name(prefix: str | None = None) -> str:
+    """Unique per process and start: ``prefix`` (default ``recorder-{host}``), pid, random."""
+    if prefix is None:
+        prefix = f"recorder-{socket.gethostname().split('.')[0] or 'host'}"
+    return f"{prefix}-{os.getpid()}-{secrets.token_hex(3)}"
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="vigil recorder", description=__doc__.splitlines()[0])
+    parser.add_argument("--burst", action="store_true", help="exit once the queue is empty")
+    parser.add_argument("--name", default=None, help="worker name prefix (made unique per start)")
+    parser.add_argument(
+        "--no-scheduler",
+        action="store_true",
+        help="do not run RQ's scheduler (retries with an interval need one somewhere)",
+    )
+    return parser.parse_args(argv)
+
+
+def wait_for_database(settings: Settings, stop: StopSignal) -> None:
+    """Block until ``SELECT 1`` succeeds. The engine is disposed before the worker forks."""
+    engine = make_engine(settings.effective_database_url())
+    try:
+
+        def _ping() -> None:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+
+        retry(_ping, what="database connection", stop=stop)
+    finally:
+        engine.dispose()
+
+
+def wait_for_redis(url: str, stop: StopSignal) -> redis.Redis:
+    client = redis.Redis.from_url(url, socket_connect_timeout=5.0)
+    retry(client.ping, what="redis connection", stop=stop)
+    return client
+
+
+def run_worker(settings: Settings, args: argparse.Namespace, stop: StopSignal) -> int:
+    """Run workers until stopped (or, with ``--burst``, until the queue is empty)."""
+    delays = backoff_delays(initial=1.0, maximum=30.0)
+    while not stop.is_set():
+        try:
+            connection = wait_for_redis(settings.redis_url, stop)
+        except Exception:  # noqa: BLE001 - only reached when stopping during the wait
+            return 0
+        worker = RecorderWorker(
+            [Queue(keys.RECORDER_QUEUE, connection=connection)],
+            connection=connection,
+            name=worker_name(args.name),
+            maintenance_interval=MAINTENANCE_INTERVAL_S,
+        )
+        worker.stop = stop
+        log.info("recorder worker %s on queue %s", worker.name, keys.RECORDER_QUEUE)
+        try:
+            worker.work(
+                burst=args.burst,
+                with_scheduler=not args.no_scheduler,
+                logging_level=settings.log_level.upper(),
+            )
+        except Exception:  # any failure of the loop: log, back off, start a new worker
+            log.exception("worker %s failed", worker.name)
+        finally:
+            connection.close()
+            stop.install()  # RQ's handlers raise outside its loop; ours only set the event
+        if args.burst or stop.is_set():
+            return 0
+        delay = delays()
+        log.warning("worker loop ended unexpectedly; starting a new worker in %.1fs", delay)
+        stop.wait(delay)
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    settings = Settings()
+    setup_logging("recorder", settings.log_level, settings.log_format)
+    stop = StopSignal().install()
+    try:
+        wait_for_database(settings, stop)
+    except Exception:  # noqa: BLE001 - the retry only gives up when we are stopping
+        log.info("stopped while waiting for the database")
+        return 0
+    if not data_dir_writable(settings):
+        log.error("recordings directory %s is not writable; jobs will fail", settings.recordings_dir)
+    storage.sweep_partials(settings.recordings_dir, STALE_PARTIAL_S)
+    return run_worker(settings, args, stop)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

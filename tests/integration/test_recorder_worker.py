@@ -1,0 +1,227 @@
+"""``vigil recorder`` as a process: a real RQ worker runs enqueued segment jobs."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import pytest
+import redis
+from rq import Queue, Retry, Worker
+from rq.job import Job, JobStatus
+from sqlalchemy import select
+
+from vigil_common import keys, streams
+from vigil_common.db.engine import make_engine, make_sessionmaker
+from vigil_common.db.models import Segment
+from vigil_common.envelope import Codec, Frame
+from vigil_common.settings import Settings
+from vigil_common.windows import Window
+
+pytestmark = pytest.mark.integration
+
+CAM = "cam-w"
+
+
+def env_for(settings: Settings) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")}
+    env.update(
+        VIGIL_REDIS_URL=settings.redis_url,
+        VIGIL_DATABASE_URL=settings.database_url,
+        VIGIL_DATA_DIR=str(settings.data_dir),
+        VIGIL_LOG_LEVEL="INFO",
+    )
+    return env
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[redis.Redis]:
+    c = redis.Redis.from_url(settings.redis_url)
+    yield c
+    c.close()
+
+
+def add_window(client: redis.Redis, start_ms: int, n: int, size: tuple[int, int] = (320, 240)) -> Window:
+    w, h = size
+    pipe = client.pipeline()
+    for i in range(n):
+        img = np.zeros((h, w, 3), np.uint8)
+        img[:, : (i * 13) % w] = 210
+        data = cv2.imencode(".jpg", img)[1].tobytes()
+        f = Frame(Codec.JPEG, True, i, start_ms * 1_000_000 + i * 66_666_667, w, h, data)
+        pipe.xadd(keys.frames_stream(CAM), streams.to_fields(f), id=f"{start_ms + 5 + i * 10}-*")
+    pipe.execute()
+    return Window(CAM, start_ms, start_ms + 10_000)
+
+
+def enqueue(client: redis.Redis, window: Window) -> Job:
+    queue = Queue(keys.RECORDER_QUEUE, connection=client)
+    return queue.enqueue(
+        "vigil_recorder.jobs.record_segment",
+        args=(window.camera_id, window.start_ms, window.end_ms),
+        job_id=window.job_id,
+        retry=Retry(max=3, interval=[2, 10, 30]),
+        job_timeout=120,
+    )
+
+
+def start_worker(settings: Settings, *args: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "vigil_recorder.main", *args],
+        env=env_for(settings),
+        cwd=settings.data_dir.parent,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+
+
+def indexed(settings: Settings) -> list[Segment]:
+    engine = make_engine(settings.database_url)
+    try:
+        with make_sessionmaker(engine)() as s:
+            return list(s.execute(select(Segment).order_by(Segment.start)).scalars())
+    finally:
+        engine.dispose()
+
+
+def test_burst_worker_runs_enqueued_jobs(settings: Settings, client: redis.Redis) -> None:
+    windows = [add_window(client, 1_700_000_000_000 + k * 10_000, 8 + k) for k in range(2)]
+    jobs = [enqueue(client, w) for w in windows]
+    proc = start_worker(settings, "--burst")
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out.decode(errors="replace")
+    for job, n in zip(jobs, (8, 9), strict=True):
+        job.refresh()
+        assert job.get_status() == JobStatus.FINISHED, out.decode(errors="replace")
+        result = job.return_value()
+        assert result is not None
+        assert result["status"] == "written" and result["frames"] == n
+    rows = indexed(settings)
+    assert [r.frames for r in rows] == [8, 9]
+    for row in rows:
+        with av.open(str(settings.data_dir / row.path)) as c:
+            assert sum(1 for _ in c.decode(video=0)) == row.frames
+    # The same windows again (a duplicate enqueue): nothing new is written or indexed.
+    for w in windows:
+        enqueue(client, w)
+    proc = start_worker(settings, "--burst")
+    proc.communicate(timeout=60)
+    assert len(indexed(settings)) == 2
+    assert len(list(settings.data_dir.rglob("*.mp4"))) == 2
+
+
+def test_in_process_worker_forks_a_horse_with_its_own_context(
+    settings: Settings, client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for k, v in env_for(settings).items():
+        if k.startswith("VIGIL_"):
+            monkeypatch.setenv(k, v)
+    monkeypatch.chdir(settings.data_dir.parent)
+    from vigil_recorder import context
+
+    context.reset_context()
+    parent = context.get_context()  # the parent holds a pooled connection: the horse must not reuse it
+    with parent.sessions() as s:
+        s.execute(select(Segment.id)).all()
+    try:
+        job = enqueue(client, add_window(client, 1_700_000_100_000, 6))
+        Worker([Queue(keys.RECORDER_QUEUE, connection=client)], connection=client).work(burst=True)
+        job.refresh()
+        assert job.get_status() == JobStatus.FINISHED
+        with parent.sessions() as s:  # the parent's pool still works after the fork
+            assert len(list(s.execute(select(Segment)).scalars())) == 1
+    finally:
+        context.reset_context()
+
+
+def test_sigterm_is_a_warm_shutdown(settings: Settings, client: redis.Redis) -> None:
+    proc = start_worker(settings)
+    try:
+        deadline = time.monotonic() + 30
+        queue = Queue(keys.RECORDER_QUEUE, connection=client)
+        while not Worker.all(queue=queue):
+            assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
+            assert time.monotonic() < deadline, "worker did not register"
+            time.sleep(0.05)
+        job = enqueue(client, add_window(client, 1_700_000_200_000, 60, (640, 480)))
+        while job.get_status() == JobStatus.QUEUED and time.monotonic() < deadline:
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    text = out.decode(errors="replace")
+    assert proc.returncode == 0, text
+    assert "warm shut down requested" in text
+    job.refresh()
+    assert job.get_status() == JobStatus.FINISHED, text  # the running job was allowed to finish
+    assert [r.frames for r in indexed(settings)] == [60]
+    assert not [p for p in Path(settings.data_dir).rglob(".*partial")]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _private_redis(port: int, workdir: Path) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(workdir)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            redis.Redis(port=port).ping()
+            return proc
+        except redis.ConnectionError:
+            assert time.monotonic() < deadline, "private redis did not start"
+            time.sleep(0.05)
+
+
+@pytest.mark.skipif(not shutil.which("redis-server"), reason="needs redis-server")
+def test_worker_survives_a_redis_restart(settings: Settings, tmp_path: Path) -> None:
+    port = _free_port()
+    server = _private_redis(port, tmp_path)
+    url = f"redis://127.0.0.1:{port}/0"
+    local = settings.model_copy(update={"redis_url": url})
+    proc = start_worker(local)
+    try:
+        client = redis.Redis.from_url(url)
+        queue = Queue(keys.RECORDER_QUEUE, connection=client)
+        deadline = time.monotonic() + 30
+        while not Worker.all(queue=queue):
+            assert proc.poll() is None and time.monotonic() < deadline, "worker did not start"
+            time.sleep(0.05)
+        server.terminate()
+        server.wait(10)
+        time.sleep(0.5)
+        server = _private_redis(port, tmp_path)  # empty again: nothing persisted
+        job = enqueue(client, add_window(client, 1_700_000_300_000, 5))
+        deadline = time.monotonic() + 60
+        while job.get_status() != JobStatus.FINISHED:
+            assert proc.poll() is None, "worker exited"
+            assert time.monotonic() < deadline, "job not run after the Redis restart"
+            time.sleep(0.1)
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=30)
+        server.terminate()
+        server.wait(10)
+    assert proc.returncode == 0, out.decode(errors="replace")
+    assert [r.frames for r in indexed(settings)] == [5]
