@@ -1,0 +1,124 @@
+"""``vigil capture``: the composition root of the camera service.
+
+Exit codes: 0 after a graceful stop (SIGTERM/SIGINT), 1 if the source cannot be opened or a
+capture thread dies, 2 for invalid settings (camera id, flags, environment).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Any
+
+from pydantic import ValidationError
+
+from vigil_capture import __version__
+from vigil_capture.service import CaptureService, ServiceOptions
+from vigil_capture.settings import CaptureSettings
+from vigil_capture.sources import SourceError, SourceSpec, make_source, parse_source
+from vigil_common.ids import InvalidIdError, require_camera_id
+from vigil_common.lifecycle import StopSignal
+from vigil_common.logsetup import setup_logging
+from vigil_common.mqtt import parse_mqtt_url
+from vigil_common.settings import Settings
+
+log = logging.getLogger("vigil_capture")
+
+PROG = "vigil capture"
+
+
+class UsageError(ValueError):
+    """Invalid settings: reported on stderr, exit status 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Run a camera: source -> overlay -> JPEG -> MQTT. Flags override VIGIL_* variables.",
+    )
+    add = parser.add_argument
+    add("--camera-id", help="camera id, ^[a-z0-9][a-z0-9_-]{0,31}$ (VIGIL_CAMERA_ID)")
+    add(
+        "--source",
+        help="synthetic | picamera | device index (0) | video file | rtsp:// or http(s):// URL "
+        "(VIGIL_SOURCE, default synthetic)",
+    )
+    add("--mqtt-url", help="mqtt://[user:pass@]host[:port] (VIGIL_MQTT_URL)")
+    add("--topic-prefix", help="MQTT topic prefix (VIGIL_TOPIC_PREFIX, default vigil)")
+    add("--fps", type=float, help="frame rate cap (VIGIL_FPS, default 10; 0 = unthrottled)")
+    add("--width", type=int, help="output width (VIGIL_WIDTH, default 1280)")
+    add("--height", type=int, help="output height (VIGIL_HEIGHT, default 720)")
+    add("--quality", type=int, help="JPEG quality 1-100 (VIGIL_QUALITY, default 80)")
+    add("--name", help="camera name shown in the overlay (VIGIL_NAME, default the camera id)")
+    add("--location", help="camera location shown in the overlay (VIGIL_LOCATION)")
+    add("--no-overlay", dest="overlay", action="store_const", const=False, help="no time/name overlay")
+    add("--no-autostart", dest="autostart", action="store_const", const=False, help="start stopped")
+    add("--heartbeat-s", type=float, help="heartbeat interval in seconds (VIGIL_HEARTBEAT_S, default 5)")
+    add("--max-inflight", type=int, help=argparse.SUPPRESS)
+    add("--buffer-size", type=int, help=argparse.SUPPRESS)
+    add("--version", action="version", version=f"%(prog)s {__version__}")
+    return parser
+
+
+def load_settings(args: argparse.Namespace) -> tuple[Settings, CaptureSettings, SourceSpec]:
+    """Environment settings with the given flags on top, validated. Raises :class:`UsageError`."""
+    given: dict[str, Any] = {key: value for key, value in vars(args).items() if value is not None}
+    common_keys = ("mqtt_url", "topic_prefix")
+    try:
+        common = Settings(**{key: given.pop(key) for key in common_keys if key in given})
+        capture = CaptureSettings(**given)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors(include_url=False)
+        )
+        raise UsageError(f"invalid settings: {problems}") from exc
+    if not capture.camera_id:
+        raise UsageError("--camera-id is required (or set VIGIL_CAMERA_ID)")
+    try:
+        require_camera_id(capture.camera_id)
+        parse_mqtt_url(common.mqtt_url)
+        spec = parse_source(capture.source)
+    except (InvalidIdError, ValueError) as exc:
+        raise UsageError(str(exc)) from exc
+    return common, capture, spec
+
+
+def main(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        common, capture, spec = load_settings(args)
+    except UsageError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return 2
+    setup_logging("capture", common.log_level, common.log_format)
+    source = make_source(spec, capture.width, capture.height)
+    try:
+        source.open()
+    except SourceError as exc:
+        log.error("cannot open source: %s", exc)
+        print(f"{PROG}: cannot open source: {exc}", file=sys.stderr)
+        return 1
+    stop = StopSignal().install()
+    options = ServiceOptions(
+        camera_id=capture.camera_id,
+        mqtt_url=common.mqtt_url,
+        topic_prefix=common.topic_prefix,
+        heartbeat_s=capture.heartbeat_s,
+        autostart=capture.autostart,
+        max_inflight=capture.max_inflight,
+        buffer_size=capture.buffer_size,
+    )
+    log.info("source: %s", spec.describe())
+    service: CaptureService | None = None
+    try:
+        service = CaptureService(options, source, capture.capture_config())
+        return service.run(stop)
+    finally:
+        # A grab thread still blocked inside the source must not have it closed under it.
+        if service is None or not service.pipeline.running:
+            source.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
