@@ -94,21 +94,34 @@ def redis_url() -> Iterator[str]:
     yield REDIS_TEST_URL
 
 
-@pytest.fixture(scope="session")
-def _pg_database() -> Iterator[str]:
+def create_database(migrate: bool = True) -> str:
+    """A new, empty PostgreSQL database for tests (migrated unless told otherwise)."""
     import psycopg
 
     name = f"vigil_test_{os.getpid()}_{secrets.token_hex(3)}"
-    admin = PG_ADMIN_URL
-    with psycopg.connect(admin, autocommit=True) as conn:
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    url = admin.rsplit("/", 1)[0] + f"/{name}"
-    from vigil_common.db.migrate import upgrade
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    if migrate:
+        from vigil_common.db.migrate import upgrade
 
-    upgrade(url)
-    yield url
-    with psycopg.connect(admin, autocommit=True) as conn:
+        upgrade(url)
+    return url
+
+
+def drop_database(url: str) -> None:
+    import psycopg
+
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def _pg_database() -> Iterator[str]:
+    url = create_database()
+    yield url
+    drop_database(url)
 
 
 @pytest.fixture
