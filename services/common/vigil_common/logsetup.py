@@ -45,7 +45,8 @@ def setup_logging(service: str, level: str = "INFO", fmt: str = "text") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("httpx", "httpcore", "uvicorn.access", "alembic"):
+    # rq.worker logs five INFO lines per job; the recorder logs one line per segment itself.
+    for noisy in ("httpx", "httpcore", "uvicorn.access", "alembic", "rq.worker", "rq.scheduler"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

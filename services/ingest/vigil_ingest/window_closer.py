@@ -22,7 +22,11 @@ log = logging.getLogger(__name__)
 
 RECORD_JOB = "vigil_recorder.jobs.record_segment"
 CLAIM_TTL_S = 120
-JOB_TIMEOUT_S = 300
+
+def job_timeout_s(segment_seconds: int) -> int:
+    """A hung job is killed well before the Redis buffer (default 120 s) trims its frames."""
+    return max(60, 6 * segment_seconds)
+
 JOB_RETRY = Retry(max=3, interval=[2, 10, 30])
 
 
@@ -45,6 +49,7 @@ class WindowCloser:
         self._segment_ms = segment_seconds * 1000
         self._grace_ms = int(grace_s * 1000)
         self._interval = interval_s
+        self._job_timeout = job_timeout_s(segment_seconds)
         self._queue = Queue(keys.RECORDER_QUEUE, connection=client)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="window-closer", daemon=True)
@@ -90,7 +95,7 @@ class WindowCloser:
                 window.end_ms,
                 job_id=window.job_id,
                 retry=JOB_RETRY,
-                job_timeout=JOB_TIMEOUT_S,
+                job_timeout=self._job_timeout,
                 result_ttl=3600,
                 failure_ttl=7 * 24 * 3600,
                 description=f"segment {camera_id} @ {start_ms}",

@@ -27,6 +27,7 @@ from vigil_common import keys
 from vigil_common.db.engine import make_engine
 from vigil_common.lifecycle import StopSignal, backoff_delays, retry
 from vigil_common.logsetup import setup_logging
+from vigil_common.presence import Presence
 from vigil_common.settings import Settings
 from vigil_recorder import storage
 from vigil_recorder.segment import data_dir_writable
@@ -46,6 +47,7 @@ class RecorderWorker(Worker):
     stop: StopSignal | None = None
 
     def request_stop(self, signum: int, frame: FrameType | None) -> None:
+        log.info("warm shut down requested: finishing the current job, then exiting")
         if self.stop is not None:
             self.stop.set()
         super().request_stop(signum, frame)
@@ -110,7 +112,8 @@ def run_worker(settings: Settings, args: argparse.Namespace, stop: StopSignal) -
             worker.work(
                 burst=args.burst,
                 with_scheduler=not args.no_scheduler,
-                logging_level=settings.log_level.upper(),
+                # RQ's own INFO lines (five per job) only at DEBUG; segments are logged by us.
+                logging_level="DEBUG" if settings.log_level.upper() == "DEBUG" else "WARNING",
             )
         except Exception:  # any failure of the loop: log, back off, start a new worker
             log.exception("worker %s failed", worker.name)
@@ -138,7 +141,12 @@ def main(argv: list[str]) -> int:
     if not data_dir_writable(settings):
         log.error("recordings directory %s is not writable; jobs will fail", settings.recordings_dir)
     storage.sweep_partials(settings.recordings_dir, STALE_PARTIAL_S)
-    return run_worker(settings, args, stop)
+    presence = Presence(settings, "recorder")
+    presence.start()
+    try:
+        return run_worker(settings, args, stop)
+    finally:
+        presence.stop()
 
 
 if __name__ == "__main__":

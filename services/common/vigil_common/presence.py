@@ -1,0 +1,30 @@
+"""A service's presence on MQTT: retained ``online`` on ``vigil/services/{name}/status`` while
+connected, ``offline`` as the Last Will and on a clean stop (the notifier watches these)."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+from vigil_common.messages import OFFLINE, ONLINE
+from vigil_common.mqtt import MqttBus, Will
+from vigil_common.settings import Settings
+from vigil_common.topics import Topics
+
+
+class Presence:
+    def __init__(self, settings: Settings, service: str, *, bus: MqttBus | None = None) -> None:
+        self.topic = Topics(settings.topic_prefix).service_status(service)
+        self.final = [(self.topic, OFFLINE.encode(), 1, True)]
+        self.bus = bus or MqttBus(
+            settings.mqtt_url,
+            f"vigil-{service}-{socket.gethostname()}-{os.getpid()}",
+            will=Will(self.topic, OFFLINE.encode()),
+            on_connect_publish=[(self.topic, ONLINE.encode(), 1, True)],
+        )
+
+    def start(self) -> None:
+        self.bus.start()
+
+    def stop(self) -> None:
+        self.bus.stop(final=self.final)
