@@ -125,3 +125,12 @@ def test_status_payloads() -> None:
     assert parse_status(b"offline\n") == "offline"
     with pytest.raises(ValueError):
         parse_status(b"maybe")
+
+
+@pytest.mark.parametrize("over", [
+    {"frames_sent": 10**30}, {"seq": 2**64}, {"name": "a\x00b"}, {"location": "line\nbreak"},
+    {"version": "\x1b[31m"}, {"fps": 1e9},
+])
+def test_heartbeat_rejects_values_the_registry_could_not_store(over: dict[str, object]) -> None:
+    with pytest.raises(ValidationError):
+        Heartbeat.model_validate(heartbeat_doc("a", **over))

@@ -7,10 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from vigil_common.messages import CommandAction
-
-# Printable text without control characters (names end up in overlays and web pages).
-PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
+# PRINTABLE: text without control characters (names end up in overlays and web pages).
+from vigil_common.messages import PRINTABLE, CommandAction
 
 
 class ErrorOut(BaseModel):

@@ -33,6 +33,16 @@ def window_member(camera_id: str, start_ms: int) -> str:
     return f"{require_camera_id(camera_id)}:{start_ms}"
 
 
+def window_claim(member: str) -> str:
+    """Short-lived claim of the ingest process enqueueing a window."""
+    return f"{PREFIX}:windows:claim:{member}"
+
+
+def service_health(service: str, instance: str) -> str:
+    """Liveness key a service instance refreshes with a TTL."""
+    return f"{PREFIX}:health:{require_camera_id(service)}:{instance}"
+
+
 def parse_window_member(member: str) -> tuple[str, int]:
     camera_id, _, start = member.rpartition(":")
     return require_camera_id(camera_id), int(start)

@@ -15,6 +15,11 @@ OFFLINE = "offline"
 MOTION_ON = "ON"
 MOTION_OFF = "OFF"
 
+# Text shown to people and stored in the registry: no control characters (NUL breaks PostgreSQL).
+PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
+# Counters must fit a signed 64-bit column.
+INT64_MAX = 2**63 - 1
+
 # A number field that accepts JSON ints and floats but not strings or booleans.
 Number = StrictFloat | StrictInt
 
@@ -25,22 +30,22 @@ class Heartbeat(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     camera_id: str = Field(pattern=CAMERA_ID_PATTERN)
-    seq: StrictInt = Field(ge=0)
+    seq: StrictInt = Field(ge=0, le=INT64_MAX)
     sent_at: datetime
     streaming: StrictBool
-    fps: Number = Field(ge=0)
-    fps_target: Number = Field(ge=0)
-    frames_sent: StrictInt = Field(ge=0)
-    frames_dropped: StrictInt = Field(ge=0)
+    fps: Number = Field(ge=0, le=1000)
+    fps_target: Number = Field(ge=0, le=1000)
+    frames_sent: StrictInt = Field(ge=0, le=INT64_MAX)
+    frames_dropped: StrictInt = Field(ge=0, le=INT64_MAX)
     last_frame_at: datetime | None
     width: StrictInt = Field(ge=0, le=16384)
     height: StrictInt = Field(ge=0, le=16384)
     codec: Literal["jpeg", "h264"]
-    source: str = Field(max_length=32)
-    name: str = Field(max_length=128)
-    location: str = Field(max_length=128)
-    uptime_s: Number = Field(ge=0)
-    version: str = Field(max_length=32)
+    source: str = Field(max_length=32, pattern=PRINTABLE)
+    name: str = Field(max_length=128, pattern=PRINTABLE)
+    location: str = Field(max_length=128, pattern=PRINTABLE)
+    uptime_s: Number = Field(ge=0, le=1e12)
+    version: str = Field(max_length=32, pattern=PRINTABLE)
 
     @field_validator("sent_at", "last_frame_at")
     @classmethod
@@ -67,8 +72,8 @@ class ConfigureParams(BaseModel):
     height: int | None = Field(default=None, ge=16, le=4320)
     quality: int | None = Field(default=None, ge=1, le=100)
     overlay: bool | None = None
-    name: str | None = Field(default=None, max_length=128)
-    location: str | None = Field(default=None, max_length=128)
+    name: str | None = Field(default=None, max_length=128, pattern=PRINTABLE)
+    location: str | None = Field(default=None, max_length=128, pattern=PRINTABLE)
 
 
 class Command(BaseModel):

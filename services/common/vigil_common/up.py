@@ -53,6 +53,9 @@ def main(argv: list[str]) -> int:
         overrides["http_port"] = args.port
     settings = Settings(**overrides)
     setup_logging("up", settings.log_level, settings.log_format)
+    from vigil_common.db.cli import check_admin_password
+
+    check_admin_password(settings)
     data_dir = settings.data_dir.resolve()
     run_dir = data_dir / "run"
     run_dir.mkdir(parents=True, exist_ok=True)

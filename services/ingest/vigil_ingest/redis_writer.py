@@ -1,8 +1,11 @@
 """Writes accepted frames to the per-camera Redis streams, pipelined, trimmed by time.
 
 The MQTT network thread hands frames over through a bounded queue (``submit``); one writer
-thread drains it in batches, XADDs them in one pipeline with ``MINID ~`` trimming, then marks
-the segment windows the new entries fall into as pending (``ZADD NX``, once per window).
+thread drains it in batches and runs, per frame, one small Lua script in a pipeline that
+atomically XADDs the frame (``MINID ~`` trimming), marks the segment window the entry's id
+falls into as pending (``ZADD NX``), and lets the stream expire when the camera goes quiet.
+Doing the mark with the XADD means no frame can land in Redis without its window being
+marked, even across Redis restarts or failed batches.
 """
 
 from __future__ import annotations
@@ -19,9 +22,21 @@ from vigil_common import keys, streams
 from vigil_common.counters import Counters
 from vigil_common.envelope import Frame
 from vigil_common.lifecycle import backoff_delays
-from vigil_common.windows import stream_id_ms, window_for
 
 log = logging.getLogger(__name__)
+
+
+# KEYS: stream, pending-window set. ARGV: min id, segment ms, camera id, expiry ms, fields...
+# Stream ids are 13-digit millisecond numbers: exact in Lua's doubles and in its %.14g output.
+XADD_AND_MARK = """
+local id = redis.call('XADD', KEYS[1], 'MINID', '~', ARGV[1], '*', unpack(ARGV, 5))
+local ms = tonumber(string.match(id, '^(%d+)-'))
+local size = tonumber(ARGV[2])
+local start = ms - (ms % size)
+redis.call('ZADD', KEYS[2], 'NX', start + size, ARGV[3] .. ':' .. string.format('%d', start))
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return id
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +79,8 @@ class StreamWriter:
         self._buffer_ms = buffer_s * 1000
         self._queue: queue.Queue[PendingFrame] = queue.Queue(maxsize=max_queue)
         self._batch = batch
-        self._marked: dict[str, int] = {}  # camera -> last window start already marked pending
+        self._segment_ms = segment_seconds * 1000
+        self._script = client.register_script(XADD_AND_MARK)
         self._clock = RedisClock(client)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="stream-writer", daemon=True)
@@ -87,9 +103,6 @@ class StreamWriter:
             self._counters.inc("vigil_ingest_dropped_total", camera=camera_id, reason="overload")
             return False
 
-    def queued(self) -> int:
-        return self._queue.qsize()
-
     # writer thread ----------------------------------------------------------------------
     def _take_batch(self) -> list[PendingFrame]:
         try:
@@ -108,47 +121,51 @@ class StreamWriter:
         delays = backoff_delays(0.2, 10.0)
         while not (self._stop.is_set() and self._queue.empty()):
             items = self._take_batch()
-            if not items:
-                continue
-            while True:
+            while items:
                 try:
                     self._write(items)
                     self.healthy = True
                     delays = backoff_delays(0.2, 10.0)
-                    break
-                except redis.RedisError as exc:
+                    items = []
+                except Exception as exc:  # noqa: BLE001 - the writer thread must outlive any failure
                     self.healthy = False
+                    if self._stop.is_set():
+                        self._drop(items, "shutdown")
+                        items = []
+                        break
                     delay = delays()
                     log.warning("Redis write failed (%s); retrying %d frames in %.1fs", exc, len(items), delay)
-                    if self._stop.wait(delay) and self._stop.is_set() and delay >= 5:
-                        log.error("stopping with %d frames unwritten", len(items))
-                        return
+                    self._stop.wait(delay)
+        leftover: list[PendingFrame] = []
+        while not self._queue.empty():
+            leftover.append(self._queue.get_nowait())
+        self._drop(leftover, "shutdown")
+
+    def _drop(self, items: list[PendingFrame], reason: str) -> None:
+        for item in items:
+            self._counters.inc("vigil_ingest_dropped_total", camera=item.camera_id, reason=reason)
+        if items:
+            log.error("dropped %d frames that could not be written (%s)", len(items), reason)
 
     def _write(self, items: list[PendingFrame]) -> None:
-        min_id = max(0, self._clock.now_ms() - self._buffer_ms)
+        min_id = str(max(0, self._clock.now_ms() - self._buffer_ms))
+        # A stream outlives its last frame by the buffer plus a segment, then expires.
+        expire_ms = str(self._buffer_ms + 2 * self._segment_ms)
+        segment_ms = str(self._segment_ms)
         pipe = self._client.pipeline(transaction=False)
         for item in items:
-            pipe.xadd(
-                keys.frames_stream(item.camera_id),
-                streams.to_fields(item.frame),
-                minid=str(min_id),
-                approximate=True,
-            )
-        ids = pipe.execute()
-        new_windows: dict[tuple[str, int], int] = {}
-        for item, entry_id in zip(items, ids, strict=True):
-            window = window_for(item.camera_id, stream_id_ms(entry_id), self._segment_seconds)
-            if self._marked.get(item.camera_id) != window.start_ms:
-                new_windows[(item.camera_id, window.start_ms)] = window.end_ms
-        if new_windows:
-            # If this fails the whole batch is retried: duplicate entries are harmless (the
-            # recorder drops repeated seq/time pairs) but an unmarked window would be a gap.
-            pipe = self._client.pipeline(transaction=False)
-            for (camera_id, start_ms), end_ms in new_windows.items():
-                pipe.zadd(keys.PENDING_WINDOWS, {keys.window_member(camera_id, start_ms): end_ms}, nx=True)
-            pipe.execute()
-            for camera_id, start_ms in new_windows:
-                self._marked[camera_id] = max(start_ms, self._marked.get(camera_id, 0))
+            args: list[bytes | str | int] = [min_id, segment_ms, item.camera_id, expire_ms]
+            for field, value in streams.to_fields(item.frame).items():
+                args += [field, value]
+            self._script(keys=[keys.frames_stream(item.camera_id), keys.PENDING_WINDOWS], args=args, client=pipe)
+        # If the reply is lost the batch is retried: duplicate entries are harmless (the
+        # recorder drops repeated seq/capture-time pairs).
+        pipe.execute()
+        per_camera: dict[str, list[int]] = {}
         for item in items:
-            self._counters.inc("vigil_ingest_frames_total", camera=item.camera_id)
-            self._counters.inc("vigil_ingest_bytes_total", len(item.frame.payload), camera=item.camera_id)
+            counts = per_camera.setdefault(item.camera_id, [0, 0])
+            counts[0] += 1
+            counts[1] += len(item.frame.payload)
+        for camera_id, (frames, nbytes) in per_camera.items():
+            self._counters.inc("vigil_ingest_frames_total", frames, camera=camera_id)
+            self._counters.inc("vigil_ingest_bytes_total", nbytes, camera=camera_id)

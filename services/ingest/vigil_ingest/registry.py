@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from vigil_common.db.engine import upsert
@@ -61,6 +61,11 @@ def heartbeat_row(hb: Heartbeat, at: datetime) -> dict[str, object]:
         "last_seen": at,
         "last_heartbeat_at": at,
     }
+
+
+def _connection_lost(exc: BaseException) -> bool:
+    """The database is away (retry everything later), as opposed to refusing one row."""
+    return isinstance(exc, OperationalError) or bool(getattr(exc, "connection_invalidated", False))
 
 
 class Registry:
@@ -119,7 +124,7 @@ class Registry:
                 self.flush()
                 self.healthy = True
                 delays = backoff_delays(0.5, 15.0)
-            except SQLAlchemyError as exc:
+            except Exception as exc:  # noqa: BLE001 - the registry thread must outlive any failure
                 self.healthy = False
                 delay = delays()
                 log.warning("registry: database unavailable (%s); retrying in %.1fs", exc.__class__.__name__, delay)
@@ -133,6 +138,11 @@ class Registry:
             self._disabled = frozenset(db.scalars(select(Camera.id).where(Camera.enabled.is_(False))))
 
     def flush(self) -> None:
+        """Write the pending facts, each camera in its own savepoint.
+
+        A camera whose row the database refuses is logged and dropped (it cannot block the
+        others); if the database itself is away, everything is put back for the next try.
+        """
         with self._lock:
             pending, self._state.pending = self._state.pending, {}
         if not pending:
@@ -140,7 +150,13 @@ class Registry:
         try:
             with self._factory.begin() as db:
                 for camera_id, p in pending.items():
-                    self._apply(db, camera_id, p)
+                    try:
+                        with db.begin_nested():
+                            self._apply(db, camera_id, p)
+                    except (SQLAlchemyError, ValueError, OverflowError) as exc:
+                        if not db.is_active or _connection_lost(exc):
+                            raise
+                        log.warning("registry: update of camera %s refused (%s); dropped", camera_id, exc)
         except SQLAlchemyError:
             with self._lock:  # put back what was not written, unless newer facts arrived
                 for camera_id, p in pending.items():

@@ -72,7 +72,7 @@ class IngestService:
     # message handlers (paho's network thread: keep short) ------------------------------
     def reject(self, reason: str, topic: str, message: str) -> None:
         self.counters.inc("vigil_ingest_rejected_total", reason=reason)
-        self.bad_input_log.warning(reason, "dropped message on %s: %s", topic[:200], message)
+        self.bad_input_log.warning(reason, "dropped message on %r: %s", topic[:200], message)
 
     def _camera_of(self, msg: mqtt.MQTTMessage) -> str | None:
         try:
@@ -131,13 +131,14 @@ class IngestService:
             pipe = self.redis.pipeline(transaction=False)
             for field, amount in deltas.items():
                 pipe.hincrby(keys.metrics_hash(SERVICE), field, amount)
-            pipe.set(f"{keys.PREFIX}:health:{SERVICE}:{self.instance}", b"ok", ex=HEALTH_TTL_S)
+            pipe.set(keys.service_health(SERVICE, self.instance), b"ok", ex=HEALTH_TTL_S)
             pipe.execute()
         except redis.RedisError:
             self.counters.restore(deltas)
 
     def healthy(self) -> bool:
-        return self.bus.connected.is_set() and self.writer.healthy and self.registry.healthy
+        return (self.bus.connected.is_set() and self.writer.healthy and self.registry.healthy
+                and self.closer.healthy)
 
     def start(self) -> None:
         self.registry.start()

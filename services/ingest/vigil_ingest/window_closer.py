@@ -1,15 +1,17 @@
 """Enqueues exactly one recorder job per camera per closed segment window.
 
 Windows are marked pending by the stream writer (sorted set scored by window end). Any
-number of ingest processes run this loop; each due window is claimed with ``SET NX EX``
-before it is enqueued and only then removed from the pending set, so a window is enqueued
-once, and a crash between claim and enqueue only delays it until the claim expires.
+number of ingest processes run this loop; each due window is claimed with a short
+``SET NX EX`` before it is enqueued and only then removed from the pending set, so a window
+is enqueued once. A failed enqueue releases the claim at once; a crash between claim and
+enqueue delays the window only by the claim's few seconds.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from typing import cast
 
 import redis
 from rq import Queue, Retry
@@ -21,17 +23,13 @@ from vigil_common.windows import Window
 log = logging.getLogger(__name__)
 
 RECORD_JOB = "vigil_recorder.jobs.record_segment"
-CLAIM_TTL_S = 120
+CLAIM_TTL_S = 10
 
 def job_timeout_s(segment_seconds: int) -> int:
     """A hung job is killed well before the Redis buffer (default 120 s) trims its frames."""
     return max(60, 6 * segment_seconds)
 
 JOB_RETRY = Retry(max=3, interval=[2, 10, 30])
-
-
-def claim_key(member: str) -> str:
-    return f"{keys.PREFIX}:windows:claim:{member}"
 
 
 class WindowCloser:
@@ -46,13 +44,13 @@ class WindowCloser:
     ) -> None:
         self._client = client
         self._counters = counters
-        self._segment_ms = segment_seconds * 1000
         self._grace_ms = int(grace_s * 1000)
         self._interval = interval_s
         self._job_timeout = job_timeout_s(segment_seconds)
         self._queue = Queue(keys.RECORDER_QUEUE, connection=client)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="window-closer", daemon=True)
+        self.healthy = True
 
     def start(self) -> None:
         self._thread.start()
@@ -65,8 +63,10 @@ class WindowCloser:
         while not self._stop.wait(self._interval):
             try:
                 self.close_due()
-            except redis.RedisError as exc:
-                log.warning("window closer: Redis unavailable (%s); will retry", exc)
+                self.healthy = True
+            except Exception as exc:  # noqa: BLE001 - the closer must outlive any failure
+                self.healthy = False
+                log.warning("window closer failed (%s); will retry", exc)
                 self._stop.wait(2.0)
 
     def _now_ms(self) -> int:
@@ -76,30 +76,40 @@ class WindowCloser:
     def close_due(self) -> list[Window]:
         """Enqueue every pending window whose end + grace has passed; returns those enqueued."""
         cutoff = self._now_ms() - self._grace_ms
-        due = self._client.zrangebyscore(keys.PENDING_WINDOWS, "-inf", cutoff, start=0, num=500)
+        due = cast(
+            "list[tuple[bytes, float]]",
+            self._client.zrangebyscore(keys.PENDING_WINDOWS, "-inf", cutoff, start=0, num=500, withscores=True),
+        )
         enqueued: list[Window] = []
-        for raw in due:
+        for raw, end_score in due:
             member = raw.decode() if isinstance(raw, bytes) else str(raw)
             try:
                 camera_id, start_ms = keys.parse_window_member(member)
             except ValueError:
                 self._client.zrem(keys.PENDING_WINDOWS, member)
                 continue
-            if not self._client.set(claim_key(member), b"1", nx=True, ex=CLAIM_TTL_S):
+            claim = keys.window_claim(member)
+            if not self._client.set(claim, b"1", nx=True, ex=CLAIM_TTL_S):
                 continue  # another ingest process has it
-            window = Window(camera_id, start_ms, start_ms + self._segment_ms)
-            self._queue.enqueue(
-                RECORD_JOB,
-                camera_id,
-                window.start_ms,
-                window.end_ms,
-                job_id=window.job_id,
-                retry=JOB_RETRY,
-                job_timeout=self._job_timeout,
-                result_ttl=3600,
-                failure_ttl=7 * 24 * 3600,
-                description=f"segment {camera_id} @ {start_ms}",
-            )
+            # The end stored with the window, not this process's setting: a changed
+            # VIGIL_SEGMENT_SECONDS never truncates or overlaps windows already marked.
+            window = Window(camera_id, start_ms, int(end_score))
+            try:
+                self._queue.enqueue(
+                    RECORD_JOB,
+                    camera_id,
+                    window.start_ms,
+                    window.end_ms,
+                    job_id=window.job_id,
+                    retry=JOB_RETRY,
+                    job_timeout=self._job_timeout,
+                    result_ttl=3600,
+                    failure_ttl=7 * 24 * 3600,
+                    description=f"segment {camera_id} @ {start_ms}",
+                )
+            except Exception:
+                self._client.delete(claim)
+                raise
             self._client.zrem(keys.PENDING_WINDOWS, member)
             self._counters.inc("vigil_ingest_jobs_enqueued_total", camera=camera_id)
             enqueued.append(window)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import threading
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Response, status
@@ -19,10 +20,15 @@ router = APIRouter(prefix=API_PREFIX, tags=["auth"], dependencies=[Depends(requi
 _401: dict[int | str, dict[str, Any]] = {401: {"model": ErrorOut, "description": "Not authenticated"}}
 
 
+LOGIN_SLOTS = threading.BoundedSemaphore(4)
+LOGIN_WAIT_S = 10.0
+
+
 @public.post(
     "/auth/login",
     response_model=LoginOut,
-    responses={401: {"model": ErrorOut}, 429: {"model": ErrorOut, "description": "Account locked"}},
+    responses={401: {"model": ErrorOut}, 429: {"model": ErrorOut, "description": "Account locked"},
+               503: {"model": ErrorOut, "description": "Too many logins at once"}},
 )
 def login(body: LoginIn, state: State, response: Response) -> LoginOut:
     """Check the credentials and open a server-side session (cookie ``vigil_session``).
@@ -30,8 +36,17 @@ def login(body: LoginIn, state: State, response: Response) -> LoginOut:
     After 10 consecutive failures the account is locked for 15 minutes (429, Retry-After).
     """
     settings = state.settings
-    with state.factory.begin() as db:
-        outcome = attempt_login(db, body.username, body.password, utcnow(), settings.session_ttl_s)
+    # argon2id costs 64 MiB and ~0.1 s of CPU per check: bound how many run at once, and wait
+    # for a slot *before* taking a database connection, so a login flood can neither exhaust
+    # memory nor starve authenticated requests of the connection pool.
+    if not LOGIN_SLOTS.acquire(timeout=LOGIN_WAIT_S):
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "too many logins in progress; try again shortly",
+                            headers={"Retry-After": "2"})
+    try:
+        with state.factory.begin() as db:
+            outcome = attempt_login(db, body.username, body.password, utcnow(), settings.session_ttl_s)
+    finally:
+        LOGIN_SLOTS.release()
     if outcome.locked_for_s > 0:
         raise HTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS,

@@ -26,12 +26,20 @@ def _read_password(args: argparse.Namespace) -> str:
     return first
 
 
+def check_admin_password(settings: Settings) -> None:
+    from vigil_common.db.users import MIN_PASSWORD_LENGTH
+
+    if settings.admin_password and len(settings.admin_password.get_secret_value()) < MIN_PASSWORD_LENGTH:
+        raise SystemExit(f"VIGIL_ADMIN_PASSWORD must be at least {MIN_PASSWORD_LENGTH} characters")
+
+
 def _migrate(settings: Settings) -> int:
     from vigil_common.db.engine import make_engine, make_sessionmaker
     from vigil_common.db.migrate import upgrade
     from vigil_common.db.users import bootstrap_admin
 
     url = settings.effective_database_url()
+    check_admin_password(settings)
     upgrade(url)
     engine = make_engine(url)
     try:
@@ -61,7 +69,8 @@ def main(argv: list[str]) -> int:
     for action in ("add", "passwd"):
         p = sub.add_parser(action)
         p.add_argument("username")
-        p.add_argument("--role", choices=["admin", "viewer"], default="viewer")
+        p.add_argument("--role", choices=["admin", "viewer"], default="viewer" if action == "add" else None,
+                       help="role (add: default viewer; passwd: keep the current role)")
         p.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     sub.add_parser("delete").add_argument("username")
     sub.add_parser("list")
@@ -91,12 +100,17 @@ def main(argv: list[str]) -> int:
             return 0
         password = _read_password(args)
         with factory.begin() as db:
+            exists = db.scalars(select(User.id).where(User.username == args.username)).first() is not None
+            if args.action == "passwd" and not exists:
+                print(f"vigil user: no user {args.username!r} (use `vigil user add`)", file=sys.stderr)
+                return 1
             try:
-                set_user(db, args.username, password, args.role)
+                user = set_user(db, args.username, password, args.role)
             except ValueError as exc:
                 print(f"vigil user: {exc}", file=sys.stderr)
                 return 2
-        print(f"{'created' if args.action == 'add' else 'updated'} {args.username} ({args.role})")
+            role = user.role
+        print(f"{'created' if args.action == 'add' else 'updated'} {args.username} ({role})")
         return 0
     finally:
         engine.dispose()

@@ -11,6 +11,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from vigil_common.db.models import Session as SessionRow
 from vigil_common.db.models import User
 
 log = logging.getLogger(__name__)
@@ -46,15 +47,22 @@ def generate_password() -> str:
     return secrets.token_urlsafe(15)
 
 
-def set_user(db: Session, username: str, password: str, role: Role = "viewer") -> User:
-    """Create ``username`` or reset its password and role."""
+def set_user(db: Session, username: str, password: str, role: Role | None = None) -> User:
+    """Create ``username`` (as ``role``, default viewer) or reset its password.
+
+    A reset keeps the user's role unless ``role`` is given, unlocks the account, and ends
+    its sessions: whoever held one must log in with the new password.
+    """
     user = db.scalars(select(User).where(User.username == username)).one_or_none()
     if user is None:
-        user = User(username=username, password_hash=hash_password(password), role=role)
+        user = User(username=username, password_hash=hash_password(password), role=role or "viewer")
         db.add(user)
     else:
-        user.password_hash = hash_password(password)
-        user.role = role
+        if not verify_password(user.password_hash, password):
+            user.password_hash = hash_password(password)
+            db.execute(delete(SessionRow).where(SessionRow.user_id == user.id))
+        if role is not None:
+            user.role = role
         user.failed_logins = 0
         user.locked_until = None
     db.flush()

@@ -1,0 +1,58 @@
+"""`vigil user` and the user functions: resets keep the role and end sessions."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from vigil_common.db.engine import make_engine, make_sessionmaker
+from vigil_common.db.models import Session, User
+from vigil_common.db.users import bootstrap_admin, set_user, verify_password
+
+pytestmark = pytest.mark.integration
+
+
+def vigil(database_url: str, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "VIGIL_DATABASE_URL": database_url}
+    env.pop("VIGIL_ADMIN_PASSWORD", None)
+    return subprocess.run([sys.executable, "-m", "vigil_common.cli", *args], input=stdin, env=env,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_passwd_keeps_the_role_and_ends_sessions(database_url: str) -> None:
+    factory = make_sessionmaker(make_engine(database_url))
+    generated = bootstrap_admin(factory, None)
+    assert generated and bootstrap_admin(factory, None) is None  # printed once, not regenerated
+    with factory.begin() as db:
+        admin = db.scalars(select(User).where(User.username == "admin")).one()
+        db.add(Session(token_hash="x" * 64, user_id=admin.id, csrf_token="c",
+                       expires_at=datetime.now(UTC) + timedelta(hours=1)))
+    out = vigil(database_url, "user", "passwd", "admin", "--password-stdin", stdin="brand-new-password\n")
+    assert out.returncode == 0 and "(admin)" in out.stdout, out.stderr
+    with factory() as db:
+        admin = db.scalars(select(User).where(User.username == "admin")).one()
+        assert admin.role == "admin" and verify_password(admin.password_hash, "brand-new-password")
+        assert db.scalars(select(Session)).first() is None
+
+
+def test_user_cli_add_list_delete_and_errors(database_url: str) -> None:
+    assert vigil(database_url, "user", "add", "bob", "--password-stdin", stdin="longenough1\n").returncode == 0
+    assert "bob\tviewer" in vigil(database_url, "user", "list").stdout
+    short = vigil(database_url, "user", "add", "eve", "--password-stdin", stdin="short\n")
+    assert short.returncode == 2 and "at least 8" in short.stderr
+    assert vigil(database_url, "user", "add", "bad name!", "--password-stdin", stdin="x" * 9).returncode == 2
+    assert vigil(database_url, "user", "passwd", "ghost", "--password-stdin", stdin="x" * 9).returncode == 1
+    assert vigil(database_url, "user", "delete", "bob").returncode == 0
+    assert vigil(database_url, "user", "delete", "bob").returncode == 1
+
+
+def test_set_user_creates_with_role(database_url: str) -> None:
+    factory = make_sessionmaker(make_engine(database_url))
+    with factory.begin() as db:
+        assert set_user(db, "carol", "longenough1", "admin").role == "admin"
+        assert set_user(db, "dave", "longenough1").role == "viewer"
