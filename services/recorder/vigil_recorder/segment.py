@@ -20,6 +20,7 @@ from vigil_common import keys
 from vigil_common.envelope import Codec, Frame
 from vigil_common.ids import require_camera_id
 from vigil_common.settings import Settings
+from vigil_common.windows import stream_id_ms
 from vigil_recorder import frames as fr
 from vigil_recorder import mp4meta, storage
 from vigil_recorder.encode import EncoderOptions, Written, encode_jpegs, remux_h264
@@ -167,6 +168,20 @@ def _window(start_ms: object, end_ms: object) -> tuple[int, int]:
     return start_ms, end_ms
 
 
+def window_expired(client: redis.Redis, camera_id: str, start_ms: int) -> bool:
+    """True when the window's frames were trimmed away: entries were removed from the stream
+    (more ever added than it holds) and the oldest one left is newer than the window."""
+    try:
+        info = client.xinfo_stream(keys.frames_stream(camera_id))
+    except redis.ResponseError:  # no such stream
+        return False
+    added, length = info.get("entries-added"), int(info.get("length", 0))
+    if added is not None and int(added) <= length:
+        return False  # nothing was ever trimmed
+    first = info.get("recorded-first-entry-id") or (info.get("first-entry") or (None,))[0]
+    return first is not None and stream_id_ms(first) > start_ms
+
+
 def write_segment(
     settings: Settings,
     client: redis.Redis,
@@ -202,6 +217,12 @@ def write_segment(
             summary["status"] = "empty"
             if entries:
                 log.warning("camera %s window %d: %d entries, no frame could be written", cam, start_ms, len(entries))
+            elif window_expired(client, cam, start_ms):
+                # Windows are only enqueued when they held frames: none left means Redis trimmed
+                # them (the job ran later than VIGIL_STREAM_BUFFER_S). That is a recording gap.
+                summary["status"] = "expired"
+                log.error("camera %s window %d expired from the Redis buffer before it was recorded: "
+                          "footage lost (raise VIGIL_STREAM_BUFFER_S or add recorder workers)", cam, start_ms)
             return summary
         summary.update(
             status="written",
