@@ -16,7 +16,6 @@ from typing import Any
 
 import anyio
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
@@ -175,10 +174,10 @@ class LiveHub:
                             channel.fan_out(jpeg)
                 reply: Any = await self._redis.xread({stream_key: last_id}, count=16, block=self._block_ms)
                 delay = 0.5
-            except (RedisError, OSError) as exc:
+            except Exception as exc:  # noqa: BLE001 - a dead reader would hang every viewer of the camera
                 if channel.closed:
                     return
-                _rl.warning("live-redis", "live reader for %s: redis error %s; retrying", stream_key, exc)
+                _rl.warning("live-redis", "live reader for %s: error %r; retrying", stream_key, exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
                 primed = False  # resume from the newest frame, not the backlog

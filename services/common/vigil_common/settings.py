@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BeforeValidator, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from vigil_common.ids import CAMERA_ID_PATTERN
 from vigil_common.sizes import parse_size
 
 OptionalSize = Annotated[int | None, BeforeValidator(parse_size)]
@@ -32,7 +33,7 @@ class Settings(BaseSettings):
     mqtt_url: str = "mqtt://127.0.0.1:1883"
     redis_url: str = "redis://127.0.0.1:6379/0"
     database_url: str = ""
-    topic_prefix: str = Field(default="vigil", pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")
+    topic_prefix: str = Field(default="vigil", pattern=CAMERA_ID_PATTERN)  # same shape as an id
 
     data_dir: Path = Path("./data")
     http_host: str = "127.0.0.1"
