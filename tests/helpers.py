@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import cv2
@@ -42,3 +43,14 @@ def heartbeat_doc(cam: str, **over: object) -> dict[str, object]:
 
 def heartbeat_bytes(cam: str, **over: object) -> bytes:
     return json.dumps(heartbeat_doc(cam, **over)).encode()
+
+
+def wait_for(cond: Callable[[], object], timeout: float = 10.0, what: str = "condition", poll: float = 0.05) -> object:
+    """Poll ``cond`` until it returns something truthy (returned), else fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = cond()
+        if value:
+            return value
+        time.sleep(poll)
+    raise AssertionError(f"timed out waiting for {what}")

@@ -11,8 +11,7 @@ import signal
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,7 +23,7 @@ import redis
 from paho.mqtt.enums import CallbackAPIVersion
 
 from tests.conftest import create_database, drop_database, free_port, wait_port
-from tests.helpers import make_jpeg
+from tests.helpers import make_jpeg, wait_for
 from vigil_common.mqtt import parse_mqtt_url
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
@@ -44,16 +43,6 @@ class Stack:
     def api(self) -> httpx.Client:
         assert self.client is not None
         return self.client
-
-
-def wait_for(cond: Callable[[], object], timeout: float, what: str) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = cond()
-        if value:
-            return value
-        time.sleep(0.25)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture(scope="module")

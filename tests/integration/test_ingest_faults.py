@@ -10,7 +10,7 @@ import redis
 from rq import Queue
 from sqlalchemy import select
 
-from tests.helpers import heartbeat_doc
+from tests.helpers import heartbeat_doc, wait_for
 from vigil_common import keys
 from vigil_common.counters import Counters
 from vigil_common.db.engine import make_engine, make_sessionmaker
@@ -27,15 +27,6 @@ pytestmark = pytest.mark.integration
 
 def frame(seq: int) -> Frame:
     return Frame(Codec.JPEG, True, seq, time.time_ns(), 8, 8, b"\xff\xd8jpeg\xff\xd9")
-
-
-def wait_for(cond, timeout: float = 10.0):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := cond():
-            return value
-        time.sleep(0.05)
-    raise AssertionError("timed out")
 
 
 def test_every_frame_marks_its_window_even_after_redis_lost_its_data(settings: Settings) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -14,7 +14,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from rq import Queue
 from sqlalchemy import select
 
-from tests.helpers import heartbeat_bytes, make_envelope, make_jpeg
+from tests.helpers import heartbeat_bytes, make_envelope, make_jpeg, wait_for
 from vigil_common import keys
 from vigil_common.db.engine import make_engine, make_sessionmaker
 from vigil_common.db.models import Camera
@@ -24,16 +24,6 @@ from vigil_common.topics import Topics
 from vigil_ingest.service import IngestService
 
 pytestmark = pytest.mark.integration
-
-
-def wait_for(cond: Callable[[], object], timeout: float = 10.0, what: str = "condition") -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = cond()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture

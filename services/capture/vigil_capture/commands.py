@@ -7,17 +7,14 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from vigil_capture.config import CaptureConfig, apply_configure
+from vigil_common.errors import ReasonedError
 from vigil_common.messages import Command, CommandAction
 
 MAX_COMMAND_BYTES = 64 * 1024
 
 
-class CommandRejected(ValueError):
-    """A command that is ignored. ``reason`` is a short label (used as the log rate-limit key)."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
+class CommandRejected(ReasonedError):
+    """A command that is ignored (``reason`` is the log rate-limit key)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,8 @@ import struct
 from dataclasses import dataclass
 from enum import IntEnum
 
+from vigil_common.errors import ReasonedError
+
 MAGIC = b"VGF1"
 VERSION = 1
 HEADER = struct.Struct(">4sBBBBQQHH")
@@ -34,12 +36,8 @@ class Codec(IntEnum):
     H264 = 2
 
 
-class EnvelopeError(ValueError):
-    """A payload that is not a valid VGF1 envelope. ``reason`` is a short metric label."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
+class EnvelopeError(ReasonedError):
+    """A payload that is not a valid VGF1 envelope."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from vigil_common.envelope import JPEG_EOI, JPEG_SOI
+from vigil_common.errors import ReasonedError
 
 # Start-of-frame markers that carry dimensions (baseline, progressive, lossless, ...).
 _SOF_MARKERS = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
 _STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})
 
 
-class JpegError(ValueError):
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
+class JpegError(ReasonedError):
+    """Not a complete JPEG."""
 
 
 def looks_like_jpeg(data: bytes) -> bool:

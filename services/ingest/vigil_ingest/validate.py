@@ -9,18 +9,15 @@ from pydantic import ValidationError
 
 from vigil_common import envelope
 from vigil_common.envelope import Codec, EnvelopeError, Frame
+from vigil_common.errors import ReasonedError
 from vigil_common.jpeg import JpegError, jpeg_dimensions, looks_like_jpeg
 from vigil_common.messages import Heartbeat, parse_status
 
 H264_START_CODES = (b"\x00\x00\x00\x01", b"\x00\x00\x01")
 
 
-class Rejected(ValueError):
-    """A message that is dropped. ``reason`` is a short label used in metrics and logs."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
+class Rejected(ReasonedError):
+    """A message that is dropped."""
 
 
 @dataclass(frozen=True, slots=True)
