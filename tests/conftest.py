@@ -128,8 +128,11 @@ def _pg_database() -> Iterator[str]:
 def database_url(_pg_database: str) -> str:
     import psycopg
 
+    from vigil_common.db.models import Base
+
+    tables = ", ".join(f'"{t}"' for t in Base.metadata.tables)
     with psycopg.connect(_pg_database, autocommit=True) as conn:
-        conn.execute("TRUNCATE segments, cameras, sessions, api_tokens, users RESTART IDENTITY CASCADE")
+        conn.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
     return _pg_database
 
 

@@ -55,6 +55,18 @@ class Settings(BaseSettings):
     min_free_bytes: OptionalSize = None
     retention_interval_s: float = Field(default=60, gt=0)
 
+    retention_motion_days: float | None = Field(default=None, gt=0)  # footage near motion; None = retention_days
+    reconcile_interval_s: float = Field(default=300, gt=0)
+    # Motion detection (on a low-rate decoded sample of each camera).
+    motion_enabled: bool = True
+    motion_sample_fps: float = Field(default=2.0, gt=0, le=30)
+    motion_sensitivity: float = Field(default=0.5, ge=0, le=1)  # per-camera override in the registry
+    motion_min_area: float = Field(default=0.002, gt=0, lt=1)  # fraction of the frame that must change
+    motion_pre_roll_s: float = Field(default=10, ge=0, le=60)  # motion-only recording keeps this before
+    motion_post_roll_s: float = Field(default=10, ge=0, le=600)  # ... and this after an event
+    export_max_seconds: int = Field(default=24 * 3600, ge=1)
+    recorder_workers: int = Field(default=1, ge=1, le=64)  # `vigil up` starts this many
+
     # Ingest validation limits.
     max_frame_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
     max_width: int = Field(default=7680, ge=16)

@@ -24,12 +24,13 @@ from rq import Queue, Worker
 from sqlalchemy import text
 
 from vigil_common import keys
-from vigil_common.db.engine import make_engine
+from vigil_common.db.engine import make_engine, make_sessionmaker
 from vigil_common.lifecycle import StopSignal, backoff_delays, retry
 from vigil_common.logsetup import setup_logging
 from vigil_common.presence import Presence
 from vigil_common.settings import Settings
 from vigil_recorder import storage
+from vigil_recorder.duties import DutyContext, DutyRunner, build_duties
 from vigil_recorder.segment import data_dir_writable
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="vigil recorder", description=__doc__.splitlines()[0])
     parser.add_argument("--burst", action="store_true", help="exit once the queue is empty")
     parser.add_argument("--name", default=None, help="worker name prefix (made unique per start)")
+    parser.add_argument("--no-duties", action="store_true",
+                        help="never run the periodic duties (snapshots, motion, retention, reconciliation)")
     parser.add_argument(
         "--no-scheduler",
         action="store_true",
@@ -143,10 +146,27 @@ def main(argv: list[str]) -> int:
     storage.sweep_partials(settings.recordings_dir, STALE_PARTIAL_S)
     presence = Presence(settings, "recorder")
     presence.start()
+    runner = None if args.burst or args.no_duties else start_duties(settings, presence)
     try:
         return run_worker(settings, args, stop)
     finally:
+        if runner is not None:
+            runner.stop()
         presence.stop()
+
+
+def start_duties(settings: Settings, presence: Presence) -> DutyRunner:
+    """The periodic duties thread (it runs them only while this process holds the lease)."""
+    engine = make_engine(settings.effective_database_url())
+    client = redis.Redis.from_url(settings.redis_url, socket_timeout=30, socket_connect_timeout=5)
+
+    def publish(topic: str, payload: bytes, qos: int, retain: bool) -> None:
+        presence.bus.publish(topic, payload, qos=qos, retain=retain)
+
+    ctx = DutyContext(settings, client, make_sessionmaker(engine), publish)
+    runner = DutyRunner(ctx, build_duties(settings))
+    runner.start()
+    return runner
 
 
 if __name__ == "__main__":

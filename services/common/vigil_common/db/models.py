@@ -120,6 +120,12 @@ class Camera(Base):
     last_seen: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     last_heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     name_locked: Mapped[bool] = mapped_column(Boolean, default=False)
+    # "continuous" records everything; "motion" keeps only segments near motion (pre/post-roll).
+    record_mode: Mapped[str] = mapped_column(String(16), default="continuous", server_default="continuous")
+    # Motion detection: sensitivity 0..1 (None = the server default) and a mask of ignored
+    # rectangles as JSON [[x, y, w, h], ...] in fractions of the frame.
+    motion_sensitivity: Mapped[float | None] = mapped_column(Float, nullable=True)
+    motion_mask: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class Segment(Base):
@@ -144,3 +150,72 @@ class Segment(Base):
     codec: Mapped[str] = mapped_column(String(16), default="h264")
     path: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Retention marks a row before unlinking its file, and drops it after: a crash in between
+    # leaves a marked row the next pass finishes, never a row pointing at nothing unmarked.
+    deleting: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+
+
+class Snapshot(Base):
+    """A periodic still per camera: ``{data}/snapshots/{camera}/{date}/HH_MM_SS.jpg``."""
+
+    __tablename__ = "snapshots"
+    __table_args__ = (UniqueConstraint("camera_id", "time", name="uq_snapshots_camera_time"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    camera_id: Mapped[str] = mapped_column(String(32))
+    time: Mapped[datetime] = mapped_column(UTCDateTime())
+    path: Mapped[str] = mapped_column(Text)
+    bytes: Mapped[int] = mapped_column(BigInteger)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+
+
+class MotionEvent(Base):
+    """A period of motion on one camera; ``end`` is NULL while it is going on."""
+
+    __tablename__ = "motion_events"
+    __table_args__ = (Index("ix_motion_events_camera_start", "camera_id", "start"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    camera_id: Mapped[str] = mapped_column(String(32))
+    start: Mapped[datetime] = mapped_column(UTCDateTime())
+    end: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    score: Mapped[float] = mapped_column(Float, default=0.0)
+    thumbnail_path: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class Export(Base):
+    """A clip export job: a range of one camera cut across segments into one MP4."""
+
+    __tablename__ = "exports"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    camera_id: Mapped[str] = mapped_column(String(32), index=True)
+    start: Mapped[datetime] = mapped_column(UTCDateTime())
+    end: Mapped[datetime] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(16), default="queued")  # queued|running|done|failed
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    path: Mapped[str | None] = mapped_column(Text, nullable=True)
+    bytes: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_by: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class DayVideo(Base):
+    """One camera's day assembled into one MP4 by remuxing its segments."""
+
+    __tablename__ = "day_videos"
+
+    camera_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    date: Mapped[str] = mapped_column(String(10), primary_key=True)  # YYYY-MM-DD in VIGIL_TIMEZONE
+    status: Mapped[str] = mapped_column(String(16), default="queued")  # queued|running|done|failed
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    path: Mapped[str | None] = mapped_column(Text, nullable=True)
+    bytes: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    segments: Mapped[int] = mapped_column(Integer, default=0)
+    # The newest segment end included: a day video older than the day's footage is rebuilt.
+    covers_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -1,0 +1,10 @@
+"""Duties of the recorder: reconcile (recording-depth issue)."""
+
+from __future__ import annotations
+
+from vigil_common.settings import Settings
+from vigil_recorder.duties import Duty
+
+
+def duties(settings: Settings) -> list[Duty]:
+    return []

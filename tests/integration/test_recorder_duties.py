@@ -1,0 +1,40 @@
+"""The duties lease: one recorder at a time runs the periodic duties; another takes over."""
+
+from __future__ import annotations
+
+import pytest
+import redis
+
+from vigil_common.settings import Settings
+from vigil_recorder.duties import Duty, DutyContext, DutyRunner, Leader
+
+pytestmark = pytest.mark.integration
+
+
+def test_one_leader_at_a_time_and_takeover(settings: Settings) -> None:
+    r = redis.Redis.from_url(settings.redis_url)
+    a, b = Leader(r, lease_ms=2000), Leader(r, lease_ms=2000)
+    assert a.refresh() and not b.refresh()
+    assert a.refresh()  # renewing keeps it
+    a.release()
+    assert b.refresh() and not a.refresh()
+
+
+def test_due_duties_run_and_failures_are_contained(settings: Settings) -> None:
+    r = redis.Redis.from_url(settings.redis_url)
+    calls: list[str] = []
+
+    def ok(_ctx: DutyContext) -> None:
+        calls.append("ok")
+
+    def boom(_ctx: DutyContext) -> None:
+        calls.append("boom")
+        raise RuntimeError("injected")
+
+    ctx = DutyContext(settings, r, None, lambda *a: None)  # type: ignore[arg-type]
+    runner = DutyRunner(ctx, [Duty("boom", 10, boom), Duty("ok", 5, ok)])
+    assert runner.run_due(now=100.0) == ["boom", "ok"]
+    assert runner.run_due(now=104.0) == []
+    assert runner.run_due(now=105.0) == ["ok"]
+    assert calls == ["boom", "ok", "ok"]
+    assert r.hget("vigil:recorder:duties", "ok") is not None
