@@ -90,3 +90,21 @@ def test_a_row_the_database_refuses_does_not_block_other_cameras(settings: Setti
     with factory() as db:
         assert db.get(Camera, "good").name == "Renamed"  # type: ignore[union-attr]
     assert datetime.now(UTC)  # keeps the import honest
+
+
+def test_state_transitions_are_recorded_for_the_timeline(settings: Settings) -> None:
+    from vigil_common.db.models import CameraEvent
+
+    factory = make_sessionmaker(make_engine(settings.effective_database_url()))
+    registry = Registry(factory)
+    for streaming in (True, True, False):
+        registry.heartbeat(Heartbeat.model_validate(heartbeat_doc("cam", streaming=streaming)))
+        registry.flush()
+    registry.status("cam", "offline")
+    registry.flush()
+    registry.heartbeat(Heartbeat.model_validate(heartbeat_doc("cam", streaming=True)))
+    registry.flush()
+    with factory() as db:
+        query = select(CameraEvent.kind).where(CameraEvent.camera_id == "cam").order_by(CameraEvent.id)
+        kinds = list(db.scalars(query))
+    assert kinds == ["online", "streaming", "stopped", "offline", "online", "streaming"]

@@ -18,7 +18,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from vigil_common.db.engine import upsert
-from vigil_common.db.models import Camera
+from vigil_common.db.models import Camera, CameraEvent
 from vigil_common.lifecycle import backoff_delays
 from vigil_common.messages import OFFLINE, ONLINE, Heartbeat
 
@@ -33,6 +33,7 @@ class _Pending:
     heartbeat: Heartbeat | None = None
     heartbeat_at: datetime | None = None
     status: str | None = None
+    status_at: datetime | None = None
     frame_at: datetime | None = None
     frame_size: tuple[int, int, str] | None = None
 
@@ -74,6 +75,8 @@ class Registry:
         self._lock = threading.Lock()
         self._state = RegistryState()
         self._disabled: frozenset[str] = frozenset()
+        # Last known (status, streaming) per registered camera, to see transitions.
+        self._known: dict[str, tuple[str | None, bool | None]] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="registry", daemon=True)
         self.healthy = True
@@ -87,7 +90,8 @@ class Registry:
 
     def status(self, camera_id: str, status: str) -> None:
         with self._lock:
-            self._state.pending.setdefault(camera_id, _Pending()).status = status
+            p = self._state.pending.setdefault(camera_id, _Pending())
+            p.status, p.status_at = status, datetime.now(UTC)
 
     def frame(self, camera_id: str, width: int, height: int, codec: str) -> None:
         """Note a frame; touches the registry at most every few seconds per camera."""
@@ -158,15 +162,31 @@ class Registry:
                             raise
                         log.warning("registry: update of camera %s refused (%s); dropped", camera_id, exc)
         except SQLAlchemyError:
+            self._known.clear()  # the transaction was rolled back: re-read the truth next time
             with self._lock:  # put back what was not written, unless newer facts arrived
                 for camera_id, p in pending.items():
                     self._state.pending.setdefault(camera_id, p)
             raise
 
-    @staticmethod
-    def _apply(db: Session, camera_id: str, p: _Pending) -> None:
+    def _transitions(self, db: Session, camera_id: str, status: str, streaming: bool, at: datetime) -> None:
+        """Record changes of online/offline and streaming/stopped in ``camera_events``."""
+        known = self._known.get(camera_id)
+        if known is None:
+            row = db.get(Camera, camera_id)
+            known = (row.status, row.streaming) if row is not None else (None, None)
+        events = []
+        if status != known[0]:
+            events.append(status)
+        if status == ONLINE and streaming != known[1]:
+            events.append("streaming" if streaming else "stopped")
+        for kind in events:
+            db.add(CameraEvent(camera_id=camera_id, time=at, kind=kind))
+        self._known[camera_id] = (status, streaming if status == ONLINE else False)
+
+    def _apply(self, db: Session, camera_id: str, p: _Pending) -> None:
         if p.heartbeat is not None and p.heartbeat_at is not None:
             hb = p.heartbeat
+            self._transitions(db, camera_id, ONLINE, hb.streaming, p.heartbeat_at)
             row = heartbeat_row(hb, p.heartbeat_at)
             upsert(db, Camera, {**row, "name": hb.name or camera_id, "location": hb.location,
                                 "first_seen": p.heartbeat_at},
@@ -174,6 +194,7 @@ class Registry:
             db.execute(update(Camera).where(Camera.id == camera_id, Camera.name_locked.is_(False))
                        .values(name=hb.name or camera_id, location=hb.location))
         if p.frame_at is not None and p.frame_size is not None:
+            self._transitions(db, camera_id, ONLINE, True, p.frame_at)
             width, height, codec = p.frame_size
             # A camera that only sends frames (e.g. an ESP32-CAM posting bare JPEGs) is registered too.
             upsert(db, Camera, {"id": camera_id, "name": camera_id, "location": "", "status": ONLINE,
@@ -181,6 +202,8 @@ class Registry:
                                 "source": "mqtt", "first_seen": p.frame_at, "last_seen": p.frame_at},
                    conflict=["id"], update=["last_seen", "status", "streaming"])
         if p.status == OFFLINE:
+            if db.get(Camera, camera_id) is not None:
+                self._transitions(db, camera_id, OFFLINE, False, p.status_at or datetime.now(UTC))
             db.execute(update(Camera).where(Camera.id == camera_id).values(status=OFFLINE, streaming=False))
         elif p.status == ONLINE and p.heartbeat is None:
             db.execute(update(Camera).where(Camera.id == camera_id)

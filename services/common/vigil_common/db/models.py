@@ -219,3 +219,17 @@ class DayVideo(Base):
     covers_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class CameraEvent(Base):
+    """A camera's state transitions, for timeline gap reasons: ``online``, ``offline``,
+    ``streaming``, ``stopped`` (written by ingest), ``recording_lost`` (by the recorder)."""
+
+    __tablename__ = "camera_events"
+    __table_args__ = (Index("ix_camera_events_camera_time", "camera_id", "time"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    camera_id: Mapped[str] = mapped_column(String(32))
+    time: Mapped[datetime] = mapped_column(UTCDateTime())
+    kind: Mapped[str] = mapped_column(String(24))
+    detail: Mapped[str | None] = mapped_column(Text, nullable=True)
