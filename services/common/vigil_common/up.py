@@ -35,7 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cameras", type=int, default=len(DEMO_CAMERAS), help="number of demo cameras (0 for none)")
     p.add_argument("--camera-fps", type=float, default=10.0)
     p.add_argument("--camera-size", default="640x360", help="demo camera size WxH")
-    p.add_argument("--recorders", type=int, default=1, help="recorder worker processes")
+    p.add_argument("--recorders", type=int, default=None,
+                   help="recorder worker processes (default VIGIL_RECORDER_WORKERS or 1)")
     p.add_argument("--port", type=int, default=None, help="HTTP port (default VIGIL_HTTP_PORT or 8000)")
     return p
 
@@ -104,9 +105,10 @@ def main(argv: list[str]) -> int:
     generated = bootstrap_admin(make_sessionmaker(engine), admin_pw)
     engine.dispose()
 
+    recorders = max(1, args.recorders or settings.recorder_workers)
     app_services = [ServiceSpec("ingest", vigil_cmd("ingest"))]
-    app_services += [ServiceSpec(f"recorder-{i + 1}" if args.recorders > 1 else "recorder",
-                                 vigil_cmd("recorder")) for i in range(max(1, args.recorders))]
+    app_services += [ServiceSpec(f"recorder-{i + 1}" if recorders > 1 else "recorder", vigil_cmd("recorder"))
+                     for i in range(recorders)]
     app_services.append(ServiceSpec("api", vigil_cmd("api")))
     width, _, height = args.camera_size.partition("x")
     for cam_id, name, location in demo_cameras(args.cameras):
