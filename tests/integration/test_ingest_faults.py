@@ -49,12 +49,15 @@ def test_every_frame_marks_its_window_even_after_redis_lost_its_data(settings: S
         writer.stop()
 
 
-def test_a_failed_enqueue_releases_the_window_for_the_next_pass(settings: Settings) -> None:
+def test_a_failed_enqueue_releases_the_window_for_the_next_pass(settings: Settings,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from vigil_ingest import window_closer
+
     r = redis.Redis.from_url(settings.redis_url)
     closer = WindowCloser(r, Counters(), segment_seconds=2, grace_s=0)
     member = keys.window_member("cam", 1_000)
     r.zadd(keys.PENDING_WINDOWS, {member: 3_000})
-    real_enqueue = closer._queue.enqueue
+    real_enqueue = window_closer.enqueue_segment
     calls = {"n": 0}
 
     def failing_once(*args, **kwargs):  # type: ignore[no-untyped-def]
@@ -63,7 +66,7 @@ def test_a_failed_enqueue_releases_the_window_for_the_next_pass(settings: Settin
             raise redis.ConnectionError("injected: Redis went away mid-enqueue")
         return real_enqueue(*args, **kwargs)
 
-    closer._queue.enqueue = failing_once  # type: ignore[method-assign]
+    monkeypatch.setattr(window_closer, "enqueue_segment", failing_once)
     with pytest.raises(redis.ConnectionError):
         closer.close_due()
     assert r.zscore(keys.PENDING_WINDOWS, member) is not None

@@ -14,22 +14,15 @@ import threading
 from typing import cast
 
 import redis
-from rq import Queue, Retry
 
 from vigil_common import keys
 from vigil_common.counters import Counters
+from vigil_common.recorder_jobs import enqueue_segment
 from vigil_common.windows import Window
 
 log = logging.getLogger(__name__)
 
-RECORD_JOB = "vigil_recorder.jobs.record_segment"
 CLAIM_TTL_S = 10
-
-def job_timeout_s(segment_seconds: int) -> int:
-    """A hung job is killed well before the Redis buffer (default 120 s) trims its frames."""
-    return max(60, 6 * segment_seconds)
-
-JOB_RETRY = Retry(max=3, interval=[2, 10, 30])
 
 
 class WindowCloser:
@@ -46,8 +39,7 @@ class WindowCloser:
         self._counters = counters
         self._grace_ms = int(grace_s * 1000)
         self._interval = interval_s
-        self._job_timeout = job_timeout_s(segment_seconds)
-        self._queue = Queue(keys.RECORDER_QUEUE, connection=client)
+        self._segment_seconds = segment_seconds
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="window-closer", daemon=True)
         self.healthy = True
@@ -95,18 +87,8 @@ class WindowCloser:
             # VIGIL_SEGMENT_SECONDS never truncates or overlaps windows already marked.
             window = Window(camera_id, start_ms, int(end_score))
             try:
-                self._queue.enqueue(
-                    RECORD_JOB,
-                    camera_id,
-                    window.start_ms,
-                    window.end_ms,
-                    job_id=window.job_id,
-                    retry=JOB_RETRY,
-                    job_timeout=self._job_timeout,
-                    result_ttl=3600,
-                    failure_ttl=7 * 24 * 3600,
-                    description=f"segment {camera_id} @ {start_ms}",
-                )
+                enqueue_segment(self._client, camera_id, window.start_ms, window.end_ms,
+                                segment_seconds=self._segment_seconds)
             except Exception:
                 self._client.delete(claim)
                 raise

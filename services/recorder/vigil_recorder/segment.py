@@ -22,7 +22,7 @@ from vigil_common.ids import require_camera_id
 from vigil_common.settings import Settings
 from vigil_common.windows import stream_id_ms
 from vigil_recorder import frames as fr
-from vigil_recorder import mp4meta, storage
+from vigil_recorder import motion_recording, mp4meta, storage
 from vigil_recorder.encode import EncoderOptions, Written, encode_jpegs, remux_h264
 from vigil_recorder.index import SegmentRow, insert_segment, ns_to_datetime
 
@@ -189,6 +189,8 @@ def write_segment(
     camera_id: str,
     start_ms: int,
     end_ms: int,
+    *,
+    motion_gate: bool = True,
 ) -> dict[str, Any]:
     """Record the arrival window ``[start_ms, end_ms)`` of ``camera_id`` as one indexed MP4.
 
@@ -208,6 +210,16 @@ def write_segment(
     if row is not None:
         summary["status"] = "exists"
     else:
+        if motion_gate:
+            decision = motion_recording.keep_window(sessions, client, settings, cam, start_ms, end_ms)
+            if decision.action is motion_recording.Action.SKIP:
+                summary.update(status="skipped", reason=decision.reason)
+                log.info("camera %s window %d not recorded: %s (motion-only recording)", cam, start_ms,
+                         decision.reason)
+                return summary
+            if decision.action is motion_recording.Action.WAIT:
+                summary.update(status="waiting", reason=decision.reason, until_ms=decision.until_ms)
+                return summary
         entries = read_window(client, cam, start_ms, end_ms)
         parsed, malformed = fr.parse_entries(entries)
         summary.update(entries=len(entries), malformed=malformed)

@@ -1,9 +1,127 @@
-"""/api/v1/events: motion events with thumbnails."""
+"""/api/v1/events: motion events (filtered, paged) and their thumbnails."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
-from vigil_api.deps import API_PREFIX, require_user
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import Select, or_, select
+
+from vigil_api.deps import API_PREFIX, State, require_user
+from vigil_api.routes.snapshots import capped_count, jpeg_file, time_range
+from vigil_api.schemas import ErrorOut
+from vigil_common.db.models import MotionEvent
+from vigil_common.ids import CAMERA_ID_PATTERN
 
 router = APIRouter(prefix=f"{API_PREFIX}/events", tags=["events"], dependencies=[Depends(require_user)])
+
+MAX_LIMIT = 1000
+MAX_OFFSET = 1_000_000
+INT64_MAX = 2**63 - 1
+THUMBNAILS_DIR = "thumbnails"
+# An ongoing event's thumbnail is replaced by its peak frame when it ends.
+CACHE_ONGOING = "private, no-cache"
+CACHE_ENDED = "private, max-age=86400"
+
+
+class EventOut(BaseModel):
+    id: int
+    camera_id: str
+    start: datetime
+    end: datetime | None = Field(description="null while the motion goes on")
+    ongoing: bool
+    score: float = Field(description="Largest fraction of the (unmasked) frame that changed, 0..1")
+    thumbnail_url: str | None
+
+
+class EventPage(BaseModel):
+    items: list[EventOut]
+    total: int = Field(description="Matching rows; a lower bound when total_exact is false.")
+    total_exact: bool
+    limit: int
+    offset: int
+
+
+_errors: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorOut, "description": "Not authenticated"},
+    422: {"model": ErrorOut, "description": "Invalid query"},
+}
+
+
+def thumbnail_url(event_id: int) -> str:
+    return f"{API_PREFIX}/events/{event_id}/thumbnail.jpg"
+
+
+@router.get("", response_model=EventPage, responses=_errors)
+def list_events(
+    state: State,
+    camera_id: Annotated[str | None, Query(pattern=CAMERA_ID_PATTERN, max_length=32)] = None,
+    start: Annotated[
+        str | None, Query(max_length=64, description="ISO 8601; events ending after it. No offset: server zone.")
+    ] = None,
+    end: Annotated[
+        str | None, Query(max_length=64, description="ISO 8601; events starting before it. No offset: server zone.")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+    order: Annotated[Literal["asc", "desc"], Query(description="by start time")] = "desc",
+) -> EventPage:
+    """Motion events overlapping ``[start, end)`` (ongoing ones included), newest first."""
+    t0, t1 = time_range(state, start, end)
+    stmt: Select[Any] = select(
+        MotionEvent.id, MotionEvent.camera_id, MotionEvent.start, MotionEvent.end, MotionEvent.score,
+        MotionEvent.thumbnail_path,
+    )
+    if camera_id is not None:
+        stmt = stmt.where(MotionEvent.camera_id == camera_id)
+    if t0 is not None:
+        stmt = stmt.where(or_(MotionEvent.end.is_(None), MotionEvent.end > t0))
+    if t1 is not None:
+        stmt = stmt.where(MotionEvent.start < t1)
+    if order == "asc":
+        ordering = (MotionEvent.start.asc(), MotionEvent.id.asc())
+    else:
+        ordering = (MotionEvent.start.desc(), MotionEvent.id.desc())
+    with state.factory() as db:
+        rows = db.execute(stmt.order_by(*ordering).limit(limit).offset(offset)).all()
+        total, exact = capped_count(db, stmt, len(rows), limit, offset)
+    items = [
+        EventOut(
+            id=r.id,
+            camera_id=r.camera_id,
+            start=r.start,
+            end=r.end,
+            ongoing=r.end is None,
+            score=r.score,
+            thumbnail_url=thumbnail_url(r.id) if r.thumbnail_path else None,
+        )
+        for r in rows
+    ]
+    return EventPage(items=items, total=total, total_exact=exact, limit=limit, offset=offset)
+
+
+@router.head("/{event_id}/thumbnail.jpg", include_in_schema=False, response_class=FileResponse)
+@router.get(
+    "/{event_id}/thumbnail.jpg",
+    response_class=FileResponse,
+    responses={
+        **_errors,
+        200: {"content": {"image/jpeg": {}}, "description": "The event's thumbnail"},
+        404: {"model": ErrorOut, "description": "Unknown event, or no thumbnail"},
+    },
+)
+def event_thumbnail(event_id: Annotated[int, Path(ge=1, le=INT64_MAX)], state: State) -> FileResponse:
+    """The frame of the event's peak (its first frame while it goes on), small."""
+    with state.factory() as db:
+        row = db.execute(
+            select(MotionEvent.thumbnail_path, MotionEvent.end).where(MotionEvent.id == event_id)
+        ).one_or_none()
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such event")
+    if not row.thumbnail_path:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "this event has no thumbnail")
+    cache = CACHE_ONGOING if row.end is None else CACHE_ENDED
+    return jpeg_file(state.settings.data_dir, THUMBNAILS_DIR, row.thumbnail_path, cache)

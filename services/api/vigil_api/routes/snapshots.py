@@ -1,9 +1,178 @@
-"""/api/v1/cameras/{id}/snapshots: the periodic stills (recording-depth issue)."""
+"""/api/v1/cameras/{id}/snapshots: the periodic stills the recorder takes (listing and files).
+
+Files are served by id: the path comes from the index only and must resolve (symlinks too)
+inside ``{data}/snapshots``; nothing a client sends becomes part of a file path.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+import os
+import stat
+from datetime import datetime
+from pathlib import Path as FsPath
+from typing import Annotated, Any, Literal
 
-from vigil_api.deps import API_PREFIX, require_user
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import Select, exists, func, select
+
+from vigil_api.deps import API_PREFIX, CameraId, State, require_user
+from vigil_api.schemas import ErrorOut
+from vigil_api.timeparse import TimeParseError, parse_client_time
+from vigil_common.db.models import Camera, Snapshot
 
 router = APIRouter(prefix=f"{API_PREFIX}/cameras", tags=["snapshots"], dependencies=[Depends(require_user)])
+
+MAX_LIMIT = 1000
+MAX_OFFSET = 1_000_000
+COUNT_AHEAD = 1000  # as /recordings: `total` is exact up to this far past the page
+INT64_MAX = 2**63 - 1
+SNAPSHOTS_DIR = "snapshots"
+NAIVE = "Without an offset: the server's time zone."
+# A snapshot file never changes once indexed.
+SNAPSHOT_CACHE = "private, max-age=86400, immutable"
+
+
+class SnapshotOut(BaseModel):
+    id: int
+    time: datetime
+    url: str = Field(description="The JPEG (GET, authenticated)")
+    width: int
+    height: int
+    bytes: int
+
+
+class SnapshotPage(BaseModel):
+    items: list[SnapshotOut]
+    total: int = Field(description="Matching rows; a lower bound when total_exact is false.")
+    total_exact: bool
+    limit: int
+    offset: int
+
+
+_errors: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorOut, "description": "Not authenticated"},
+    404: {"model": ErrorOut, "description": "Unknown camera or snapshot"},
+    422: {"model": ErrorOut, "description": "Invalid id or query"},
+}
+
+
+def snapshot_url(camera_id: str, snapshot_id: int) -> str:
+    return f"{API_PREFIX}/cameras/{camera_id}/snapshots/{snapshot_id}.jpg"
+
+
+def query_time(name: str, value: str | None, state: State) -> datetime | None:
+    """A query parameter as an aware UTC datetime (422 with the reason if it is not one)."""
+    if value is None:
+        return None
+    try:
+        return parse_client_time(value, state.settings.tz)
+    except TimeParseError as exc:
+        raise HTTPException(422, f"query parameter '{name}': {exc}") from None
+
+
+def time_range(state: State, start: str | None, end: str | None) -> tuple[datetime | None, datetime | None]:
+    t0, t1 = query_time("start", start, state), query_time("end", end, state)
+    if t0 is not None and t1 is not None and t0 >= t1:
+        raise HTTPException(422, "query parameter 'start' must be before 'end'")
+    return t0, t1
+
+
+def capped_count(db: Any, stmt: Select[Any], rows: int, limit: int, offset: int) -> tuple[int, bool]:
+    """``(total, exact)`` for a paged query: exact on the last page, else counted up to
+    ``offset + limit + COUNT_AHEAD`` rows (never a scan of a camera's whole history)."""
+    if rows < limit and (rows or offset == 0):
+        return offset + rows, True
+    cap = offset + limit + COUNT_AHEAD
+    counted = int(db.scalar(select(func.count()).select_from(stmt.limit(cap + 1).subquery())) or 0)
+    return min(counted, cap), counted <= cap
+
+
+def resolve_under(data_dir: FsPath, subdir: str, relative: str | None) -> tuple[FsPath, os.stat_result] | None:
+    """The regular file an index row names, if it lies inside ``data_dir/subdir``; else None."""
+    if not relative or "\x00" in relative:
+        return None
+    root = (data_dir / subdir).resolve()
+    candidate = (data_dir / relative).resolve()
+    if candidate == root or not candidate.is_relative_to(root):
+        return None
+    try:
+        st = os.stat(candidate)
+    except OSError:
+        return None
+    return (candidate, st) if stat.S_ISREG(st.st_mode) else None
+
+
+def jpeg_file(data_dir: FsPath, subdir: str, relative: str | None, cache_control: str) -> FileResponse:
+    """A JPEG from the index path (404 if it is missing or outside ``subdir``)."""
+    found = resolve_under(data_dir, subdir, relative)
+    if found is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "image file missing")
+    path, st = found
+    return FileResponse(
+        path,
+        media_type="image/jpeg",
+        stat_result=st,
+        headers={"Cache-Control": cache_control},
+        content_disposition_type="inline",
+    )
+
+
+def _camera_known(db: Any, camera_id: str) -> bool:
+    """In the registry, or deleted from it but with snapshots left (footage outlives the row)."""
+    registered = select(Camera.id).where(Camera.id == camera_id)
+    has_snapshots = select(Snapshot.id).where(Snapshot.camera_id == camera_id)
+    return bool(db.scalar(select(exists(registered) | exists(has_snapshots))))
+
+
+@router.get("/{camera_id}/snapshots", response_model=SnapshotPage, responses=_errors)
+def list_snapshots(
+    camera_id: CameraId,
+    state: State,
+    start: Annotated[str | None, Query(max_length=64, description=f"ISO 8601, inclusive. {NAIVE}")] = None,
+    end: Annotated[str | None, Query(max_length=64, description=f"ISO 8601, exclusive. {NAIVE}")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+    order: Annotated[Literal["asc", "desc"], Query(description="by time")] = "asc",
+) -> SnapshotPage:
+    """The camera's snapshots taken in ``[start, end)``, oldest first unless ``order=desc``."""
+    t0, t1 = time_range(state, start, end)
+    stmt: Select[Any] = select(Snapshot.id, Snapshot.time, Snapshot.width, Snapshot.height, Snapshot.bytes).where(
+        Snapshot.camera_id == camera_id
+    )
+    if t0 is not None:
+        stmt = stmt.where(Snapshot.time >= t0)
+    if t1 is not None:
+        stmt = stmt.where(Snapshot.time < t1)
+    ordering = Snapshot.time.asc() if order == "asc" else Snapshot.time.desc()
+    with state.factory() as db:
+        if not _camera_known(db, camera_id):
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "unknown camera")
+        rows = db.execute(stmt.order_by(ordering).limit(limit).offset(offset)).all()
+        total, exact = capped_count(db, stmt, len(rows), limit, offset)
+    items = [
+        SnapshotOut(id=r.id, time=r.time, url=snapshot_url(camera_id, r.id), width=r.width, height=r.height,
+                    bytes=r.bytes)
+        for r in rows
+    ]
+    return SnapshotPage(items=items, total=total, total_exact=exact, limit=limit, offset=offset)
+
+
+@router.head("/{camera_id}/snapshots/{snapshot_id}.jpg", include_in_schema=False, response_class=FileResponse)
+@router.get(
+    "/{camera_id}/snapshots/{snapshot_id}.jpg",
+    response_class=FileResponse,
+    responses={**_errors, 200: {"content": {"image/jpeg": {}}, "description": "The snapshot"}},
+)
+def snapshot_image(
+    camera_id: CameraId, snapshot_id: Annotated[int, Path(ge=1, le=INT64_MAX)], state: State
+) -> FileResponse:
+    """One snapshot's JPEG."""
+    with state.factory() as db:
+        relative = db.scalar(
+            select(Snapshot.path).where(Snapshot.id == snapshot_id, Snapshot.camera_id == camera_id)
+        )
+    if relative is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such snapshot")
+    return jpeg_file(state.settings.data_dir, SNAPSHOTS_DIR, relative, SNAPSHOT_CACHE)
