@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "ingest": ("vigil_ingest.main", "MQTT -> validation -> Redis streams, registry, recorder jobs"),
     "recorder": ("vigil_recorder.main", "an RQ worker turning frame windows into H.264 MP4 segments"),
     "api": ("vigil_api.main", "the HTTP API and web app"),
+    "export": ("vigil_recorder.export_cli", "cut a camera's footage between two times into one MP4"),
     "migrate": ("vigil_common.db.cli", "apply database migrations"),
     "user": ("vigil_common.db.cli", "manage users: add, passwd, delete, list"),
     "bench": ("vigil_common.bench", "benchmarks: ingest, recorder, capture, noloss"),

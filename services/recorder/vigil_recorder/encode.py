@@ -18,7 +18,7 @@ from pathlib import Path
 import av
 from av.container import OutputContainer
 from av.packet import Packet
-from av.video.frame import VideoFrame
+from av.video.frame import PictureType, VideoFrame
 from av.video.reformatter import ColorRange, VideoReformatter
 from av.video.stream import VideoStream
 
@@ -194,6 +194,9 @@ def encode_jpegs(
                 muxer.durations[last_pts] = pts - last_pts
             image.pts = pts
             image.time_base = TIME_BASE
+            # A decoded JPEG is flagged as an I picture, which libx264 obeys: every frame would
+            # be a keyframe (about 1.9x the bytes). Let the encoder choose its GOP.
+            image.pict_type = PictureType.NONE
             muxer.push(stream.encode(image))
             result.capture_ns.append(frame.capture_ns)
             last_pts = pts

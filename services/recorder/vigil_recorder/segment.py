@@ -17,6 +17,7 @@ import redis
 from sqlalchemy.orm import Session, sessionmaker
 
 from vigil_common import keys
+from vigil_common.db.models import CameraEvent
 from vigil_common.envelope import Codec, Frame
 from vigil_common.ids import require_camera_id
 from vigil_common.settings import Settings
@@ -168,6 +169,13 @@ def _window(start_ms: object, end_ms: object) -> tuple[int, int]:
     return start_ms, end_ms
 
 
+def record_lost(sessions: sessionmaker[Session], camera_id: str, start_ms: int) -> None:
+    """A ``recording_lost`` camera event at the window's start, so the timeline says why."""
+    with sessions.begin() as db:
+        db.add(CameraEvent(camera_id=camera_id, time=ns_to_datetime(start_ms * 1_000_000), kind="recording_lost",
+                           detail="frames expired from the Redis buffer before they were recorded"))
+
+
 def window_expired(client: redis.Redis, camera_id: str, start_ms: int) -> bool:
     """True when the window's frames were trimmed away: entries were removed from the stream
     (more ever added than it holds) and the oldest one left is newer than the window."""
@@ -233,6 +241,7 @@ def write_segment(
                 # Windows are only enqueued when they held frames: none left means Redis trimmed
                 # them (the job ran later than VIGIL_STREAM_BUFFER_S). That is a recording gap.
                 summary["status"] = "expired"
+                record_lost(sessions, cam, start_ms)
                 log.error("camera %s window %d expired from the Redis buffer before it was recorded: "
                           "footage lost (raise VIGIL_STREAM_BUFFER_S or add recorder workers)", cam, start_ms)
             return summary

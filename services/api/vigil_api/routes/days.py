@@ -1,9 +1,317 @@
-"""/api/v1/cameras/{id}/days/{date}: the day's timeline, and the whole day as one MP4."""
+"""/api/v1/cameras/{id}/days/{date}: the day's timeline, and the whole day as one MP4.
+
+The day video is assembled by the recorder (RQ job ``vigil_recorder.days.assemble_day``,
+job id ``day-{camera}-{date}``). ``GET .../video`` serves it (Range, 206) when it is
+assembled and current; otherwise it enqueues the job (once: not while one is queued or
+running) and answers 202 with the progress and ``Retry-After``. Position ``p`` seconds in the
+video is the instant ``day start + p`` (the ``X-Vigil-Day-Start`` header; gaps are held
+pictures, see the timeline's ``covered``).
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+import os
+import stat
+from datetime import date, datetime, timedelta
+from functools import lru_cache
+from pathlib import Path as FsPath
+from typing import Annotated, Literal
 
-from vigil_api.deps import API_PREFIX, require_user
+import redis
+from fastapi import APIRouter, Depends, HTTPException, Path, status
+from fastapi.responses import FileResponse, JSONResponse
+from pydantic import BaseModel, Field
+from rq import Queue
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
+from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy.orm import Session
+
+from vigil_api.deps import API_PREFIX, CameraId, State, require_user
+from vigil_api.schemas import ErrorOut
+from vigil_api.timeline import (
+    DATE_PATTERN,
+    Gap,
+    MotionSpan,
+    Reason,
+    SegmentSpan,
+    StateEvent,
+    build_timeline,
+    day_bounds,
+    day_video_current,
+    parse_day,
+)
+from vigil_common import keys
+from vigil_common.db.engine import upsert
+from vigil_common.db.models import Camera, CameraEvent, DayVideo, MotionEvent, Segment, utcnow
+from vigil_common.settings import Settings
 
 router = APIRouter(prefix=f"{API_PREFIX}/cameras", tags=["timeline"], dependencies=[Depends(require_user)])
+
+DAY_JOB = "vigil_recorder.days.assemble_day"
+DAY_JOB_TIMEOUT_S = 3 * 3600
+RESULT_TTL_S = 3600
+FAILURE_TTL_S = 7 * 24 * 3600
+RETRY_AFTER_S = 5
+# The current day's video may lag its newest footage by this much and still be served.
+TODAY_TOLERANCE_S = 300.0
+# A failed assembly is retried on demand, but not more often than this.
+FAILED_RETRY_S = 60.0
+MAX_SEGMENT_SPAN = timedelta(hours=1)  # no segment is longer (segment_seconds <= 600)
+ACTIVE = frozenset({JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED})
+
+Day = Annotated[str, Path(pattern=DATE_PATTERN, max_length=10, description="YYYY-MM-DD in the server's zone",
+                          examples=["2024-05-01"])]
+
+
+# --- models ---------------------------------------------------------------------------------
+
+
+class IntervalOut(BaseModel):
+    start: datetime
+    end: datetime
+
+
+class GapOut(IntervalOut):
+    reason: Reason = Field(description="no_camera_yet, offline, stopped (online, not streaming), recording_lost, "
+                           "recorder_lag (not recorded yet), not_recorded (online and streaming, no footage), unknown")
+
+
+class MotionEventOut(BaseModel):
+    id: int
+    start: datetime
+    end: datetime | None = Field(description="null while the motion goes on")
+    score: float
+    thumbnail_url: str | None = None
+
+
+class DayVideoOut(BaseModel):
+    """The day video's state: ``none`` until first requested or scheduled."""
+
+    camera_id: str
+    date: str
+    status: Literal["none", "queued", "running", "done", "failed"]
+    progress: float
+    covers_until: datetime | None = None
+    error: str | None = None
+    url: str
+
+
+class TimelineOut(BaseModel):
+    date: str
+    camera_id: str
+    start: datetime = Field(description="the day's first instant (local midnight)")
+    end: datetime = Field(description="the next day's first instant; 23 or 25 hours later on DST days")
+    covered: list[IntervalOut]
+    gaps: list[GapOut]
+    events: list[MotionEventOut]
+    bytes_per_hour: list[int] = Field(description="24 values, by local clock hour (a repeated hour sums both, "
+                                      "a skipped hour is 0); a segment's bytes are spread over the hours it spans")
+    video: DayVideoOut
+
+
+# --- helpers shared with routes/exports.py ---------------------------------------------------
+
+
+@lru_cache(maxsize=8)
+def _sync_redis(url: str) -> redis.Redis:
+    # RQ needs a synchronous client; one pool per URL, connections opened lazily.
+    return redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=10, health_check_interval=30)
+
+
+def recorder_queue(settings: Settings) -> Queue:
+    """The recorder's RQ queue (jobs are enqueued by dotted name: the API never imports them)."""
+    return Queue(keys.RECORDER_QUEUE, connection=_sync_redis(settings.redis_url))
+
+
+def job_status(queue: Queue, job_id: str) -> JobStatus | None:
+    """The RQ job's status, or None if there is no such job (never enqueued, or expired)."""
+    try:
+        return Job.fetch(job_id, connection=queue.connection).get_status(refresh=False)
+    except NoSuchJobError:
+        return None
+
+
+def camera_known(db: Session, camera_id: str) -> bool:
+    """In the registry, or has footage (deleting a camera from the registry keeps its footage)."""
+    return bool(db.scalar(select(or_(
+        exists().where(Camera.id == camera_id),
+        exists().where(Segment.camera_id == camera_id),
+    ))))
+
+
+def resolve_under(data_dir: FsPath, folder: str, relative: str | None) -> tuple[FsPath, os.stat_result] | None:
+    """The regular file a row names, if it lies inside ``data_dir/folder``; else None."""
+    if not relative or "\x00" in relative:
+        return None
+    root = (data_dir / folder).resolve()
+    candidate = (data_dir / relative).resolve()
+    if candidate == root or not candidate.is_relative_to(root):
+        return None
+    try:
+        st = os.stat(candidate)
+    except OSError:
+        return None
+    return (candidate, st) if stat.S_ISREG(st.st_mode) else None
+
+
+# --- day helpers ------------------------------------------------------------------------------
+
+
+def _day(value: str) -> date:
+    try:
+        return parse_day(value)
+    except ValueError as exc:
+        raise HTTPException(422, f"path parameter 'date': {exc}") from None
+
+
+def _unknown_camera() -> HTTPException:
+    return HTTPException(status.HTTP_404_NOT_FOUND, "unknown camera")
+
+
+def video_url(camera_id: str, day: str) -> str:
+    return f"{API_PREFIX}/cameras/{camera_id}/days/{day}/video"
+
+
+def _video_out(camera_id: str, day: str, row: DayVideo | None) -> DayVideoOut:
+    if row is None:
+        return DayVideoOut(camera_id=camera_id, date=day, status="none", progress=0.0, url=video_url(camera_id, day))
+    return DayVideoOut(camera_id=camera_id, date=day, status=row.status, progress=row.progress,
+                       covers_until=row.covers_until, error=row.error, url=video_url(camera_id, day))
+
+
+def _state_events(db: Session, camera_id: str, start: datetime, end: datetime) -> list[StateEvent]:
+    """The day's camera events, plus the last status and streaming events before it (the
+    state the day starts in)."""
+    in_day = select(CameraEvent.time, CameraEvent.kind).where(
+        CameraEvent.camera_id == camera_id, CameraEvent.time >= start, CameraEvent.time < end)
+    out = [StateEvent(r.time, r.kind) for r in db.execute(in_day)]
+    for kinds in (("online", "offline"), ("streaming", "stopped")):
+        before = db.execute(
+            select(CameraEvent.time, CameraEvent.kind)
+            .where(CameraEvent.camera_id == camera_id, CameraEvent.time < start, CameraEvent.kind.in_(kinds))
+            .order_by(CameraEvent.time.desc()).limit(1)
+        ).first()
+        if before is not None:
+            out.append(StateEvent(before.time, before.kind))
+    return out
+
+
+# --- routes -----------------------------------------------------------------------------------
+
+_errors: dict[int | str, dict[str, object]] = {
+    401: {"model": ErrorOut, "description": "Not authenticated"},
+    404: {"model": ErrorOut, "description": "Unknown camera, or (video) no recordings that day"},
+    422: {"model": ErrorOut, "description": "Invalid camera id or date"},
+}
+
+
+@router.get("/{camera_id}/days/{date}", response_model=TimelineOut, responses=_errors)
+def day_timeline(camera_id: CameraId, date: Day, state: State) -> TimelineOut:
+    """The day's timeline: covered intervals, gaps with reasons, motion events, bytes per hour."""
+    day = _day(date)
+    tz = state.settings.tz
+    start, end = day_bounds(day, tz)
+    now = utcnow()
+    with state.factory() as db:
+        if not camera_known(db, camera_id):
+            raise _unknown_camera()
+        segments = [SegmentSpan(r.start, r.end, r.bytes) for r in db.execute(
+            select(Segment.start, Segment.end, Segment.bytes).where(
+                Segment.camera_id == camera_id, Segment.start < end, Segment.end > start,
+                Segment.start > start - MAX_SEGMENT_SPAN, Segment.deleting.is_(False),
+            ).order_by(Segment.start))]
+        motion = [MotionSpan(r.id, r.start, r.end, r.score, r.thumbnail_path is not None) for r in db.execute(
+            select(MotionEvent.id, MotionEvent.start, MotionEvent.end, MotionEvent.score, MotionEvent.thumbnail_path)
+            .where(MotionEvent.camera_id == camera_id, MotionEvent.start < end,
+                   or_(MotionEvent.end.is_(None), MotionEvent.end > start))
+            .order_by(MotionEvent.start).limit(10_000))]
+        events = _state_events(db, camera_id, start, end)
+        first_seen = db.scalar(select(Camera.first_seen).where(Camera.id == camera_id))
+        row = db.get(DayVideo, (camera_id, day.isoformat()))
+    tl = build_timeline(segments, motion, events, start, end, now, tz=tz, first_seen=first_seen)
+
+    def local(t: datetime) -> datetime:
+        return t.astimezone(tz)
+
+    def gap_out(g: Gap) -> GapOut:
+        return GapOut(start=local(g.start), end=local(g.end), reason=g.reason)
+
+    return TimelineOut(
+        date=day.isoformat(),
+        camera_id=camera_id,
+        start=local(start),
+        end=local(end),
+        covered=[IntervalOut(start=local(c.start), end=local(c.end)) for c in tl.covered],
+        gaps=[gap_out(g) for g in tl.gaps],
+        events=[MotionEventOut(id=e.id, start=local(e.start), end=local(e.end) if e.end else None, score=e.score,
+                               thumbnail_url=f"{API_PREFIX}/events/{e.id}/thumbnail.jpg" if e.has_thumbnail else None)
+                for e in tl.events],
+        bytes_per_hour=tl.bytes_per_hour,
+        video=_video_out(camera_id, day.isoformat(), row),
+    )
+
+
+def ensure_assembly(state: State, camera_id: str, day: str, row: DayVideo | None, now: datetime) -> DayVideoOut:
+    """Enqueue the day's assembly unless one is queued or running (or failed just now)."""
+    queue = recorder_queue(state.settings)
+    job_id = f"day-{camera_id}-{day}"
+    current = _video_out(camera_id, day, row)
+    if job_status(queue, job_id) in ACTIVE:
+        if current.status in ("queued", "running"):
+            return current
+        return current.model_copy(update={"status": "queued", "progress": 0.0})
+    if row is not None and row.status == "failed" and (now - row.updated_at).total_seconds() < FAILED_RETRY_S:
+        return current
+    queue.enqueue(DAY_JOB, args=(camera_id, day), job_id=job_id, job_timeout=DAY_JOB_TIMEOUT_S,
+                  result_ttl=RESULT_TTL_S, failure_ttl=FAILURE_TTL_S, description=f"day video {camera_id} {day}")
+    values = {"camera_id": camera_id, "date": day, "status": "queued", "progress": 0.0, "error": None,
+              "updated_at": now}
+    with state.factory.begin() as db:
+        upsert(db, DayVideo, values, conflict=["camera_id", "date"],
+               update=["status", "progress", "error", "updated_at"])
+    return current.model_copy(update={"status": "queued", "progress": 0.0, "error": None})
+
+
+@router.head("/{camera_id}/days/{date}/video", include_in_schema=False, response_model=None)
+@router.get(
+    "/{camera_id}/days/{date}/video",
+    response_model=None,
+    responses={
+        200: {"content": {"video/mp4": {}}, "description": "The day's MP4 (Range requests give 206)"},
+        202: {"model": DayVideoOut, "description": "Being assembled: poll again after Retry-After"},
+        206: {"description": "Partial content"},
+        **_errors,
+    },
+)
+def day_video(camera_id: CameraId, date: Day, state: State) -> FileResponse | JSONResponse:
+    """The whole day as one MP4 (H.264, faststart, Range), or 202 while it is assembled."""
+    day = _day(date)
+    start, end = day_bounds(day, state.settings.tz)
+    now = utcnow()
+    with state.factory() as db:
+        if not camera_known(db, camera_id):
+            raise _unknown_camera()
+        count, newest = db.execute(
+            select(func.count(), func.max(Segment.end)).where(and_(
+                Segment.camera_id == camera_id, Segment.start >= start, Segment.start < end,
+                Segment.deleting.is_(False)))
+        ).one()
+        row = db.get(DayVideo, (camera_id, day.isoformat()))
+    if not count:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no recordings on that day")
+    done = row is not None and row.status == "done"
+    found = resolve_under(state.settings.data_dir, "days", row.path) if done and row is not None else None
+    if (found is not None and row is not None and day_video_current(
+            row.covers_until, row.segments, count, newest, day_end=end, now=now, tolerance_s=TODAY_TOLERANCE_S)):
+        path, st = found
+        headers = {"Cache-Control": "private, no-cache", "X-Vigil-Day-Start": start.astimezone(state.settings.tz)
+                   .isoformat()}
+        if row.covers_until is not None:
+            headers["X-Vigil-Covers-Until"] = row.covers_until.astimezone(state.settings.tz).isoformat()
+        return FileResponse(path, media_type="video/mp4", stat_result=st, headers=headers,
+                            content_disposition_type="inline")
+    out = ensure_assembly(state, camera_id, day.isoformat(), row, now)
+    retry = FAILED_RETRY_S if out.status == "failed" else RETRY_AFTER_S
+    return JSONResponse(out.model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED,
+                        headers={"Retry-After": str(int(retry))})

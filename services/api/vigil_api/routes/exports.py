@@ -1,9 +1,256 @@
-"""/api/v1/exports: clip exports (queued RQ jobs cutting a range across segments)."""
+"""/api/v1/exports: clip exports (queued RQ jobs cutting a range across segments).
+
+``POST`` validates the range, writes an ``exports`` row (``queued``) and enqueues
+``vigil_recorder.exports.run_export`` (job id ``export-{id}``). The recorder remuxes the
+segments overlapping the range (no re-encode: the clip starts at the keyframe at or before
+``start``, so up to one GOP early) into ``{data}/exports/{id}.mp4``. Exports are kept until
+deleted. Any signed-in user may export and list; deleting takes the creator or an admin.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+import re
+import secrets
+from datetime import datetime, timedelta, tzinfo
+from typing import Annotated, Literal
 
-from vigil_api.deps import API_PREFIX, require_user
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response, status
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, Field
+from rq.job import Job, JobStatus
+from sqlalchemy import delete, func, select, update
+
+from vigil_api.deps import API_PREFIX, State, User, require_user
+from vigil_api.routes.days import camera_known, job_status, recorder_queue, resolve_under
+from vigil_api.schemas import ErrorOut
+from vigil_api.timeparse import TimeParseError, parse_client_time
+from vigil_common.db.models import Export, Segment, utcnow
+from vigil_common.ids import CAMERA_ID_PATTERN
 
 router = APIRouter(prefix=f"{API_PREFIX}/exports", tags=["exports"], dependencies=[Depends(require_user)])
+
+EXPORT_ID_PATTERN = r"^[0-9a-f]{32}$"  # 128 random bits (vigil_recorder.export_plan)
+EXPORT_JOB = "vigil_recorder.exports.run_export"
+EXPORT_JOB_TIMEOUT_S = 3 * 3600
+RESULT_TTL_S = 3600
+FAILURE_TTL_S = 7 * 24 * 3600
+MAX_ACTIVE = 8  # queued + running exports at once (each is a recorder job)
+MAX_LIMIT = 500
+# A queued/running export whose RQ job is gone (a worker killed hard, Redis flushed) is
+# reported failed, once it is older than this (a job is enqueued right after its row).
+LOST_AFTER = timedelta(seconds=30)
+MAX_SEGMENT_SPAN = timedelta(hours=1)
+LOST = frozenset({JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED})
+
+ExportId = Annotated[str, Path(pattern=EXPORT_ID_PATTERN, min_length=32, max_length=32,
+                               description="32 lowercase hex digits")]
+Status = Literal["queued", "running", "done", "failed"]
+
+
+class ExportIn(BaseModel):
+    camera_id: str = Field(pattern=CAMERA_ID_PATTERN, max_length=32)
+    start: str = Field(max_length=64, description="ISO 8601 with offset (without: the server's zone)",
+                       examples=["2024-05-01T12:00:00+02:00"])
+    end: str = Field(max_length=64, description="ISO 8601, after start; at most VIGIL_EXPORT_MAX_SECONDS later")
+
+
+class ExportOut(BaseModel):
+    id: str
+    camera_id: str
+    start: datetime
+    end: datetime
+    status: Status
+    progress: float = Field(ge=0, le=1)
+    bytes: int | None = None
+    error: str | None = None
+    created_at: datetime
+    finished_at: datetime | None = None
+    url: str | None = Field(None, description="download URL, once done")
+    filename: str
+
+
+class ExportPage(BaseModel):
+    items: list[ExportOut]
+    total: int
+    limit: int
+    offset: int
+
+
+_SAFE = re.compile(r"[^a-z0-9_-]")
+
+
+def download_name(row: Export, tz: tzinfo) -> str:
+    """``{camera}_{YYYYmmdd-HHMMSS}_{YYYYmmdd-HHMMSS}.mp4`` in the server's zone; only
+    ``[a-z0-9_-]`` and digits, so it is safe in a Content-Disposition header and on any disk."""
+    fmt = "%Y%m%d-%H%M%S"
+    start, end = row.start.astimezone(tz), row.end.astimezone(tz)
+    return f"{_SAFE.sub('_', row.camera_id)}_{start.strftime(fmt)}_{end.strftime(fmt)}.mp4"
+
+
+def _out(row: Export, state: State) -> ExportOut:
+    return ExportOut(
+        id=row.id,
+        camera_id=row.camera_id,
+        start=row.start,
+        end=row.end,
+        status=row.status,
+        progress=min(1.0, max(0.0, row.progress)),
+        bytes=row.bytes,
+        error=row.error,
+        created_at=row.created_at,
+        finished_at=row.finished_at,
+        url=f"{API_PREFIX}/exports/{row.id}/video" if row.status == "done" else None,
+        filename=download_name(row, state.settings.tz),
+    )
+
+
+def _time(name: str, value: str, state: State) -> datetime:
+    try:
+        return parse_client_time(value, state.settings.tz)
+    except TimeParseError as exc:
+        raise HTTPException(422, f"body field '{name}': {exc}") from None
+
+
+def _job_id(export_id: str) -> str:
+    return f"export-{export_id}"
+
+
+def _notice_lost(rows: list[Export], state: State) -> None:
+    """Mark failed the unfinished exports whose job is gone (so they never spin forever)."""
+    now = utcnow()
+    pending = [r for r in rows if r.status in ("queued", "running") and now - r.created_at > LOST_AFTER]
+    if not pending:
+        return
+    queue = recorder_queue(state.settings)
+    for row in pending:
+        st = job_status(queue, _job_id(row.id))
+        if st is None or st in LOST:
+            error = "the export job was lost (recorder stopped?); delete it and export again"
+            with state.factory.begin() as db:
+                db.execute(update(Export).where(Export.id == row.id, Export.status.in_(("queued", "running")))
+                           .values(status="failed", error=error, finished_at=now))
+            row.status, row.error, row.finished_at = "failed", error, now
+
+
+_errors: dict[int | str, dict[str, object]] = {
+    401: {"model": ErrorOut, "description": "Not authenticated"},
+    404: {"model": ErrorOut, "description": "Unknown camera or export"},
+    422: {"model": ErrorOut, "description": "Invalid input (with the reason)"},
+}
+
+
+@router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=ExportOut,
+             responses={**_errors, 429: {"model": ErrorOut, "description": "Too many exports in progress"}})
+def create_export(body: ExportIn, principal: User, state: State, response: Response) -> ExportOut:
+    """Queue an export of ``[start, end)`` of one camera; poll ``GET /exports/{id}``."""
+    start = _time("start", body.start, state)
+    end = _time("end", body.end, state)
+    if end <= start:
+        raise HTTPException(422, "'end' must be after 'start'")
+    limit = state.settings.export_max_seconds
+    if (end - start).total_seconds() > limit:
+        raise HTTPException(422, f"the range is longer than the maximum of {limit} seconds")
+    cam = body.camera_id
+    with state.factory() as db:
+        if not camera_known(db, cam):
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "unknown camera")
+        footage = db.scalar(select(Segment.id).where(
+            Segment.camera_id == cam, Segment.start < end, Segment.end > start,
+            Segment.start > start - MAX_SEGMENT_SPAN, Segment.deleting.is_(False)).limit(1))
+        if footage is None:
+            raise HTTPException(422, "no recordings in that range")
+        active = db.scalar(select(func.count()).select_from(Export).where(Export.status.in_(("queued", "running"))))
+    if (active or 0) >= MAX_ACTIVE:
+        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, "too many exports in progress; try again later",
+                            headers={"Retry-After": "30"})
+    row = Export(id=secrets.token_hex(16), camera_id=cam, start=start, end=end, status="queued", progress=0.0,
+                 created_by=principal.user_id, created_at=utcnow())
+    with state.factory.begin() as db:
+        db.add(row)
+    try:
+        recorder_queue(state.settings).enqueue(
+            EXPORT_JOB, args=(row.id,), job_id=_job_id(row.id), job_timeout=EXPORT_JOB_TIMEOUT_S,
+            result_ttl=RESULT_TTL_S, failure_ttl=FAILURE_TTL_S, description=f"export {cam}")
+    except Exception:
+        with state.factory.begin() as db:
+            db.execute(delete(Export).where(Export.id == row.id))
+        raise
+    response.headers["Location"] = f"{API_PREFIX}/exports/{row.id}"
+    return _out(row, state)
+
+
+@router.get("", response_model=ExportPage, responses=_errors)
+def list_exports(
+    state: State,
+    camera_id: Annotated[str | None, Query(pattern=CAMERA_ID_PATTERN, max_length=32)] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> ExportPage:
+    """Exports, newest first."""
+    stmt = select(Export)
+    count = select(func.count()).select_from(Export)
+    if camera_id is not None:
+        stmt, count = stmt.where(Export.camera_id == camera_id), count.where(Export.camera_id == camera_id)
+    with state.factory() as db:
+        rows = list(db.scalars(stmt.order_by(Export.created_at.desc(), Export.id).limit(limit).offset(offset)))
+        total = int(db.scalar(count) or 0)
+    _notice_lost(rows, state)
+    return ExportPage(items=[_out(r, state) for r in rows], total=total, limit=limit, offset=offset)
+
+
+def _get(export_id: str, state: State) -> Export:
+    with state.factory() as db:
+        row = db.get(Export, export_id)
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such export")
+    return row
+
+
+@router.get("/{export_id}", response_model=ExportOut, responses=_errors)
+def get_export(export_id: ExportId, state: State) -> ExportOut:
+    """One export: status (queued|running|done|failed), progress 0..1, bytes, error, url."""
+    row = _get(export_id, state)
+    _notice_lost([row], state)
+    return _out(row, state)
+
+
+@router.head("/{export_id}/video", include_in_schema=False, response_class=FileResponse)
+@router.get(
+    "/{export_id}/video",
+    response_class=FileResponse,
+    responses={
+        200: {"content": {"video/mp4": {}}, "description": "The clip, as an attachment (Range gives 206)"},
+        206: {"description": "Partial content"},
+        409: {"model": ErrorOut, "description": "Not done yet"},
+        **_errors,
+    },
+)
+def export_video(export_id: ExportId, state: State) -> FileResponse:
+    """The exported MP4 (``Content-Disposition: attachment``), with Range support."""
+    row = _get(export_id, state)
+    if row.status != "done":
+        raise HTTPException(status.HTTP_409_CONFLICT, f"export is {row.status}, not done")
+    found = resolve_under(state.settings.data_dir, "exports", row.path)
+    if found is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "export file missing")
+    path, st = found
+    return FileResponse(path, media_type="video/mp4", stat_result=st, filename=download_name(row, state.settings.tz),
+                        content_disposition_type="attachment", headers={"Cache-Control": "private, max-age=3600"})
+
+
+@router.delete("/{export_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response,
+               responses={**_errors, 403: {"model": ErrorOut, "description": "Not yours (and not an admin)"}})
+def delete_export(export_id: ExportId, principal: User, state: State) -> Response:
+    """Delete an export: its row, its file, and its job if still queued."""
+    row = _get(export_id, state)
+    if not principal.is_admin and row.created_by != principal.user_id:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "only its creator or an admin may delete an export")
+    with state.factory.begin() as db:
+        db.execute(delete(Export).where(Export.id == export_id))
+    found = resolve_under(state.settings.data_dir, "exports", row.path or f"exports/{export_id}.mp4")
+    if found is not None:
+        found[0].unlink(missing_ok=True)
+    queue = recorder_queue(state.settings)
+    if job_status(queue, _job_id(export_id)) == JobStatus.QUEUED:
+        Job.fetch(_job_id(export_id), connection=queue.connection).cancel()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,109 @@
+"""Scheduling day videos: the ``days`` duty and idempotent enqueueing of ``assemble_day``.
+
+Every minute the duties leader looks at the days that ended (plus a settling time for their
+last segments to be recorded) within the last :data:`LOOKBACK_DAYS` days, and enqueues the
+assembly of each camera-day that has footage and no ``day_videos`` row yet; the row written
+right after makes it happen once. The current day is assembled on demand only (the API).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+import redis
+from rq import Queue
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
+from sqlalchemy import func, select
+
+from vigil_common import keys
+from vigil_common.db.engine import upsert
+from vigil_common.db.models import DayVideo, Segment, utcnow
+from vigil_common.ids import require_camera_id
+from vigil_common.settings import Settings
+from vigil_recorder.days_plan import day_bounds, due_days, parse_day
+from vigil_recorder.duties import DutyContext
+
+log = logging.getLogger(__name__)
+
+JOB = "vigil_recorder.days.assemble_day"
+JOB_TIMEOUT_S = 3 * 3600
+RESULT_TTL_S = 3600
+FAILURE_TTL_S = 7 * 24 * 3600
+DUTY_INTERVAL_S = 60.0
+LOOKBACK_DAYS = 2
+SETTLE_EXTRA_S = 60.0
+ACTIVE = frozenset({JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED})
+
+
+def job_id(camera_id: str, day: str) -> str:
+    """The RQ job id of a camera-day's assembly (one job id, so enqueueing is idempotent)."""
+    return f"day-{require_camera_id(camera_id)}-{parse_day(day).isoformat()}"
+
+
+ACTIVE = frozenset({JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED})
+
+
+def enqueue(client: redis.Redis, camera_id: str, day: str) -> bool:
+    """Enqueue ``assemble_day`` by name, unless that camera-day's job is already queued or
+    running (RQ would queue a second copy under the same id). Returns whether it enqueued.
+    Two callers racing may still both enqueue; the job's lock and currency check make the
+    second run cheap."""
+    try:
+        if Job.fetch(job_id(camera_id, day), connection=client).get_status(refresh=False) in ACTIVE:
+            return False
+    except NoSuchJobError:
+        pass
+    Queue(keys.RECORDER_QUEUE, connection=client).enqueue(
+        JOB,
+        args=(require_camera_id(camera_id), parse_day(day).isoformat()),
+        job_id=job_id(camera_id, day),
+        job_timeout=JOB_TIMEOUT_S,
+        result_ttl=RESULT_TTL_S,
+        failure_ttl=FAILURE_TTL_S,
+        description=f"day video {camera_id} {day}",
+    )
+    return True
+
+
+def settle_seconds(settings: Settings) -> float:
+    """How long after a day ends its last segments may still be recorded."""
+    return settings.segment_seconds + settings.segment_grace_s + settings.stream_buffer_s + SETTLE_EXTRA_S
+
+
+def schedule_due_days(ctx: DutyContext, now: datetime | None = None) -> list[tuple[str, str]]:
+    """Enqueue the assembly of every camera-day that ended (and settled) and has footage but
+    no day video row yet; returns the ``(camera, date)`` pairs enqueued. Idempotent: the row
+    written right after enqueueing makes each camera-day happen once."""
+    settings = ctx.settings
+    now = now or utcnow()
+    handled = ctx.state.setdefault("days_handled", set())
+    assert isinstance(handled, set)
+    enqueued: list[tuple[str, str]] = []
+    due = [d.isoformat() for d in due_days(now, settings.tz, settle_seconds(settings), LOOKBACK_DAYS)]
+    handled.intersection_update(due)  # remember only days still in view
+    for day in due:
+        if day in handled:
+            continue
+        start, end = day_bounds(parse_day(day), settings.tz)
+        with ctx.sessions() as db:
+            cameras = set(db.scalars(
+                select(func.distinct(Segment.camera_id))
+                .where(Segment.start >= start, Segment.start < end, Segment.deleting.is_(False))
+            ))
+            done = set(db.scalars(select(DayVideo.camera_id).where(DayVideo.date == day)))
+        for cam in sorted(cameras - done):
+            enqueue(ctx.redis, cam, day)  # (a job still queued from an on-demand request is left alone)
+            with ctx.sessions.begin() as db:
+                upsert(db, DayVideo, {"camera_id": cam, "date": day, "status": "queued", "progress": 0.0,
+                                      "updated_at": utcnow()}, conflict=["camera_id", "date"])
+            enqueued.append((cam, day))
+            log.info("day video %s %s enqueued", cam, day)
+        handled.add(day)
+    return enqueued
+
+
+def run_duty(ctx: DutyContext) -> None:
+    """The duty's body (see :func:`vigil_recorder.days.duties`)."""
+    schedule_due_days(ctx)
