@@ -11,6 +11,7 @@ import sys
 BENCHES: dict[str, tuple[str, str]] = {
     "capture": ("vigil_capture.bench", "capture pipeline vs bare cv2.imencode"),
     "recorder": ("vigil_recorder.bench", "JPEG -> H.264 segments vs bare PyAV"),
+    "recorder-scale": ("vigil_recorder.bench_scale", "recorder workers N=1 vs N=2: camera load, CPU per camera"),
     "ingest": ("vigil_ingest.bench", "ingest throughput vs bare paho subscriber; publish -> Redis latency"),
     "noloss": ("vigil_ingest.bench_noloss", "8 cameras x 15 fps x 320x240, 45 s: frames inside recordings"),
 }
