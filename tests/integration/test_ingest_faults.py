@@ -35,14 +35,16 @@ def test_every_frame_marks_its_window_even_after_redis_lost_its_data(settings: S
     writer.start()
     try:
         writer.submit("cam", frame(1))
-        wait_for(lambda: r.zcard(keys.PENDING_WINDOWS) == 1)
+        wait_for(lambda: r.zcard(keys.PENDING_WINDOWS) >= 1)
         r.flushdb()  # a Redis restart without persistence
         writer.submit("cam", frame(2))  # very likely the same 60 s window as frame 1
         wait_for(lambda: r.xlen(keys.frames_stream("cam")) == 1)
-        (member, end), = r.zrange(keys.PENDING_WINDOWS, 0, -1, withscores=True)
+        marked = {m.decode(): int(end) for m, end in r.zrange(keys.PENDING_WINDOWS, 0, -1, withscores=True)}
         entry_id = r.xrange(keys.frames_stream("cam"))[0][0]
         start = int(entry_id.split(b"-")[0]) // 60_000 * 60_000
-        assert member.decode() == keys.window_member("cam", start) and int(end) == start + 60_000
+        # The entry's window is marked (a neighbour may be too, within a second of an edge).
+        assert marked[keys.window_member("cam", start)] == start + 60_000
+        assert len(marked) <= 2
         # Streams of cameras that go quiet expire instead of holding their last buffer forever.
         assert 0 < r.pttl(keys.frames_stream("cam")) <= (120 + 120) * 1000
     finally:

@@ -70,3 +70,12 @@ def test_counters() -> None:
     c.restore(deltas)
     assert c.drain() == deltas
     assert sample_name("m") == "m"
+
+
+def test_windows_to_mark_covers_clock_error_at_edges() -> None:
+    from vigil_ingest.redis_writer import windows_to_mark
+
+    assert windows_to_mark(15_000, 10_000) == [10_000]
+    assert windows_to_mark(10_400, 10_000) == [0, 10_000]  # just after an edge: the previous too
+    assert windows_to_mark(19_500, 10_000) == [10_000, 20_000]  # just before one: the next too
+    assert windows_to_mark(20_000, 10_000, margin_ms=0) == [20_000]
