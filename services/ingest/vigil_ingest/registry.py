@@ -131,7 +131,8 @@ class Registry:
             except Exception as exc:  # noqa: BLE001 - the registry thread must outlive any failure
                 self.healthy = False
                 delay = delays()
-                log.warning("registry: database unavailable (%s); retrying in %.1fs", exc.__class__.__name__, delay)
+                log.warning("registry: database unavailable (%s: %s); retrying in %.1fs", exc.__class__.__name__,
+                            str(exc).splitlines()[0][:200] if str(exc) else "", delay)
                 if self._stop.wait(delay):
                     return
             if stopping:

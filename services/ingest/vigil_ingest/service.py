@@ -46,7 +46,7 @@ class IngestService:
         self.instance = f"{socket.gethostname()}-{os.getpid()}"
         self.redis = redis.Redis.from_url(settings.redis_url, socket_timeout=10, socket_connect_timeout=5,
                                           health_check_interval=30)
-        self.engine = make_engine(settings.effective_database_url())
+        self.engine = make_engine(settings.effective_database_url(), sqlite_immediate=True)
         self.registry = Registry(make_sessionmaker(self.engine))
         self.writer = StreamWriter(self.redis, self.counters, segment_seconds=settings.segment_seconds,
                                    buffer_s=settings.stream_buffer_s)
