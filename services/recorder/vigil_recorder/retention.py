@@ -1,10 +1,293 @@
-"""Duties of the recorder: retention (recording-depth issue)."""
+"""Retention: keep the disk within ``VIGIL_RETENTION_*`` and ``VIGIL_MIN_FREE_BYTES``.
+
+A periodic duty (every ``VIGIL_RETENTION_INTERVAL_S``, on the duties leader) runs
+:func:`run_pass`; recorder jobs call :func:`ensure_space` before they write, so the disk
+hitting the floor makes retention free space *before* a write fails. The decisions are
+:mod:`vigil_recorder.retention_plan` (pure), the reads :mod:`vigil_recorder.retention_query`,
+the crash-safe deletions :mod:`vigil_recorder.retention_delete`.
+
+What is managed, and what counts against ``VIGIL_RETENTION_MAX_BYTES``:
+
+- segments: by age (motion footage for ``max(retention_days, retention_motion_days)``), by
+  the byte cap and by the free-space floor, oldest first, motion footage last; counted;
+- snapshots: the same rules (they are in the same oldest-first order); counted;
+- day videos: the same rules (a day video is as old as its day); counted;
+- motion events and their thumbnails: by age only (kept as long as motion footage); not
+  counted (the index has no size for thumbnails, and they are small);
+- exports: never (kept until a user deletes them); not counted.
+"""
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import redis
+from redis.exceptions import LockError
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from vigil_common import keys
+from vigil_common.counters import sample_name
 from vigil_common.settings import Settings
-from vigil_recorder.duties import Duty
+from vigil_recorder import disk
+from vigil_recorder import retention_query as rq
+from vigil_recorder.duties import Duty, DutyContext
+from vigil_recorder.retention_delete import (
+    Removed,
+    delete_day_videos,
+    delete_motion_events,
+    delete_segments,
+    delete_snapshots,
+    finish_marked,
+    storage_lock,
+)
+from vigil_recorder.retention_metrics import first_line, human, publish_counts, write_storage
+from vigil_recorder.retention_plan import (
+    DAY_VIDEO,
+    FREE_SPACE,
+    SEGMENT,
+    SNAPSHOT,
+    Deletion,
+    Policy,
+    age_deletions,
+    policy_from,
+    pressure_deletions,
+    summarize,
+)
+
+log = logging.getLogger(__name__)
+
+AGE_BATCH = 5000  # per kind and pass; a backlog (first start, lowered retention) takes a few passes
+CURSOR_KEY = f"{keys.PREFIX}:retention:motion_cursor"
 
 
-def duties(settings: Settings) -> list[Duty]:
-    return []
+@dataclass(slots=True)
+class Tally:
+    """What a pass (or an emergency free-up) deleted."""
+
+    by: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)  # (kind, reason) -> (n, bytes)
+    removed: Removed = field(default_factory=Removed)
+    finished: int = 0  # marked rows of an earlier, interrupted pass
+
+    def add(self, deletions: Sequence[Deletion], removed: Removed) -> None:
+        for k, (n, b) in summarize(deletions).items():
+            n0, b0 = self.by.get(k, (0, 0))
+            self.by[k] = (n0 + n, b0 + b)
+        self.removed.add(removed)
+
+    @property
+    def count(self) -> int:
+        return sum(n for n, _ in self.by.values())
+
+    @property
+    def bytes(self) -> int:
+        return sum(b for _, b in self.by.values())
+
+    def describe(self) -> str:
+        return "; ".join(f"{kind} by {why}: {n} / {human(b)}" for (kind, why), (n, b) in sorted(self.by.items()))
+
+    def metric_deltas(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for (kind, why), (n, b) in self.by.items():
+            out[sample_name("vigil_recorder_retention_deleted_total", kind=kind, reason=why)] = n
+            out[sample_name("vigil_recorder_retention_freed_bytes_total", kind=kind, reason=why)] = b
+        return out
+
+
+def _ids(deletions: Sequence[Deletion], kind: str) -> list[int]:
+    return [d.item.key for d in deletions if d.item.kind == kind and isinstance(d.item.key, int)]
+
+
+def execute(settings: Settings, sessions: sessionmaker[Session], deletions: Sequence[Deletion], tally: Tally) -> None:
+    """Carry out planned deletions, kind by kind (segments crash-safely)."""
+    if not deletions:
+        return
+    removed = Removed()
+    removed.add(delete_segments(settings.data_dir, sessions, _ids(deletions, SEGMENT)))
+    removed.add(delete_snapshots(settings.data_dir, sessions, _ids(deletions, SNAPSHOT)))
+    days = [d.item.key for d in deletions if d.item.kind == DAY_VIDEO and isinstance(d.item.key, tuple)]
+    removed.add(delete_day_videos(settings.data_dir, sessions, days))
+    tally.add(deletions, removed)
+
+
+def _motion_cursor(client: redis.Redis, floor: datetime) -> datetime:
+    raw = client.get(CURSOR_KEY)
+    try:
+        cursor = datetime.fromisoformat(raw.decode()) if isinstance(raw, bytes) else floor
+    except ValueError:
+        cursor = floor
+    return max(cursor, floor)
+
+
+def age_pass(settings: Settings, sessions: sessionmaker[Session], client: redis.Redis, policy: Policy,
+             now: datetime, tally: Tally) -> None:
+    """Rule 1 over what the index holds past its retention (bounded per pass)."""
+    cut = now - policy.retention
+    cut_all = now - policy.keep_motion  # past this, motion or not
+    with sessions() as s:
+        items = rq.aged_segments_unprotectable(s, cut_all, AGE_BATCH)
+        items += rq.aged_snapshots(s, cut, AGE_BATCH)
+        items += rq.day_video_items(s, settings.tz, until=cut)
+    execute(settings, sessions, age_deletions(items, policy, now), tally)
+    if cut_all < cut:
+        # Footage between the two cut-offs goes unless motion protects it. Only what aged
+        # since the last pass is looked at (a cursor in Redis), so protected footage is
+        # not re-read every pass.
+        lo = _motion_cursor(client, cut_all)
+        with sessions() as s:
+            cams = rq.cameras(s, "segments")
+        for cam in cams:
+            after: tuple[datetime, int] | None = None
+            while True:
+                with sessions() as s:
+                    page = rq.segments_ended_between(s, cam, lo, cut, after, rq.PAGE)
+                    page = rq.with_protection(s, page, policy, now)
+                execute(settings, sessions, age_deletions(page, policy, now), tally)
+                if len(page) < rq.PAGE:
+                    break
+                last = page[-1]
+                after = (last.end, last.key if isinstance(last.key, int) else 0)
+        client.set(CURSOR_KEY, cut.isoformat())
+    with sessions() as s:
+        old_events = rq.aged_motion_events(s, cut_all, AGE_BATCH)
+    tally.removed.add(delete_motion_events(settings.data_dir, sessions, old_events))
+
+
+def pressure_needed(policy: Policy, total: int, free: int | None, needed: int = 0) -> bool:
+    if policy.max_bytes is not None and total > policy.max_bytes:
+        return True
+    floor = (policy.min_free_bytes or 0) + needed
+    return free is not None and floor > 0 and free < floor
+
+
+def pressure_pass(settings: Settings, sessions: sessionmaker[Session], policy: Policy, now: datetime,
+                  total: int, free: int | None, tally: Tally, needed: int = 0) -> None:
+    """Rules 2 and 3: delete oldest first, only as much as needed."""
+    if not pressure_needed(policy, total, free, needed):
+        return
+    with sessions() as s:
+        deletions = pressure_deletions(rq.oldest_first(s, policy, now, settings.tz), policy, now,
+                                       total_bytes=total, free_bytes=free, needed_bytes=needed)
+    execute(settings, sessions, deletions, tally)
+
+
+@dataclass(frozen=True, slots=True)
+class PassReport:
+    tally: Tally
+    totals: rq.Totals
+    bytes_total: int
+    bytes_free: int | None
+
+
+def run_pass(settings: Settings, sessions: sessionmaker[Session], client: redis.Redis, *,
+             free: disk.FreeBytes = disk.free_bytes, now: datetime | None = None) -> PassReport:
+    """One retention pass: finish interrupted deletions, age, byte cap, free-space floor;
+    then prune empty old day directories, publish metrics and ``vigil:storage``, log."""
+    now = now or datetime.now(UTC)
+    policy = policy_from(settings)
+    tally = Tally()
+    with storage_lock(client):
+        finished = finish_marked(settings.data_dir, sessions)
+        tally.finished = finished.rows
+        tally.removed.add(finished)
+        age_pass(settings, sessions, client, policy, now, tally)
+        with sessions() as s:
+            totals = rq.totals(s)
+        free_now = _free_or_none(free, settings)
+        before = tally.count
+        pressure_pass(settings, sessions, policy, now, totals.bytes, free_now, tally)
+        if tally.count != before:
+            with sessions() as s:
+                totals = rq.totals(s)
+        yesterday = now.astimezone(settings.tz).date() - timedelta(days=1)
+        disk.prune_empty_day_dirs(tally.removed.dirs, yesterday)
+    report = PassReport(tally, totals, totals.bytes, _free_or_none(free, settings))
+    _report(client, report)
+    return report
+
+
+def _free_or_none(free: disk.FreeBytes, settings: Settings) -> int | None:
+    try:
+        return free(settings.data_dir)
+    except OSError as exc:
+        log.warning("cannot read free space of %s: %s", settings.data_dir, exc)
+        return None
+
+
+def _report(client: redis.Redis, report: PassReport) -> None:
+    tally = report.tally
+    if tally.finished:
+        log.info("retention: finished %d deletions an earlier pass left marked", tally.finished)
+    if tally.count:
+        log.info("retention: freed %s in %d items (%s)", human(tally.bytes), tally.count, tally.describe())
+    publish_counts(client, tally.metric_deltas())
+    fields: dict[str, Any] = {
+        "bytes_total": report.bytes_total,
+        "segments": report.totals.segments,
+        "bytes_segments": report.totals.segment_bytes,
+        "snapshots": report.totals.snapshots,
+        "bytes_snapshots": report.totals.snapshot_bytes,
+        "bytes_day_videos": report.totals.day_video_bytes,
+        "updated_at": f"{time.time():.3f}",
+    }
+    if report.bytes_free is not None:
+        fields["bytes_free"] = report.bytes_free
+    write_storage(client, fields)
+
+
+def ensure_space(settings: Settings, sessions: sessionmaker[Session], client: redis.Redis, needed_bytes: int, *,
+                 free: disk.FreeBytes = disk.free_bytes, now: datetime | None = None) -> int:
+    """Before writing ``needed_bytes``: if that would leave less than ``VIGIL_MIN_FREE_BYTES``
+    free (or not fit at all), delete the oldest footage (motion last) until it fits.
+
+    Cheap when there is room (one ``statvfs``). Never raises: if the index or Redis is away
+    the write goes ahead (and fails on a full disk, to be retried). Returns bytes freed.
+    """
+    floor = settings.min_free_bytes or 0
+    have = _free_or_none(free, settings)
+    if have is None or have >= floor + needed_bytes:
+        return 0
+    now = now or datetime.now(UTC)
+    policy = replace(policy_from(settings), max_bytes=None)
+    tally = Tally()
+    try:
+        with storage_lock(client, blocking_timeout_s=10.0):
+            have = _free_or_none(free, settings)  # another process may have freed it meanwhile
+            if have is None or have >= floor + needed_bytes:
+                return 0
+            pressure_pass(settings, sessions, policy, now, 0, have, tally, needed=needed_bytes)
+    except (SQLAlchemyError, redis.RedisError, LockError, OSError) as exc:
+        log.warning("could not free disk space before writing (%s); writing anyway", exc)
+        return 0
+    after = _free_or_none(free, settings)
+    if tally.count:
+        log.warning("disk low (free %s, floor %s, writing %s): freed %s in %d items (%s)", human(have), human(floor),
+                    human(needed_bytes), human(tally.bytes), tally.count, tally.describe())
+    else:
+        log.error("disk low (free %s, floor %s) and nothing left that retention may delete", human(have), human(floor))
+    publish_counts(client, tally.metric_deltas())
+    if after is not None:
+        write_storage(client, {"bytes_free": after})
+    return tally.bytes
+
+
+def duties(settings: Settings, *, free: disk.FreeBytes | None = None) -> list[Duty]:
+    """The retention duty (``free`` replaces the disk's free-space reading, for tests)."""
+    usage = free or disk.free_bytes
+
+    def run(ctx: DutyContext) -> None:
+        try:
+            run_pass(ctx.settings, ctx.sessions, ctx.redis, free=usage)
+        except (SQLAlchemyError, redis.RedisError) as exc:  # an outage: one line, not a traceback
+            log.warning("retention pass skipped, it runs again in %.0fs: %s", settings.retention_interval_s,
+                        first_line(exc))
+
+    return [Duty("retention", settings.retention_interval_s, run)]
+
+
+__all__ = ["FREE_SPACE", "PassReport", "duties", "ensure_space", "run_pass"]

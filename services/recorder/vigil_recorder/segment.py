@@ -23,7 +23,7 @@ from vigil_common.ids import require_camera_id
 from vigil_common.settings import Settings
 from vigil_common.windows import stream_id_ms
 from vigil_recorder import frames as fr
-from vigil_recorder import motion_recording, mp4meta, storage
+from vigil_recorder import motion_recording, mp4meta, retention, storage
 from vigil_recorder.encode import EncoderOptions, Written, encode_jpegs, remux_h264
 from vigil_recorder.index import SegmentRow, insert_segment, ns_to_datetime
 
@@ -231,6 +231,8 @@ def write_segment(
         entries = read_window(client, cam, start_ms, end_ms)
         parsed, malformed = fr.parse_entries(entries)
         summary.update(entries=len(entries), malformed=malformed)
+        if parsed:  # make room first: the disk at its floor must never fail this write
+            retention.ensure_space(settings, sessions, client, sum(len(f.payload) for f in parsed))
         window_meta = {"camera_id": cam, "window_start_ms": start_ms, "window_end_ms": end_ms}
         built = build_file(parsed, final, encoder_options(settings), max_frame_ns=max_frame_ns, meta=window_meta)
         if built is None:

@@ -76,7 +76,9 @@ class RecordingFilter:
     location: str | None = None
 
     def apply(self, stmt: Select[_T]) -> Select[_T]:
-        """Add the WHERE clauses (bound parameters only; overlap semantics for the range)."""
+        """Add the WHERE clauses (bound parameters only; overlap semantics for the range).
+        Rows that retention is deleting are never listed."""
+        stmt = stmt.where(Segment.deleting.is_(False))
         if self.camera_id is not None:
             stmt = stmt.where(Segment.camera_id == self.camera_id)
         if self.start is not None:
@@ -165,7 +167,7 @@ def resolve_recording(data_dir: FsPath, relative: str) -> FsPath | None:
 def recording_video(recording_id: Annotated[int, Path(ge=1, le=INT64_MAX)], state: State) -> FileResponse:
     """The segment's MP4 (H.264), with ``Range`` support (206 / 416)."""
     with state.factory() as db:
-        relative = db.scalar(select(Segment.path).where(Segment.id == recording_id))
+        relative = db.scalar(select(Segment.path).where(Segment.id == recording_id, Segment.deleting.is_(False)))
     if relative is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such recording")
     path = resolve_recording(state.settings.data_dir, relative)

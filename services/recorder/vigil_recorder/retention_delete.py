@@ -1,0 +1,180 @@
+"""Crash-safe removal of stored files and their index rows.
+
+Segments (listed by the API, read by exports and day videos) are removed in three durable
+steps: mark the rows ``deleting`` (commit), unlink the files and fsync their directories,
+delete the rows (commit). A crash anywhere leaves either untouched rows or marked rows;
+:func:`finish_marked` (run first by every retention pass and by the reconciler) completes
+them. Readers must skip marked rows.
+
+Snapshots, day videos and motion thumbnails have no mark: their file goes first, then the
+row. A crash in between leaves a row whose file is gone, which the next pass selects again
+by the same rule and finishes (the unlink finds nothing, the row goes).
+
+Every function takes the storage lock's holder's word that nobody else is deciding
+deletions right now (see :func:`storage_lock`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import redis
+from redis.exceptions import LockError, LockNotOwnedError
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from vigil_common import keys
+from vigil_common.db.models import DayVideo, MotionEvent, Segment, Snapshot
+from vigil_recorder import disk
+
+log = logging.getLogger(__name__)
+
+STORAGE_LOCK_KEY = f"{keys.PREFIX}:storage:lock"
+CHUNK = 500
+
+
+@contextmanager
+def storage_lock(client: redis.Redis, *, timeout_s: float = 300.0, blocking_timeout_s: float = 30.0) -> Iterator[None]:
+    """Held by every deletion pass (and by the reconciler, per directory), so two processes
+    never pick the same victims nor resurrect a row being deleted. Raises
+    ``redis.exceptions.LockError`` if not acquired within ``blocking_timeout_s``. A pass that
+    outlives ``timeout_s`` loses the lock (logged); its work stays idempotent."""
+    lock = client.lock(STORAGE_LOCK_KEY, timeout=timeout_s, blocking_timeout=blocking_timeout_s)
+    if not lock.acquire():
+        raise LockError(f"{STORAGE_LOCK_KEY} is busy")
+    try:
+        yield
+    finally:
+        try:
+            lock.release()
+        except LockNotOwnedError:
+            log.warning("the storage lock expired during a pass longer than %.0fs", timeout_s)
+
+
+@dataclass(slots=True)
+class Removed:
+    """What a removal did: rows deleted, their indexed bytes, directories touched."""
+
+    rows: int = 0
+    bytes: int = 0
+    files: int = 0
+    dirs: set[Path] = field(default_factory=set)
+
+    def add(self, other: Removed) -> None:
+        self.rows += other.rows
+        self.bytes += other.bytes
+        self.files += other.files
+        self.dirs |= other.dirs
+
+
+def _chunks(items: Sequence[object], size: int = CHUNK) -> Iterable[Sequence[object]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _unlink_all(data_dir: Path, paths: Iterable[str | None], out: Removed) -> None:
+    for rel in paths:
+        path = disk.resolve_under(data_dir, rel)
+        if path is None:
+            if rel:
+                log.error("refusing to delete %r: not a path inside the data directory", rel)
+            continue
+        if disk.unlink(path):
+            out.files += 1
+        out.dirs.add(path.parent)
+    disk.sync_dirs(out.dirs)
+
+
+def mark_segments(sessions: sessionmaker[Session], ids: Sequence[int]) -> None:
+    """Step 1: mark the rows (committed before any file is touched)."""
+    for chunk in _chunks(ids):
+        with sessions.begin() as s:
+            s.execute(update(Segment).where(Segment.id.in_(chunk)).values(deleting=True))
+
+
+def finish_marked(data_dir: Path, sessions: sessionmaker[Session], ids: Sequence[int] | None = None) -> Removed:
+    """Steps 2 and 3 for marked rows (``ids`` only, or every marked row)."""
+    out = Removed()
+    last = -1
+    while True:
+        q = select(Segment.id, Segment.path, Segment.bytes).where(Segment.deleting.is_(True), Segment.id > last)
+        if ids is not None:
+            if not ids:
+                break
+            q = q.where(Segment.id.in_(ids))
+        with sessions() as s:
+            rows = s.execute(q.order_by(Segment.id).limit(CHUNK)).all()
+        if not rows:
+            break
+        step = Removed()
+        _unlink_all(data_dir, (r.path for r in rows), step)
+        with sessions.begin() as s:
+            s.execute(delete(Segment).where(Segment.id.in_([r.id for r in rows]), Segment.deleting.is_(True)))
+        step.rows = len(rows)
+        step.bytes = sum(int(r.bytes) for r in rows)
+        out.add(step)
+        last = rows[-1].id
+        if len(rows) < CHUNK:
+            break
+    return out
+
+
+def delete_segments(data_dir: Path, sessions: sessionmaker[Session], ids: Sequence[int]) -> Removed:
+    """Mark, unlink, delete (see the module docstring)."""
+    if not ids:
+        return Removed()
+    mark_segments(sessions, ids)
+    return finish_marked(data_dir, sessions, ids)
+
+
+def delete_snapshots(data_dir: Path, sessions: sessionmaker[Session], ids: Sequence[int]) -> Removed:
+    out = Removed()
+    for chunk in _chunks(ids):
+        with sessions() as s:
+            rows = s.execute(select(Snapshot.id, Snapshot.path, Snapshot.bytes).where(Snapshot.id.in_(chunk))).all()
+        step = Removed()
+        _unlink_all(data_dir, (r.path for r in rows), step)
+        with sessions.begin() as s:
+            s.execute(delete(Snapshot).where(Snapshot.id.in_([r.id for r in rows])))
+        step.rows, step.bytes = len(rows), sum(int(r.bytes) for r in rows)
+        out.add(step)
+    return out
+
+
+def delete_day_videos(data_dir: Path, sessions: sessionmaker[Session], keys_: Sequence[tuple[str, str]]) -> Removed:
+    """Day videos by ``(camera_id, date)``."""
+    out = Removed()
+    for cam, day in keys_:
+        with sessions() as s:
+            row = s.get(DayVideo, (cam, day))
+            if row is None:
+                continue
+            path, size = row.path, int(row.bytes or 0)
+        step = Removed()
+        _unlink_all(data_dir, [path], step)
+        with sessions.begin() as s:
+            s.execute(delete(DayVideo).where(DayVideo.camera_id == cam, DayVideo.date == day))
+        step.rows, step.bytes = 1, size
+        out.add(step)
+    return out
+
+
+def delete_motion_events(data_dir: Path, sessions: sessionmaker[Session], ids: Sequence[int]) -> Removed:
+    """Motion events and their thumbnails (thumbnails are not counted in bytes: unknown)."""
+    out = Removed()
+    for chunk in _chunks(ids):
+        with sessions() as s:
+            rows = s.execute(
+                select(MotionEvent.id, MotionEvent.thumbnail_path).where(MotionEvent.id.in_(chunk))
+            ).all()
+        step = Removed()
+        _unlink_all(data_dir, (r.thumbnail_path for r in rows), step)
+        with sessions.begin() as s:
+            s.execute(delete(MotionEvent).where(MotionEvent.id.in_([r.id for r in rows])))
+        step.rows = len(rows)
+        out.add(step)
+    return out

@@ -1,0 +1,73 @@
+"""What retention and the reconciler report: counters for ``/metrics`` and the storage hash.
+
+Counters go to ``keys.metrics_hash("recorder")`` (HINCRBY, field = Prometheus sample name).
+Current figures, which a counter cannot carry, go to the hash ``vigil:storage``:
+
+=================== ===========================================================
+field               meaning
+=================== ===========================================================
+``bytes_total``     indexed bytes that count against the cap (segments + snapshots + day videos)
+``bytes_free``      free bytes on the data directory's file system
+``segments``        indexed segments (not being deleted)
+``bytes_segments``  / ``bytes_snapshots`` / ``bytes_day_videos``: the parts of ``bytes_total``
+``snapshots``       indexed snapshots
+``updated_at``      Unix time of the last retention pass
+``bytes_disk``      bytes of the segment files on disk, from the reconciler's walk
+``reconciled_at``   Unix time of the last reconciliation
+=================== ===========================================================
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+import redis
+
+from vigil_common import keys
+
+log = logging.getLogger(__name__)
+
+SERVICE = "recorder"
+STORAGE_KEY = f"{keys.PREFIX}:storage"
+
+
+def publish_counts(client: redis.Redis, deltas: Mapping[str, int]) -> None:
+    """HINCRBY each non-zero delta; best effort (a metrics hiccup must not fail a pass)."""
+    deltas = {k: v for k, v in deltas.items() if v}
+    if not deltas:
+        return
+    try:
+        pipe = client.pipeline(transaction=False)
+        for field, amount in deltas.items():
+            pipe.hincrby(keys.metrics_hash(SERVICE), field, amount)
+        pipe.execute()
+    except redis.RedisError as exc:
+        log.warning("could not publish retention metrics: %s", exc)
+
+
+def write_storage(client: redis.Redis, fields: Mapping[str, int | float | str]) -> None:
+    """Update fields of ``vigil:storage`` (best effort)."""
+    try:
+        pipe = client.pipeline(transaction=False)
+        for name, value in fields.items():
+            pipe.hset(STORAGE_KEY, name, value)
+        pipe.execute()
+    except redis.RedisError as exc:
+        log.warning("could not write %s: %s", STORAGE_KEY, exc)
+
+
+def human(n: int) -> str:
+    """``1536`` -> ``1.5 KiB``."""
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(value) < 1024 or unit == "TiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{n} B"
+
+
+def first_line(exc: BaseException) -> str:
+    """An exception's first line (database errors carry the SQL and a link on later lines)."""
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"
