@@ -49,6 +49,7 @@ class Settings(BaseSettings):
     stream_buffer_s: int = Field(default=120, ge=10, le=3600)
     x264_preset: str = "veryfast"
     x264_crf: int = Field(default=23, ge=0, le=51)
+    x264_threads: int = Field(default=1, ge=0, le=64)  # per job; scale with recorder workers (0 = auto)
     snapshot_interval_s: float = Field(default=5, gt=0)
     retention_days: float = Field(default=30, gt=0)
     retention_max_bytes: OptionalSize = None

@@ -43,9 +43,12 @@ class EncoderOptions:
     preset: str = "veryfast"
     crf: int = 23
     keyint_s: float = 2.0
+    # One encoder thread per job: throughput scales by running more workers (one per core)
+    # instead of threads inside a job competing with the other workers. 0 = x264's auto.
+    threads: int = 1
 
     def codec_options(self) -> dict[str, str]:
-        return {"preset": self.preset, "crf": str(self.crf)}
+        return {"preset": self.preset, "crf": str(self.crf), "threads": str(self.threads)}
 
 
 @dataclass(slots=True)

@@ -34,7 +34,7 @@ OUTPUT_CODEC = "h264"
 
 
 def encoder_options(settings: Settings) -> EncoderOptions:
-    return EncoderOptions(preset=settings.x264_preset, crf=settings.x264_crf)
+    return EncoderOptions(preset=settings.x264_preset, crf=settings.x264_crf, threads=settings.x264_threads)
 
 
 def read_window(
