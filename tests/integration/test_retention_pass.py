@@ -142,8 +142,9 @@ def test_ensure_space_frees_the_oldest_before_a_write(
     settings: Settings, sessions: sessionmaker[Session], rclient: redis.Redis  # noqa: F811
 ) -> None:
     s = settings.model_copy(update={"min_free_bytes": 2000})
-    rows = [fake_segment(s, sessions, "a", NOW - timedelta(minutes=10 - i), size=1000) for i in range(5)]
-    newest = fake_segment(s, sessions, "a", NOW - timedelta(seconds=1), size=1000)  # just written: guarded
+    now = datetime.now(UTC)  # not the module's NOW: "just written" must be relative to this moment
+    rows = [fake_segment(s, sessions, "a", now - timedelta(minutes=10 - i), size=1000) for i in range(5)]
+    newest = fake_segment(s, sessions, "a", now - timedelta(seconds=1), size=1000)  # just written: guarded
     free = small_disk(s, 8000)  # 6000 used, 2000 free
     assert ensure_space(s, sessions, rclient, 0, free=free) == 0  # at the floor: nothing to do
     freed = ensure_space(s, sessions, rclient, 1500, free=free)

@@ -18,11 +18,10 @@ from vigil_api.timeline import (
     build_timeline,
     bytes_per_hour,
     complement,
-    day_bounds,
     day_video_current,
     merge_intervals,
-    parse_day,
 )
+from vigil_common.days import day_bounds, parse_day
 
 UTCZ = ZoneInfo("UTC")
 BERLIN = ZoneInfo("Europe/Berlin")

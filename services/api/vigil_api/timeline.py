@@ -9,14 +9,10 @@ days); the recorder (``vigil_recorder.days_plan``) uses the same rule for day vi
 from __future__ import annotations
 
 import itertools
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Literal
-
-DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
-_DATE_RE = re.compile(DATE_PATTERN)
 
 # Segments closer than this are one covered interval: consecutive segments leave a hole of
 # about one frame between them (the next window's first frame), which is not a gap.
@@ -26,23 +22,6 @@ Reason = Literal["no_camera_yet", "offline", "stopped", "recording_lost", "recor
 STATUS_KINDS = frozenset({"online", "offline"})
 STREAM_KINDS = frozenset({"streaming", "stopped"})
 LOST_KIND = "recording_lost"
-
-
-def parse_day(value: str) -> date:
-    """A ``YYYY-MM-DD`` string to a date; ValueError with a reason otherwise."""
-    if not _DATE_RE.fullmatch(value):
-        raise ValueError("expected a date as YYYY-MM-DD")
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise ValueError("no such date") from None
-
-
-def day_bounds(day: date, tz: tzinfo) -> tuple[datetime, datetime]:
-    """``[start, end)`` of ``day`` in ``tz`` as aware UTC datetimes."""
-    start = datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
-    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz).astimezone(UTC)
-    return start, end
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,40 +2,17 @@
 video, and whether an assembled day video is still current.
 
 A day is ``[local midnight, next local midnight)`` in the server's zone, so DST days last 23
-or 25 hours. (The API's :mod:`vigil_api.timeline` applies the same rule.)
+or 25 hours. (The rule itself is :mod:`vigil_common.days`.)
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 
-DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
-_DATE_RE = re.compile(DATE_PATTERN)
+from vigil_common.days import DATE_PATTERN, day_bounds, local_day, parse_day
 
-
-def parse_day(value: str) -> date:
-    """A ``YYYY-MM-DD`` string to a date; ValueError with a reason otherwise."""
-    if not isinstance(value, str) or not _DATE_RE.fullmatch(value):
-        raise ValueError("expected a date as YYYY-MM-DD")
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise ValueError("no such date") from None
-
-
-def day_bounds(day: date, tz: tzinfo) -> tuple[datetime, datetime]:
-    """``[start, end)`` of ``day`` in ``tz`` as aware UTC datetimes (local midnight to local
-    midnight; a midnight that a DST change skips maps to the first instant after it)."""
-    start = datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
-    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz).astimezone(UTC)
-    return start, end
-
-
-def local_day(instant: datetime, tz: tzinfo) -> date:
-    """The day (in ``tz``) an aware instant falls on."""
-    return instant.astimezone(tz).date()
+__all__ = ["DATE_PATTERN", "Footage", "day_bounds", "due_days", "is_current", "local_day", "parse_day"]
 
 
 def due_days(now: datetime, tz: tzinfo, settle_s: float, lookback_days: int = 2) -> list[date]:

@@ -11,13 +11,14 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from vigil_common.days import day_bounds
 from vigil_common.db.models import DayVideo, MotionEvent, Segment, Snapshot
 from vigil_recorder.retention_plan import DAY_VIDEO, SEGMENT, SNAPSHOT, Interval, Item, Policy, mark_protected
 
@@ -64,13 +65,6 @@ def totals(session: Session) -> Totals:
         select(func.count(), func.coalesce(func.sum(DayVideo.bytes), 0)).where(DayVideo.path.is_not(None))
     ).one()
     return Totals(int(seg[0]), int(seg[1]), int(snap[0]), int(snap[1]), int(day[0]), int(day[1]))
-
-
-def day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
-    """A local date's [midnight, next midnight) in UTC."""
-    start = datetime.combine(day, time(0), tz)
-    end = datetime.combine(day + timedelta(days=1), time(0), tz)
-    return start.astimezone(UTC), end.astimezone(UTC)
 
 
 def _segment_item(r: Any) -> Item:  # a Row of _SEG_COLS

@@ -10,11 +10,8 @@ pictures, see the timeline's ``covered``).
 
 from __future__ import annotations
 
-import os
-import stat
 from datetime import date, datetime, timedelta
 from functools import lru_cache
-from pathlib import Path as FsPath
 from typing import Annotated, Literal
 
 import redis
@@ -28,20 +25,19 @@ from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from vigil_api.deps import API_PREFIX, CameraId, State, require_user
+from vigil_api.files import resolve_under
 from vigil_api.schemas import ErrorOut
 from vigil_api.timeline import (
-    DATE_PATTERN,
     Gap,
     MotionSpan,
     Reason,
     SegmentSpan,
     StateEvent,
     build_timeline,
-    day_bounds,
     day_video_current,
-    parse_day,
 )
 from vigil_common import keys
+from vigil_common.days import DATE_PATTERN, day_bounds, parse_day
 from vigil_common.db.engine import upsert
 from vigil_common.db.models import Camera, CameraEvent, DayVideo, MotionEvent, Segment, utcnow
 from vigil_common.settings import Settings
@@ -138,24 +134,6 @@ def camera_known(db: Session, camera_id: str) -> bool:
         exists().where(Camera.id == camera_id),
         exists().where(Segment.camera_id == camera_id),
     ))))
-
-
-def resolve_under(data_dir: FsPath, folder: str, relative: str | None) -> tuple[FsPath, os.stat_result] | None:
-    """The regular file a row names, if it lies inside ``data_dir/folder``; else None."""
-    if not relative or "\x00" in relative:
-        return None
-    root = (data_dir / folder).resolve()
-    candidate = (data_dir / relative).resolve()
-    if candidate == root or not candidate.is_relative_to(root):
-        return None
-    try:
-        st = os.stat(candidate)
-    except OSError:
-        return None
-    return (candidate, st) if stat.S_ISREG(st.st_mode) else None
-
-
-# --- day helpers ------------------------------------------------------------------------------
 
 
 def _day(value: str) -> date:

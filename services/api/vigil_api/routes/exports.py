@@ -21,7 +21,8 @@ from rq.job import Job, JobStatus
 from sqlalchemy import delete, func, select, update
 
 from vigil_api.deps import API_PREFIX, State, User, require_user
-from vigil_api.routes.days import camera_known, job_status, recorder_queue, resolve_under
+from vigil_api.files import resolve_under
+from vigil_api.routes.days import camera_known, job_status, recorder_queue
 from vigil_api.schemas import ErrorOut
 from vigil_api.timeparse import TimeParseError, parse_client_time
 from vigil_common.db.models import Export, Segment, utcnow

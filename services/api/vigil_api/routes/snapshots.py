@@ -6,8 +6,6 @@ inside ``{data}/snapshots``; nothing a client sends becomes part of a file path.
 
 from __future__ import annotations
 
-import os
-import stat
 from datetime import datetime
 from pathlib import Path as FsPath
 from typing import Annotated, Any, Literal
@@ -18,6 +16,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Select, exists, func, select
 
 from vigil_api.deps import API_PREFIX, CameraId, State, require_user
+from vigil_api.files import resolve_under
 from vigil_api.schemas import ErrorOut
 from vigil_api.timeparse import TimeParseError, parse_client_time
 from vigil_common.db.models import Camera, Snapshot
@@ -87,21 +86,6 @@ def capped_count(db: Any, stmt: Select[Any], rows: int, limit: int, offset: int)
     cap = offset + limit + COUNT_AHEAD
     counted = int(db.scalar(select(func.count()).select_from(stmt.limit(cap + 1).subquery())) or 0)
     return min(counted, cap), counted <= cap
-
-
-def resolve_under(data_dir: FsPath, subdir: str, relative: str | None) -> tuple[FsPath, os.stat_result] | None:
-    """The regular file an index row names, if it lies inside ``data_dir/subdir``; else None."""
-    if not relative or "\x00" in relative:
-        return None
-    root = (data_dir / subdir).resolve()
-    candidate = (data_dir / relative).resolve()
-    if candidate == root or not candidate.is_relative_to(root):
-        return None
-    try:
-        st = os.stat(candidate)
-    except OSError:
-        return None
-    return (candidate, st) if stat.S_ISREG(st.st_mode) else None
 
 
 def jpeg_file(data_dir: FsPath, subdir: str, relative: str | None, cache_control: str) -> FileResponse:

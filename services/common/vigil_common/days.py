@@ -1,0 +1,34 @@
+"""Days in the server's zone (``VIGIL_TIMEZONE``): ``[local midnight, next local midnight)``,
+so DST days last 23 or 25 hours. One definition for the API (timeline, day videos) and the
+recorder (day assembly, retention)."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+
+DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
+_DATE_RE = re.compile(DATE_PATTERN)
+
+
+def parse_day(value: str) -> date:
+    """A ``YYYY-MM-DD`` string to a date; ValueError with a reason otherwise."""
+    if not isinstance(value, str) or not _DATE_RE.fullmatch(value):
+        raise ValueError("expected a date as YYYY-MM-DD")
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValueError("no such date") from None
+
+
+def day_bounds(day: date, tz: tzinfo) -> tuple[datetime, datetime]:
+    """``[start, end)`` of ``day`` in ``tz`` as aware UTC datetimes (local midnight to local
+    midnight; a midnight that a DST change skips maps to the first instant after it)."""
+    start = datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
+    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz).astimezone(UTC)
+    return start, end
+
+
+def local_day(instant: datetime, tz: tzinfo) -> date:
+    """The day (in ``tz``) an aware instant falls on."""
+    return instant.astimezone(tz).date()
