@@ -38,3 +38,11 @@ def test_due_duties_run_and_failures_are_contained(settings: Settings) -> None:
     assert runner.run_due(now=105.0) == ["ok"]
     assert calls == ["boom", "ok", "ok"]
     assert r.hget("vigil:recorder:duties", "ok") is not None
+
+
+def test_motion_runs_apart_from_the_slow_duties(settings: Settings) -> None:
+    from vigil_recorder.duties import build_duties, split_duties
+
+    fast, slow = split_duties(build_duties(settings))
+    assert [d.name for d in fast] == ["motion"]
+    assert {"retention", "reconcile", "snapshots", "days"} <= {d.name for d in slow}

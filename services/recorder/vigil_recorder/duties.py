@@ -95,13 +95,14 @@ class Leader:
 
 
 class DutyRunner:
-    def __init__(self, ctx: DutyContext, duties: list[Duty], *, tick_s: float = 0.1) -> None:
+    def __init__(self, ctx: DutyContext, duties: list[Duty], *, tick_s: float = 0.1,
+                 lease_key: str = LEADER_KEY, name: str = "duties") -> None:
         self.ctx = ctx
         self.duties = duties
-        self.leader = Leader(ctx.redis)
+        self.leader = Leader(ctx.redis, key=lease_key)
         self._tick = tick_s
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="duties", daemon=True)
+        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
 
     def start(self) -> None:
         if self.duties:
@@ -158,6 +159,17 @@ class DutyRunner:
                 self.leader.held = False
                 self._stop.wait(2.0)
             self._stop.wait(self._tick)
+
+
+# Duties that must keep a steady pace get their own thread and lease, so a long retention or
+# reconcile pass never delays them (motion needs consecutive samples).
+FAST_DUTIES = frozenset({"motion"})
+FAST_LEADER_KEY = f"{LEADER_KEY}:fast"
+
+
+def split_duties(duties: list[Duty]) -> tuple[list[Duty], list[Duty]]:
+    """(steady-paced duties, the others)."""
+    return [d for d in duties if d.name in FAST_DUTIES], [d for d in duties if d.name not in FAST_DUTIES]
 
 
 def build_duties(settings: Settings) -> list[Duty]:

@@ -36,7 +36,7 @@ from vigil_common.presence import Presence
 from vigil_common.recorder_jobs import RECORD_JOB
 from vigil_common.settings import Settings
 from vigil_recorder import storage
-from vigil_recorder.duties import DutyContext, DutyRunner, build_duties
+from vigil_recorder.duties import FAST_LEADER_KEY, DutyContext, DutyRunner, build_duties, split_duties
 from vigil_recorder.segment import data_dir_writable
 
 log = logging.getLogger(__name__)
@@ -196,27 +196,34 @@ def main(argv: list[str]) -> int:
     storage.sweep_partials(settings.recordings_dir, STALE_PARTIAL_S)
     presence = Presence(settings, "recorder")
     presence.start()
-    runner = None if args.burst or args.no_duties else start_duties(settings, presence)
+    runners = [] if args.burst or args.no_duties else start_duties(settings, presence)
     try:
         return run_worker(settings, args, stop)
     finally:
-        if runner is not None:
+        for runner in runners:
             runner.stop()
         presence.stop()
 
 
-def start_duties(settings: Settings, presence: Presence) -> DutyRunner:
-    """The periodic duties thread (it runs them only while this process holds the lease)."""
+def start_duties(settings: Settings, presence: Presence) -> list[DutyRunner]:
+    """The periodic duties threads (each runs its duties only while it holds its lease): one for
+    steady-paced duties (motion), one for the rest (snapshots, retention, reconcile, days)."""
     engine = make_engine(settings.effective_database_url())
     client = redis.Redis.from_url(settings.redis_url, socket_timeout=30, socket_connect_timeout=5)
+    sessions = make_sessionmaker(engine)
 
     def publish(topic: str, payload: bytes, qos: int, retain: bool) -> None:
         presence.bus.publish(topic, payload, qos=qos, retain=retain)
 
-    ctx = DutyContext(settings, client, make_sessionmaker(engine), publish)
-    runner = DutyRunner(ctx, build_duties(settings))
-    runner.start()
-    return runner
+    fast, slow = split_duties(build_duties(settings))
+    runners = [
+        DutyRunner(DutyContext(settings, client, sessions, publish), fast, lease_key=FAST_LEADER_KEY,
+                   name="duties-fast"),
+        DutyRunner(DutyContext(settings, client, sessions, publish), slow),
+    ]
+    for runner in runners:
+        runner.start()
+    return runners
 
 
 if __name__ == "__main__":
