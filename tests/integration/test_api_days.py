@@ -167,7 +167,7 @@ def test_day_video_202_then_200_with_ranges(
     assert r.headers["retry-after"] == "5"
     assert r.json()["status"] == "queued" and r.json()["progress"] == 0.0
     assert api.client.get(url).status_code == 202  # asked again: still one job
-    queue = Queue(keys.RECORDER_QUEUE, connection=client)
+    queue = Queue(keys.RECORDER_SLOW_QUEUE, connection=client)
     assert queue.job_ids == [f"day-{CAM}-2024-05-01"]
     timeline = api.client.get(f"/api/v1/cameras/{CAM}/days/2024-05-01").json()
     assert timeline["video"]["status"] == "queued"

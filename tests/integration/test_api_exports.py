@@ -130,7 +130,7 @@ def test_export_lifecycle(footage: Api, factory: sessionmaker[Session]) -> None:
     assert r.status_code == 202
     mine = r.json()["id"]
     assert api.client.delete(f"/api/v1/exports/{mine}", headers={"X-CSRF-Token": csrf}).status_code == 204
-    assert Queue(keys.RECORDER_QUEUE, connection=api_redis(api)).job_ids == []  # its queued job was cancelled
+    assert Queue(keys.RECORDER_SLOW_QUEUE, connection=api_redis(api)).job_ids == []  # its queued job was cancelled
 
     api.client.cookies.clear()
     api.login()

@@ -223,7 +223,7 @@ def test_enqueued_assembly_runs_in_a_recorder_worker(
     record_window(settings, client, sessions, CAM, t + 3600 * S, 10, first_number=10)
     days_schedule.enqueue(client, CAM, "2024-05-07")
     days_schedule.enqueue(client, CAM, "2024-05-07")  # same job id: one job
-    assert Queue(keys.RECORDER_QUEUE, connection=client).job_ids == ["day-porch-2024-05-07"]
+    assert Queue(keys.RECORDER_SLOW_QUEUE, connection=client).job_ids == ["day-porch-2024-05-07"]
     run_burst_worker(settings)
     r = row(sessions, "2024-05-07")
     assert r.status == "done" and r.progress == 1.0 and r.segments == 2
@@ -243,7 +243,7 @@ def test_duty_schedules_each_finished_day_once(
     enqueued = days_schedule.schedule_due_days(ctx, now)
     assert sorted(enqueued) == [("gate", "2024-05-09"), ("porch", "2024-05-08"), ("porch", "2024-05-09")]
     assert row(sessions, "2024-05-09", "gate").status == "queued"
-    assert sorted(Queue(keys.RECORDER_QUEUE, connection=client).job_ids) == [
+    assert sorted(Queue(keys.RECORDER_SLOW_QUEUE, connection=client).job_ids) == [
         "day-gate-2024-05-09", "day-porch-2024-05-08", "day-porch-2024-05-09"]
     assert days_schedule.schedule_due_days(ctx, now) == []
     fresh = DutyContext(settings, client, sessions, lambda *a: None)  # a new leader: rows say it is done

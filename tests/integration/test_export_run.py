@@ -160,7 +160,7 @@ def test_export_job_runs_in_a_recorder_worker(
     settings: Settings, client: redis.Redis, sessions: sessionmaker[Session], three_gop_segments: None
 ) -> None:
     eid = add_export(sessions, T + 2 * S, T + 5 * S)
-    Queue(keys.RECORDER_QUEUE, connection=client).enqueue(
+    Queue(keys.RECORDER_SLOW_QUEUE, connection=client).enqueue(
         "vigil_recorder.exports.run_export", args=(eid,), job_id=f"export-{eid}")
     run_burst_worker(settings)
     row = export_row(sessions, eid)

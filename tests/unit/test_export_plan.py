@@ -43,12 +43,13 @@ def ts(*seconds: float) -> list[int]:
 
 
 def test_pieces_are_the_overlapping_segments_in_order_each_cut_to_the_range() -> None:
-    spans = [Span(T0 + 20 * S, T0 + 30 * S, "c.mp4"), Span(T0, T0 + 10 * S, "a.mp4"),
-             Span(T0 + 10 * S, T0 + 20 * S, "b.mp4"), Span(T0 + 40 * S, T0 + 50 * S, "d.mp4")]
+    spans = [Span(T0 + 20 * S, T0 + 30 * S, "recordings/c.mp4"), Span(T0, T0 + 10 * S, "recordings/a.mp4"),
+             Span(T0 + 10 * S, T0 + 20 * S, "recordings/b.mp4"), Span(T0 + 40 * S, T0 + 50 * S, "recordings/d.mp4"),
+             Span(T0, T0 + 30 * S, "../etc/shadow")]  # a row naming a file outside: never an input
     pieces = plan_pieces(spans, T0 + 5 * S, T0 + 25 * S, Path("/data"))
     assert [p.path.name for p in pieces] == ["a.mp4", "b.mp4", "c.mp4"]
     assert all(p.cut_start_ns == T0 + 5 * S and p.cut_end_ns == T0 + 25 * S for p in pieces)
-    assert pieces[0].path == Path("/data/a.mp4") and pieces[0].start_ns == T0
+    assert pieces[0].path == Path("/data/recordings/a.mp4") and pieces[0].start_ns == T0
     # touching the range's edges is not overlapping it
     assert plan_pieces(spans, T0 + 30 * S, T0 + 40 * S, Path("/d")) == []
     with pytest.raises(ValueError):

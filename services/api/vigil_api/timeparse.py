@@ -9,6 +9,9 @@ class TimeParseError(ValueError):
     pass
 
 
+MIN_YEAR, MAX_YEAR = 1970, 9998
+
+
 def parse_client_time(value: str, default_tz: tzinfo) -> datetime:
     """ISO 8601 date-time (or date) to an aware UTC datetime.
 
@@ -27,6 +30,10 @@ def parse_client_time(value: str, default_tz: tzinfo) -> datetime:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=default_tz)
     try:
-        return parsed.astimezone(UTC)
+        result = parsed.astimezone(UTC)
     except (OverflowError, ValueError):
         raise TimeParseError("date-time out of range") from None
+    if not MIN_YEAR <= result.year <= MAX_YEAR:
+        # Far-off times would overflow date arithmetic later (window margins, day bounds).
+        raise TimeParseError(f"date-time out of range (years {MIN_YEAR}..{MAX_YEAR})")
+    return result

@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
 _DATE_RE = re.compile(DATE_PATTERN)
+MIN_YEAR, MAX_YEAR = 1970, 9998
 
 
 def parse_day(value: str) -> date:
@@ -16,9 +17,12 @@ def parse_day(value: str) -> date:
     if not isinstance(value, str) or not _DATE_RE.fullmatch(value):
         raise ValueError("expected a date as YYYY-MM-DD")
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise ValueError("no such date") from None
+    if not MIN_YEAR <= day.year <= MAX_YEAR:  # day_bounds must not overflow in any zone
+        raise ValueError(f"date out of range (years {MIN_YEAR}..{MAX_YEAR})")
+    return day
 
 
 def day_bounds(day: date, tz: tzinfo) -> tuple[datetime, datetime]:

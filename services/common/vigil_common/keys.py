@@ -17,6 +17,9 @@ F_DATA = b"data"
 
 PENDING_WINDOWS = f"{PREFIX}:windows:pending"
 RECORDER_QUEUE = "vigil-recorder"
+# Long jobs (day videos, exports). Workers serve RECORDER_QUEUE first, so a segment job never
+# waits behind more than the slow jobs already running (each well under the Redis buffer).
+RECORDER_SLOW_QUEUE = "vigil-recorder-slow"
 
 
 def frames_stream(camera_id: str) -> str:

@@ -44,6 +44,7 @@ from vigil_common.settings import Settings
 from vigil_recorder import days_schedule, mp4meta, storage
 from vigil_recorder.context import get_context
 from vigil_recorder.days_plan import Footage, day_bounds, is_current, parse_day
+from vigil_recorder.disk import recording_path
 from vigil_recorder.duties import Duty
 from vigil_recorder.remux import Piece, Progress, RemuxError, Result, concat, throttled
 from vigil_recorder.remux_plan import to_ns
@@ -224,7 +225,8 @@ def _write(
     progress: Progress,
 ) -> tuple[Result, int]:
     """Remux into a temporary file, append the metadata box, commit; returns (result, bytes)."""
-    pieces = [Piece(settings.data_dir / s.path, to_ns(s.start)) for s in segments]
+    pieces = [Piece(path, to_ns(s.start)) for s in segments
+              if (path := recording_path(settings.data_dir, s.path)) is not None]
     storage.ensure_dir(final.parent)
     sweep_stale_partials(final.parent)
     tmp = storage.partial_path(final)

@@ -55,7 +55,7 @@ def enqueue(client: redis.Redis, camera_id: str, day: str) -> bool:
             return False
     except NoSuchJobError:
         pass
-    Queue(keys.RECORDER_QUEUE, connection=client).enqueue(
+    Queue(keys.RECORDER_SLOW_QUEUE, connection=client).enqueue(
         JOB,
         args=(require_camera_id(camera_id), parse_day(day).isoformat()),
         job_id=job_id(camera_id, day),

@@ -180,3 +180,14 @@ def prune_empty_day_dirs(dirs: set[Path], before: date) -> int:
         removed += 1
         sync_dirs({d.parent})
     return removed
+
+
+def recording_path(data_dir: Path, rel: str | None) -> Path | None:
+    """The recording an index row names, if its path (symlinks resolved) stays inside
+    ``data_dir/recordings``; else None. Remux inputs come only through here."""
+    plain = resolve_under(data_dir, rel)
+    if plain is None:
+        return None
+    root = (data_dir / "recordings").resolve()
+    real = plain.resolve()
+    return real if real != root and real.is_relative_to(root) else None

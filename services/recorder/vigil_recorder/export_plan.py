@@ -16,6 +16,7 @@ from datetime import datetime, tzinfo
 from pathlib import Path, PurePosixPath
 
 from vigil_common.ids import require_camera_id
+from vigil_recorder.disk import recording_path
 from vigil_recorder.remux import Piece
 
 EXPORT_ID_PATTERN = r"^[0-9a-f]{32}$"
@@ -62,4 +63,5 @@ def plan_pieces(segments: Sequence[Span], start_ns: int, end_ns: int, data_dir: 
     if end_ns <= start_ns:
         raise ValueError("the range is empty")
     chosen = sorted((s for s in segments if s.start_ns < end_ns and s.end_ns > start_ns), key=lambda s: s.start_ns)
-    return [Piece(data_dir / s.path, s.start_ns, cut_start_ns=start_ns, cut_end_ns=end_ns) for s in chosen]
+    return [Piece(path, s.start_ns, cut_start_ns=start_ns, cut_end_ns=end_ns) for s in chosen
+            if (path := recording_path(data_dir, s.path)) is not None]

@@ -153,14 +153,15 @@ def run_worker(settings: Settings, args: argparse.Namespace, stop: StopSignal) -
         except Exception:  # noqa: BLE001 - only reached when stopping during the wait
             return 0
         worker = RecorderWorker(
-            [Queue(keys.RECORDER_QUEUE, connection=connection)],
+            # Order is priority: segment jobs first, long jobs only when none is waiting.
+            [Queue(keys.RECORDER_QUEUE, connection=connection), Queue(keys.RECORDER_SLOW_QUEUE, connection=connection)],
             connection=connection,
             name=worker_name(args.name),
             maintenance_interval=MAINTENANCE_INTERVAL_S,
             job_monitoring_interval=JOB_MONITORING_INTERVAL_S,
         )
         worker.stop = stop
-        log.info("recorder worker %s on queue %s", worker.name, keys.RECORDER_QUEUE)
+        log.info("recorder worker %s on queues %s, %s", worker.name, keys.RECORDER_QUEUE, keys.RECORDER_SLOW_QUEUE)
         try:
             worker.work(
                 burst=args.burst,

@@ -116,8 +116,9 @@ def _sync_redis(url: str) -> redis.Redis:
 
 
 def recorder_queue(settings: Settings) -> Queue:
-    """The recorder's RQ queue (jobs are enqueued by dotted name: the API never imports them)."""
-    return Queue(keys.RECORDER_QUEUE, connection=_sync_redis(settings.redis_url))
+    """The recorder's queue for long jobs (day videos, exports); enqueued by dotted name, so
+    the API never imports the recorder."""
+    return Queue(keys.RECORDER_SLOW_QUEUE, connection=_sync_redis(settings.redis_url))
 
 
 def job_status(queue: Queue, job_id: str) -> JobStatus | None:
