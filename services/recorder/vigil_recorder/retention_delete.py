@@ -76,17 +76,30 @@ def _chunks(items: Sequence[object], size: int = CHUNK) -> Iterable[Sequence[obj
         yield items[i : i + size]
 
 
-def _unlink_all(data_dir: Path, paths: Iterable[str | None], out: Removed) -> None:
+def _unlink_all(data_dir: Path, paths: Iterable[str | None], out: Removed) -> list[bool]:
+    """Remove each file; per path, whether it is gone now (removed, already missing, or no
+    file to remove). A file that could not be removed (read-only disk, permissions) is *not*
+    gone: its row must stay, or the index would lose track of a file still on disk."""
+    gone: list[bool] = []
     for rel in paths:
         path = disk.resolve_under(data_dir, rel)
         if path is None:
             if rel:
                 log.error("refusing to delete %r: not a path inside the data directory", rel)
+            gone.append(True)
             continue
-        if disk.unlink(path):
+        try:
+            path.unlink()
             out.files += 1
+            gone.append(True)
+        except FileNotFoundError:
+            gone.append(True)
+        except OSError as exc:
+            log.warning("could not remove %s: %s; its row is kept for the next pass", path, exc)
+            gone.append(False)
         out.dirs.add(path.parent)
     disk.sync_dirs(out.dirs)
+    return gone
 
 
 def mark_segments(sessions: sessionmaker[Session], ids: Sequence[int]) -> None:
@@ -111,11 +124,11 @@ def finish_marked(data_dir: Path, sessions: sessionmaker[Session], ids: Sequence
         if not rows:
             break
         step = Removed()
-        _unlink_all(data_dir, (r.path for r in rows), step)
-        with sessions.begin() as s:
-            s.execute(delete(Segment).where(Segment.id.in_([r.id for r in rows]), Segment.deleting.is_(True)))
-        step.rows = len(rows)
-        step.bytes = sum(int(r.bytes) for r in rows)
+        gone = [r for r, ok in zip(rows, _unlink_all(data_dir, (r.path for r in rows), step), strict=True) if ok]
+        with sessions.begin() as s:  # rows whose file is still there stay marked for the next pass
+            s.execute(delete(Segment).where(Segment.id.in_([r.id for r in gone]), Segment.deleting.is_(True)))
+        step.rows = len(gone)
+        step.bytes = sum(int(r.bytes) for r in gone)
         out.add(step)
         last = rows[-1].id
         if len(rows) < CHUNK:
@@ -137,10 +150,10 @@ def delete_snapshots(data_dir: Path, sessions: sessionmaker[Session], ids: Seque
         with sessions() as s:
             rows = s.execute(select(Snapshot.id, Snapshot.path, Snapshot.bytes).where(Snapshot.id.in_(chunk))).all()
         step = Removed()
-        _unlink_all(data_dir, (r.path for r in rows), step)
+        gone = [r for r, ok in zip(rows, _unlink_all(data_dir, (r.path for r in rows), step), strict=True) if ok]
         with sessions.begin() as s:
-            s.execute(delete(Snapshot).where(Snapshot.id.in_([r.id for r in rows])))
-        step.rows, step.bytes = len(rows), sum(int(r.bytes) for r in rows)
+            s.execute(delete(Snapshot).where(Snapshot.id.in_([r.id for r in gone])))
+        step.rows, step.bytes = len(gone), sum(int(r.bytes) for r in gone)
         out.add(step)
     return out
 
@@ -155,7 +168,8 @@ def delete_day_videos(data_dir: Path, sessions: sessionmaker[Session], keys_: Se
                 continue
             path, size = row.path, int(row.bytes or 0)
         step = Removed()
-        _unlink_all(data_dir, [path], step)
+        if not _unlink_all(data_dir, [path], step)[0]:
+            continue
         with sessions.begin() as s:
             s.execute(delete(DayVideo).where(DayVideo.camera_id == cam, DayVideo.date == day))
         step.rows, step.bytes = 1, size
@@ -172,9 +186,10 @@ def delete_motion_events(data_dir: Path, sessions: sessionmaker[Session], ids: S
                 select(MotionEvent.id, MotionEvent.thumbnail_path).where(MotionEvent.id.in_(chunk))
             ).all()
         step = Removed()
-        _unlink_all(data_dir, (r.thumbnail_path for r in rows), step)
+        gone = [r for r, ok in zip(rows, _unlink_all(data_dir, (r.thumbnail_path for r in rows), step), strict=True)
+                if ok]
         with sessions.begin() as s:
-            s.execute(delete(MotionEvent).where(MotionEvent.id.in_([r.id for r in rows])))
-        step.rows = len(rows)
+            s.execute(delete(MotionEvent).where(MotionEvent.id.in_([r.id for r in gone])))
+        step.rows = len(gone)
         out.add(step)
     return out
