@@ -228,3 +228,20 @@ def test_openapi_lists_the_routes(api: Api) -> None:
                  "/api/v1/exports", "/api/v1/exports/{export_id}", "/api/v1/exports/{export_id}/video"):
         assert path in paths, path
     assert set(paths["/api/v1/exports/{export_id}"]) == {"get", "delete"}
+
+
+def test_day_video_requests_are_refused_when_the_long_job_queue_is_full(
+    api: Api, factory: sessionmaker[Session], client: redis.Redis, sessions: sessionmaker[Session]
+) -> None:
+    from vigil_api.routes.days import MAX_WAITING_SLOW_JOBS
+
+    add_camera(factory, CAM)
+    t = ns_of(datetime.fromisoformat("2024-05-01T09:00:00+00:00"))
+    record_window(api.settings, client, sessions, CAM, t, 10, first_number=0)
+    queue = Queue(keys.RECORDER_SLOW_QUEUE, connection=client)
+    for i in range(MAX_WAITING_SLOW_JOBS):
+        queue.enqueue("vigil_recorder.days.assemble_day", args=("other", f"2024-01-{i + 1:02d}"), job_id=f"filler-{i}")
+    api.login()
+    r = api.client.get(f"/api/v1/cameras/{CAM}/days/2024-05-01/video")
+    assert r.status_code == 429 and r.headers["retry-after"] == "30" and "try again" in r.json()["detail"]
+    assert len(queue.job_ids) == MAX_WAITING_SLOW_JOBS  # nothing more was enqueued

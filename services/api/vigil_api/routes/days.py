@@ -231,6 +231,10 @@ def day_timeline(camera_id: CameraId, date: Day, state: State) -> TimelineOut:
     )
 
 
+# Day videos and exports waiting in the long-job queue before new requests are refused (429).
+MAX_WAITING_SLOW_JOBS = 16
+
+
 def ensure_assembly(state: State, camera_id: str, day: str, row: DayVideo | None, now: datetime) -> DayVideoOut:
     """Enqueue the day's assembly unless one is queued or running (or failed just now)."""
     queue = recorder_queue(state.settings)
@@ -242,6 +246,11 @@ def ensure_assembly(state: State, camera_id: str, day: str, row: DayVideo | None
         return current.model_copy(update={"status": "queued", "progress": 0.0})
     if row is not None and row.status == "failed" and (now - row.updated_at).total_seconds() < FAILED_RETRY_S:
         return current
+    if queue.count >= MAX_WAITING_SLOW_JOBS:
+        # Every request for a day could otherwise enqueue another long remux.
+        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS,
+                            "too many day videos and exports waiting to be built; try again later",
+                            headers={"Retry-After": "30"})
     queue.enqueue(DAY_JOB, args=(camera_id, day), job_id=job_id, job_timeout=DAY_JOB_TIMEOUT_S,
                   result_ttl=RESULT_TTL_S, failure_ttl=FAILURE_TTL_S, description=f"day video {camera_id} {day}")
     values = {"camera_id": camera_id, "date": day, "status": "queued", "progress": 0.0, "error": None,
