@@ -90,10 +90,13 @@ def test_decision_delay_is_at_least_a_second() -> None:
 
 
 def test_max_wait_stays_inside_the_redis_buffer() -> None:
+    big = Settings(_env_file=None, stream_buffer_s=300)  # type: ignore[call-arg]
+    assert max_wait_ms(big) == 40_000  # pre-roll 10 s + 30 s slack
+    # Default 120 s buffer: what is left after the segment, a margin and a stalled scheduler.
     s = Settings(_env_file=None)  # type: ignore[call-arg]
-    assert max_wait_ms(s) == 40_000  # pre-roll 10 s + 30 s slack
-    long_pre = Settings(_env_file=None, motion_pre_roll_s=60)  # type: ignore[call-arg]
-    assert max_wait_ms(long_pre) == (120 - 10) * S - 30_000  # the buffer's limit
+    assert max_wait_ms(s) == (120 - 10) * S - 30_000 - 61_000
+    long_pre = Settings(_env_file=None, motion_pre_roll_s=60, stream_buffer_s=150)  # type: ignore[call-arg]
+    assert max_wait_ms(long_pre) == (150 - 10) * S - 30_000 - 61_000  # the buffer's limit
     tiny = Settings(_env_file=None, stream_buffer_s=10, segment_seconds=10)  # type: ignore[call-arg]
     assert max_wait_ms(tiny) == 0
 

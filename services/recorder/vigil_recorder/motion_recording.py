@@ -116,11 +116,16 @@ def read_progress(client: redis.Redis, camera_id: str) -> Progress | None:
         return None
 
 
+SCHEDULER_STALL_MS = 61_000
+
+
 def max_wait_ms(settings: Settings) -> int:
     """How long after a window's (arrival) end a decision may be put off: the pre-roll plus
     some slack for the detector, but never so long that Redis trims the window's frames."""
     wanted = int(settings.motion_pre_roll_s * 1000) + DETECTOR_SLACK_MS
-    buffer_left = (settings.stream_buffer_s - settings.segment_seconds) * 1000 - BUFFER_MARGIN_MS
+    # A re-enqueued wait runs through RQ's scheduler, whose lock a killed worker holds for up to
+    # SCHEDULER_STALL_MS: the frames must outlive that too.
+    buffer_left = (settings.stream_buffer_s - settings.segment_seconds) * 1000 - BUFFER_MARGIN_MS - SCHEDULER_STALL_MS
     return max(0, min(wanted, buffer_left))
 
 
