@@ -46,3 +46,31 @@ def test_motion_runs_apart_from_the_slow_duties(settings: Settings) -> None:
     fast, slow = split_duties(build_duties(settings))
     assert [d.name for d in fast] == ["motion"]
     assert {"retention", "reconcile", "snapshots", "days"} <= {d.name for d in slow}
+
+
+def test_the_lease_outlives_a_duty_longer_than_itself(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+    import time
+
+    from vigil_recorder import duties as duties_module
+
+    monkeypatch.setattr(duties_module, "RENEW_EVERY_S", 0.2)
+    r = redis.Redis.from_url(settings.redis_url)
+    started, finished = threading.Event(), threading.Event()
+
+    def long_duty(_ctx: DutyContext) -> None:
+        started.set()
+        time.sleep(2.5)  # 2.5 times the lease
+        finished.set()
+
+    runner = DutyRunner(DutyContext(settings, r, None, lambda *a: None),  # type: ignore[arg-type]
+                        [Duty("long", 60, long_duty)], lease_key="vigil:test:lease", lease_ms=1000)
+    runner.start()
+    try:
+        assert started.wait(5)
+        rival = Leader(r, key="vigil:test:lease", lease_ms=1000)
+        while not finished.is_set():
+            assert not rival.refresh(), "a second leader got the lease while the duty ran"
+            time.sleep(0.2)
+    finally:
+        runner.stop()

@@ -96,23 +96,29 @@ class Leader:
 
 class DutyRunner:
     def __init__(self, ctx: DutyContext, duties: list[Duty], *, tick_s: float = 0.1,
-                 lease_key: str = LEADER_KEY, name: str = "duties") -> None:
+                 lease_key: str = LEADER_KEY, name: str = "duties", lease_ms: int = LEASE_MS) -> None:
         self.ctx = ctx
         self.duties = duties
-        self.leader = Leader(ctx.redis, key=lease_key)
+        self.leader = Leader(ctx.redis, key=lease_key, lease_ms=lease_ms)
         self._tick = tick_s
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
+        # The lease is renewed from its own thread too, so a duty running longer than the lease
+        # (a first retention pass over weeks of footage) never lets a second leader start.
+        self._lease_lock = threading.Lock()
+        self._renewer = threading.Thread(target=self._keep_lease, name=f"{name}-lease", daemon=True)
 
     def start(self) -> None:
         if self.duties:
             log.info("duties: %s", ", ".join(f"{d.name} every {d.interval_s:g}s" for d in self.duties))
             self._thread.start()
+            self._renewer.start()
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
+        for thread in (self._thread, self._renewer):
+            if thread.is_alive():
+                thread.join(timeout)
         try:
             self.leader.release()
         except redis.RedisError:
@@ -138,13 +144,26 @@ class DutyRunner:
             ran.append(duty.name)
         return ran
 
+    def _keep_lease(self) -> None:
+        while not self._stop.wait(RENEW_EVERY_S):
+            with self._lease_lock:
+                if not self.leader.held:
+                    continue
+                try:
+                    if not self.leader.refresh():
+                        log.warning("lost the duties lease while a duty was running")
+                except redis.RedisError as exc:
+                    log.warning("duties: could not renew the lease (%s)", exc)
+
     def _loop(self) -> None:
         next_renew = 0.0
         while not self._stop.is_set():
             try:
                 if time.monotonic() >= next_renew:
-                    was = self.leader.held
-                    if self.leader.refresh() and not was:
+                    with self._lease_lock:
+                        was = self.leader.held
+                        now_held = self.leader.refresh()
+                    if now_held and not was:
                         log.info("this recorder now runs the periodic duties")
                         self.ctx.state.clear()
                         for duty in self.duties:
