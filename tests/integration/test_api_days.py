@@ -45,6 +45,12 @@ DAY = "2024-03-31"  # Europe/Berlin springs forward: 23 hours
 
 
 @pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The days in these tests lie in 2024: keep footage (and day videos) for 10 years."""
+    return settings.model_copy(update={"retention_days": 3650})
+
+
+@pytest.fixture
 def berlin_api(settings: Settings) -> Iterator[Api]:
     tuned = settings.model_copy(update={"timezone": "Europe/Berlin"})
     with TestClient(create_app(tuned)) as c:
@@ -245,3 +251,15 @@ def test_day_video_requests_are_refused_when_the_long_job_queue_is_full(
     r = api.client.get(f"/api/v1/cameras/{CAM}/days/2024-05-01/video")
     assert r.status_code == 429 and r.headers["retry-after"] == "30" and "try again" in r.json()["detail"]
     assert len(queue.job_ids) == MAX_WAITING_SLOW_JOBS  # nothing more was enqueued
+
+
+def test_no_day_video_is_built_for_days_past_retention(
+    api: Api, factory: sessionmaker[Session], client: redis.Redis, sessions: sessionmaker[Session]
+) -> None:
+    add_camera(factory, CAM)
+    t = ns_of(datetime.fromisoformat("2015-05-01T09:00:00+00:00"))  # older than this module's 10-year retention
+    record_window(api.settings, client, sessions, CAM, t, 10, first_number=0)
+    api.login()
+    r = api.client.get(f"/api/v1/cameras/{CAM}/days/2015-05-01/video")
+    assert r.status_code == 410 and "export" in r.json()["detail"]
+    assert Queue(keys.RECORDER_SLOW_QUEUE, connection=client).job_ids == []

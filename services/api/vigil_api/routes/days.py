@@ -299,6 +299,12 @@ def day_video(camera_id: CameraId, date: Day, state: State) -> FileResponse | JS
             headers["X-Vigil-Covers-Until"] = row.covers_until.astimezone(state.settings.tz).isoformat()
         return FileResponse(path, media_type="video/mp4", stat_result=st, headers=headers,
                             content_disposition_type="inline")
+    if end < now - timedelta(days=state.settings.retention_days):
+        # Retention removes day videos of days this old: building one would only be deleted
+        # again. What footage is left (e.g. kept for motion) can still be exported.
+        raise HTTPException(status.HTTP_410_GONE,
+                            f"day videos are kept {state.settings.retention_days:g} days (VIGIL_RETENTION_DAYS); "
+                            "export the footage instead")
     out = ensure_assembly(state, camera_id, day.isoformat(), row, now)
     retry = FAILED_RETRY_S if out.status == "failed" else RETRY_AFTER_S
     return JSONResponse(out.model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED,
