@@ -189,3 +189,20 @@ def test_download_name_is_safe() -> None:
 
 def test_to_ns_is_exact() -> None:
     assert to_ns(datetime(2023, 11, 14, 22, 13, 20, 123456, tzinfo=UTC)) == T0 + 123_456_000
+
+
+def test_an_export_that_would_cross_the_free_space_floor_is_refused(tmp_path: Path) -> None:
+    from vigil_common.settings import Settings
+    from vigil_recorder.exports import NoSpace, check_space_for
+    from vigil_recorder.remux import Piece
+
+    (tmp_path / "recordings").mkdir()
+    seg = tmp_path / "recordings" / "a.mp4"
+    seg.write_bytes(b"x" * 1000)
+    pieces = [Piece(seg, T0)]
+    s = Settings(_env_file=None, data_dir=tmp_path, min_free_bytes=5000)  # type: ignore[call-arg]
+    check_space_for(s, pieces, free=lambda _p: 6000)  # 6000 - 1000 leaves the 5000 floor
+    with pytest.raises(NoSpace, match="VIGIL_MIN_FREE_BYTES"):
+        check_space_for(s, pieces, free=lambda _p: 5999)
+    no_floor = Settings(_env_file=None, data_dir=tmp_path)  # type: ignore[call-arg]
+    check_space_for(no_floor, pieces, free=lambda _p: 1000)  # no floor: exactly enough room is enough
