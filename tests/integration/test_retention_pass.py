@@ -229,3 +229,20 @@ def test_a_segment_job_makes_room_before_it_writes(
     assert [r.path for r in segment_rows(sessions)] == [summary["path"]]
     assert not any((s.data_dir / r.path).exists() for r in old)
     assert metric(rclient, "vigil_recorder_retention_deleted_total", kind="segment", reason="free_space") == 3
+
+
+def test_a_late_indexed_segment_behind_the_motion_cursor_is_still_aged_out(
+    settings: Settings, sessions: sessionmaker[Session], rclient: redis.Redis  # noqa: F811
+) -> None:
+    from vigil_recorder.retention import CURSOR_KEY, FULL_RESCAN_KEY
+
+    s = settings.model_copy(update={"retention_days": 3, "retention_motion_days": 10})
+    now = datetime.now(UTC)
+    run_pass(s, sessions, rclient, now=now)  # sets the cursor to now - 3 days
+    assert rclient.get(CURSOR_KEY) is not None
+    late = fake_segment(s, sessions, "a", now - 5 * DAY)  # indexed after that pass, no motion
+    run_pass(s, sessions, rclient, now=now)  # same day: the cursor hides it
+    assert late.path in {r.path for r in segment_rows(sessions)}
+    rclient.delete(FULL_RESCAN_KEY)  # a day later
+    run_pass(s, sessions, rclient, now=now)
+    assert late.path not in {r.path for r in segment_rows(sessions)}

@@ -64,6 +64,7 @@ log = logging.getLogger(__name__)
 
 AGE_BATCH = 5000  # per kind and pass; a backlog (first start, lowered retention) takes a few passes
 CURSOR_KEY = f"{keys.PREFIX}:retention:motion_cursor"
+FULL_RESCAN_KEY = f"{CURSOR_KEY}:full"  # set for a day after each full rescan
 
 
 @dataclass(slots=True)
@@ -138,7 +139,11 @@ def age_pass(settings: Settings, sessions: sessionmaker[Session], client: redis.
         # Footage between the two cut-offs goes unless motion protects it. Only what aged
         # since the last pass is looked at (a cursor in Redis), so protected footage is
         # not re-read every pass.
-        lo = _motion_cursor(client, cut_all)
+        # Once a day the whole span is rescanned from ``cut_all``: a segment indexed late (an
+        # orphan re-indexed after an outage) may end behind the cursor and would be kept for the
+        # motion retention although no motion protects it.
+        full_rescan = client.set(FULL_RESCAN_KEY, b"1", nx=True, ex=24 * 3600)
+        lo = cut_all if full_rescan else _motion_cursor(client, cut_all)
         with sessions() as s:
             cams = rq.cameras(s, "segments")
         for cam in cams:
