@@ -246,3 +246,34 @@ def test_snapshot_is_the_newest_jpeg(
     r = api.client.get("/api/v1/cameras/cam1/snapshot.jpg")
     assert r.status_code == 404 and "H.264" in r.json()["detail"]
     assert api.client.get("/api/v1/cameras/nope/snapshot.jpg").status_code == 404
+
+
+def test_patch_sets_recording_mode_and_motion_settings(
+    api: Api, factory: sessionmaker[Session], admin: dict[str, str]
+) -> None:
+    from vigil_recorder.motion_detect import Rect, parse_mask
+
+    add_camera(factory, "cam1")
+    body = {"record_mode": "motion", "motion_sensitivity": 0.8, "motion_mask": [[0, 0, 0.5, 0.25]]}
+    r = api.client.patch("/api/v1/cameras/cam1", json=body, headers=admin)
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert (out["record_mode"], out["motion_sensitivity"], out["motion_mask"]) == ("motion", 0.8, [[0, 0, 0.5, 0.25]])
+    with factory() as db:
+        cam = db.get(Camera, "cam1")
+        assert cam is not None and cam.record_mode == "motion" and cam.name_locked is False
+        assert parse_mask(cam.motion_mask) == [Rect(0.0, 0.0, 0.5, 0.25)]  # what the detector reads
+    r = api.client.patch("/api/v1/cameras/cam1", json={"motion_sensitivity": None, "motion_mask": []}, headers=admin)
+    assert r.status_code == 200 and r.json()["motion_sensitivity"] is None and r.json()["motion_mask"] == []
+    for bad in (
+        {"record_mode": "sometimes"},
+        {"motion_sensitivity": 2},
+        {"motion_mask": [[0, 0, 2, 1]]},
+        {"motion_mask": [[0, 0, 0, 0.5]]},
+        {"motion_mask": [[0, 0, 1]]},
+        {"motion_mask": [[0, 0, 0.1, 0.1]] * 65},
+        {"record_mode": None},
+    ):
+        r = api.client.patch("/api/v1/cameras/cam1", json=bad, headers=admin)
+        assert r.status_code == 422, bad
+        assert r.json()["detail"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from datetime import datetime, timedelta
@@ -67,7 +68,18 @@ def camera_out(cam: Camera, now: datetime) -> CameraOut:
         last_seen=cam.last_seen,
         last_heartbeat_at=cam.last_heartbeat_at,
         name_locked=cam.name_locked,
+        record_mode="motion" if cam.record_mode == "motion" else "continuous",
+        motion_sensitivity=cam.motion_sensitivity,
+        motion_mask=_mask_of(cam.motion_mask),
     )
+
+
+def _mask_of(text: str | None) -> list[list[float]]:
+    try:
+        doc = json.loads(text) if text else []
+    except ValueError:
+        return []
+    return [[float(v) for v in r] for r in doc if isinstance(r, list) and len(r) == 4] if isinstance(doc, list) else []
 
 
 def _not_found() -> HTTPException:
@@ -106,14 +118,20 @@ def get_camera(camera_id: CameraId, state: State) -> CameraOut:
 
 @router.patch("/{camera_id}", response_model=CameraOut, responses={**_errors, 403: {"model": ErrorOut}})
 def patch_camera(camera_id: CameraId, body: CameraPatch, _admin: Admin, state: State) -> CameraOut:
-    """Rename, relocate, enable or disable (admin).
+    """Rename, relocate, enable or disable; recording mode and motion settings (admin).
 
     A new name or location sets ``name_locked`` so the camera's heartbeats no longer overwrite
     it, and is pushed to the camera (best effort) as a ``configure`` command for its overlay.
     """
     changes = body.model_dump(exclude_unset=True)
-    if not changes or any(v is None for v in changes.values()):
-        raise HTTPException(422, "give at least one of name, location, enabled (not null)")
+    if not changes or any(v is None for k, v in changes.items() if k != "motion_sensitivity"):
+        raise HTTPException(422, "give at least one of name, location, enabled, record_mode, motion_sensitivity, "
+                                 "motion_mask (not null; motion_sensitivity null = the server default)")
+    if "motion_mask" in changes:
+        mask = changes["motion_mask"]
+        if any(r[2] <= 0 or r[3] <= 0 for r in mask):
+            raise HTTPException(422, "motion_mask rectangles need a positive width and height")
+        changes["motion_mask"] = json.dumps(mask)
     with state.factory.begin() as db:
         cam = db.get(Camera, camera_id, with_for_update=True)
         if cam is None:
