@@ -1,8 +1,10 @@
-"""Parsing client-supplied times (query parameters)."""
+"""Parsing client-supplied times (query parameters and body fields)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, tzinfo
+
+from fastapi import HTTPException
 
 
 class TimeParseError(ValueError):
@@ -37,3 +39,15 @@ def parse_client_time(value: str, default_tz: tzinfo) -> datetime:
         # Far-off times would overflow date arithmetic later (window margins, day bounds).
         raise TimeParseError(f"date-time out of range (years {MIN_YEAR}..{MAX_YEAR})")
     return result
+
+
+def request_time(name: str, value: str, tz: tzinfo, *, where: str = "query parameter") -> datetime:
+    """:func:`parse_client_time` for a request: 422 naming the parameter and the reason."""
+    try:
+        return parse_client_time(value, tz)
+    except TimeParseError as exc:
+        raise HTTPException(422, f"{where} '{name}': {exc}") from None
+
+
+def optional_request_time(name: str, value: str | None, tz: tzinfo) -> datetime | None:
+    return None if value is None else request_time(name, value, tz)

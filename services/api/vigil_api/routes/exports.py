@@ -24,7 +24,7 @@ from vigil_api.deps import API_PREFIX, State, User, require_user
 from vigil_api.files import resolve_under
 from vigil_api.routes.days import camera_known, job_status, recorder_queue
 from vigil_api.schemas import ErrorOut
-from vigil_api.timeparse import TimeParseError, parse_client_time
+from vigil_api.timeparse import request_time
 from vigil_common.db.models import Export, Segment, utcnow
 from vigil_common.ids import CAMERA_ID_PATTERN
 
@@ -105,13 +105,6 @@ def _out(row: Export, state: State) -> ExportOut:
     )
 
 
-def _time(name: str, value: str, state: State) -> datetime:
-    try:
-        return parse_client_time(value, state.settings.tz)
-    except TimeParseError as exc:
-        raise HTTPException(422, f"body field '{name}': {exc}") from None
-
-
 def _job_id(export_id: str) -> str:
     return f"export-{export_id}"
 
@@ -144,8 +137,8 @@ _errors: dict[int | str, dict[str, object]] = {
              responses={**_errors, 429: {"model": ErrorOut, "description": "Too many exports in progress"}})
 def create_export(body: ExportIn, principal: User, state: State, response: Response) -> ExportOut:
     """Queue an export of ``[start, end)`` of one camera; poll ``GET /exports/{id}``."""
-    start = _time("start", body.start, state)
-    end = _time("end", body.end, state)
+    start = request_time("start", body.start, state.settings.tz, where="body field")
+    end = request_time("end", body.end, state.settings.tz, where="body field")
     if end <= start:
         raise HTTPException(422, "'end' must be after 'start'")
     limit = state.settings.export_max_seconds

@@ -15,7 +15,7 @@ from sqlalchemy import Select, func, select
 
 from vigil_api.deps import API_PREFIX, State, require_user
 from vigil_api.schemas import PRINTABLE, ErrorOut, RecordingOut, RecordingPage
-from vigil_api.timeparse import TimeParseError, parse_client_time
+from vigil_api.timeparse import optional_request_time
 from vigil_common.db.models import Camera, Segment
 from vigil_common.ids import CAMERA_ID_PATTERN
 
@@ -53,15 +53,6 @@ _LISTED = (
 
 def video_url(segment_id: int) -> str:
     return f"{API_PREFIX}/recordings/{segment_id}/video"
-
-
-def _time(name: str, value: str | None, state: State) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        return parse_client_time(value, state.settings.tz)
-    except TimeParseError as exc:
-        raise HTTPException(422, f"query parameter '{name}': {exc}") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,8 +107,8 @@ def list_recordings(
     order: Annotated[Literal["asc", "desc"], Query(description="by start time")] = "desc",
 ) -> RecordingPage:
     """Segments overlapping ``[start, end)``, optionally of one camera or location, paged."""
-    t0 = _time("start", start, state)
-    t1 = _time("end", end, state)
+    t0 = optional_request_time("start", start, state.settings.tz)
+    t1 = optional_request_time("end", end, state.settings.tz)
     if t0 is not None and t1 is not None and t0 >= t1:
         raise HTTPException(422, "query parameter 'start' must be before 'end'")
     if min_duration is not None and max_duration is not None and min_duration > max_duration:

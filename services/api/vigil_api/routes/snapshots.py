@@ -18,7 +18,7 @@ from sqlalchemy import Select, exists, func, select
 from vigil_api.deps import API_PREFIX, CameraId, State, require_user
 from vigil_api.files import resolve_under
 from vigil_api.schemas import ErrorOut
-from vigil_api.timeparse import TimeParseError, parse_client_time
+from vigil_api.timeparse import optional_request_time
 from vigil_common.db.models import Camera, Snapshot
 
 router = APIRouter(prefix=f"{API_PREFIX}/cameras", tags=["snapshots"], dependencies=[Depends(require_user)])
@@ -61,18 +61,9 @@ def snapshot_url(camera_id: str, snapshot_id: int) -> str:
     return f"{API_PREFIX}/cameras/{camera_id}/snapshots/{snapshot_id}.jpg"
 
 
-def query_time(name: str, value: str | None, state: State) -> datetime | None:
-    """A query parameter as an aware UTC datetime (422 with the reason if it is not one)."""
-    if value is None:
-        return None
-    try:
-        return parse_client_time(value, state.settings.tz)
-    except TimeParseError as exc:
-        raise HTTPException(422, f"query parameter '{name}': {exc}") from None
-
-
 def time_range(state: State, start: str | None, end: str | None) -> tuple[datetime | None, datetime | None]:
-    t0, t1 = query_time("start", start, state), query_time("end", end, state)
+    tz = state.settings.tz
+    t0, t1 = optional_request_time("start", start, tz), optional_request_time("end", end, tz)
     if t0 is not None and t1 is not None and t0 >= t1:
         raise HTTPException(422, "query parameter 'start' must be before 'end'")
     return t0, t1
