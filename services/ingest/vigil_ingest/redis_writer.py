@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import queue
-import threading
 import time
 from dataclasses import dataclass
 
@@ -26,6 +25,7 @@ from vigil_common import keys, streams
 from vigil_common.counters import Counters
 from vigil_common.envelope import Frame
 from vigil_common.lifecycle import backoff_delays
+from vigil_ingest.background import BackgroundLoop
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ class RedisClock:
         return int(time.time() * 1000) + self._offset_ms
 
 
-class StreamWriter:
+class StreamWriter(BackgroundLoop):
     def __init__(
         self,
         client: redis.Redis,
@@ -79,6 +79,7 @@ class StreamWriter:
         max_queue: int = 4096,
         batch: int = 128,
     ) -> None:
+        super().__init__("stream-writer")
         self._client = client
         self._counters = counters
         self._segment_seconds = segment_seconds
@@ -87,17 +88,7 @@ class StreamWriter:
         self._batch = batch
         self._segment_ms = segment_seconds * 1000
         self._clock = RedisClock(client)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="stream-writer", daemon=True)
-        self.healthy = True
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self, timeout: float = 5.0) -> None:
-        """Stop after writing what is queued (bounded by ``timeout``)."""
-        self._stop.set()
-        self._thread.join(timeout)
 
     def submit(self, camera_id: str, frame: Frame) -> bool:
         """Queue a frame for writing; False (and counted) when the queue is full."""

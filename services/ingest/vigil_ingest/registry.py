@@ -21,6 +21,7 @@ from vigil_common.db.engine import upsert
 from vigil_common.db.models import Camera, CameraEvent
 from vigil_common.lifecycle import backoff_delays
 from vigil_common.messages import OFFLINE, ONLINE, Heartbeat
+from vigil_ingest.background import BackgroundLoop
 
 log = logging.getLogger(__name__)
 
@@ -69,17 +70,15 @@ def _connection_lost(exc: BaseException) -> bool:
     return isinstance(exc, OperationalError) or bool(getattr(exc, "connection_invalidated", False))
 
 
-class Registry:
+class Registry(BackgroundLoop):
     def __init__(self, factory: sessionmaker[Session]) -> None:
+        super().__init__("registry")
         self._factory = factory
         self._lock = threading.Lock()
         self._state = RegistryState()
         self._disabled: frozenset[str] = frozenset()
         # Last known (status, streaming) per registered camera, to see transitions.
         self._known: dict[str, tuple[str | None, bool | None]] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="registry", daemon=True)
-        self.healthy = True
 
     # called from the MQTT thread --------------------------------------------------------
     def heartbeat(self, hb: Heartbeat) -> None:
@@ -109,12 +108,6 @@ class Registry:
         return camera_id in self._disabled
 
     # writer thread ----------------------------------------------------------------------
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        self._thread.join(timeout)
 
     def _run(self) -> None:
         delays = backoff_delays(0.5, 15.0)

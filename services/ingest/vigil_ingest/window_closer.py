@@ -10,7 +10,6 @@ enqueue delays the window only by the claim's few seconds.
 from __future__ import annotations
 
 import logging
-import threading
 from typing import cast
 
 import redis
@@ -19,13 +18,14 @@ from vigil_common import keys
 from vigil_common.counters import Counters
 from vigil_common.recorder_jobs import enqueue_segment
 from vigil_common.windows import Window
+from vigil_ingest.background import BackgroundLoop
 
 log = logging.getLogger(__name__)
 
 CLAIM_TTL_S = 10
 
 
-class WindowCloser:
+class WindowCloser(BackgroundLoop):
     def __init__(
         self,
         client: redis.Redis,
@@ -35,21 +35,13 @@ class WindowCloser:
         grace_s: float,
         interval_s: float = 0.5,
     ) -> None:
+        super().__init__("window-closer")
         self._client = client
         self._counters = counters
         self._grace_ms = int(grace_s * 1000)
         self._interval = interval_s
         self._segment_seconds = segment_seconds
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="window-closer", daemon=True)
-        self.healthy = True
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        self._thread.join(timeout)
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval):
