@@ -36,6 +36,17 @@ class BrokerAddress:
         return f"{scheme}://{user}{self.host}:{self.port}"
 
 
+def routing_filter(topic_filter: str) -> str:
+    """The filter incoming topics are matched against: a shared subscription
+    ``$share/<group>/<filter>`` delivers messages on ``<filter>``'s topics."""
+    if topic_filter.startswith("$share/"):
+        parts = topic_filter.split("/", 2)
+        if len(parts) != 3 or not parts[1] or not parts[2]:
+            raise ValueError(f"malformed shared subscription {topic_filter!r}")
+        return parts[2]
+    return topic_filter
+
+
 def parse_mqtt_url(url: str) -> BrokerAddress:
     """``mqtt://[user:pass@]host[:port]`` or ``mqtts://...``; a bare ``host[:port]`` works too."""
     if "://" not in url:
@@ -113,7 +124,7 @@ class MqttBus:
 
     def subscribe(self, topic_filter: str, qos: int, handler: MessageHandler) -> None:
         self._subs.append((topic_filter, qos, handler))
-        self._client.message_callback_add(topic_filter, lambda _c, _u, msg: handler(msg))
+        self._client.message_callback_add(routing_filter(topic_filter), lambda _c, _u, msg: handler(msg))
         if self.connected.is_set():
             self._client.subscribe(topic_filter, qos)
 

@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     export_max_seconds: int = Field(default=24 * 3600, ge=1)
     recorder_workers: int = Field(default=1, ge=1, le=64)  # `vigil up` starts this many
 
+    # Ingest. A share group makes every ingest process subscribe to frames and heartbeats through
+    # `$share/<group>/...`, so N processes split the load (status stays a plain subscription).
+    ingest_share_group: str = Field(default="", pattern=f"^$|{CAMERA_ID_PATTERN}")
     # Ingest validation limits.
     max_frame_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
     max_width: int = Field(default=7680, ge=16)

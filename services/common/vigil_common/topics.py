@@ -63,6 +63,11 @@ class Topics:
         """Subscription filter for one kind of message from every camera."""
         return f"{self.prefix}/cameras/+/{kind.value}"
 
+    def shared(self, group: str, topic_filter: str) -> str:
+        """``topic_filter`` as an MQTT shared subscription: the broker hands each message to one
+        subscriber of ``group`` (several ingest processes split the frames between them)."""
+        return f"$share/{require_camera_id(group)}/{topic_filter}"
+
     def parse(self, topic: str) -> ParsedTopic:
         """Parse ``{prefix}/cameras/{id}/{kind}``; raise :class:`TopicError` otherwise."""
         head = f"{self.prefix}/cameras/"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import socket
 import threading
 import time
@@ -43,7 +44,9 @@ class IngestService:
             max_height=settings.max_height,
             clock_skew_ns=int(settings.clock_skew_s * 1e9),
         )
-        self.instance = f"{socket.gethostname()}-{os.getpid()}"
+        # Unique per service object: the MQTT client id derives from it, and two clients with one id
+        # would keep disconnecting each other (containers may all be pid 1).
+        self.instance = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(2)}"
         self.redis = redis.Redis.from_url(settings.redis_url, socket_timeout=10, socket_connect_timeout=5,
                                           health_check_interval=30)
         self.engine = make_engine(settings.effective_database_url(), sqlite_immediate=True)
@@ -59,12 +62,18 @@ class IngestService:
             will=Will(status_topic, OFFLINE.encode()),
             on_connect_publish=[(status_topic, ONLINE.encode(), 1, True)],
         )
-        # Frames may be shared between several ingest processes (MQTT 5 shared subscription).
-        frame_filter = self.topics.all_cameras(CameraTopic.FRAME)
-        if shared_group:
-            frame_filter = f"$share/{shared_group}/{frame_filter}"
-        self.bus.subscribe(frame_filter, 0, self.on_frame)
-        self.bus.subscribe(self.topics.all_cameras(CameraTopic.HEARTBEAT), 1, self.on_heartbeat)
+        # Frames and heartbeats may be shared between several ingest processes (`$share/<group>/`):
+        # the broker hands each message to one of them. Status is retained, and retained messages
+        # are never delivered to shared subscriptions, so every process subscribes to it plainly.
+        group = settings.ingest_share_group if shared_group is None else shared_group
+        self.share_group = group
+
+        def maybe_shared(kind: CameraTopic) -> str:
+            topic_filter = self.topics.all_cameras(kind)
+            return self.topics.shared(group, topic_filter) if group else topic_filter
+
+        self.bus.subscribe(maybe_shared(CameraTopic.FRAME), 0, self.on_frame)
+        self.bus.subscribe(maybe_shared(CameraTopic.HEARTBEAT), 1, self.on_heartbeat)
         self.bus.subscribe(self.topics.all_cameras(CameraTopic.STATUS), 1, self.on_status)
         self._stop = threading.Event()
         self._final_status = [(status_topic, OFFLINE.encode(), 1, True)]
@@ -159,8 +168,8 @@ class IngestService:
 
     def run(self, stop: StopSignal) -> None:
         self.start()
-        log.info("ingest running (segment %ss, buffer %ss)", self.settings.segment_seconds,
-                 self.settings.stream_buffer_s)
+        log.info("ingest running (segment %ss, buffer %ss, share group %s)", self.settings.segment_seconds,
+                 self.settings.stream_buffer_s, self.share_group or "none")
         while not stop.wait(METRICS_FLUSH_S):
             self.flush_metrics()
         self.stop()
