@@ -267,3 +267,19 @@ def test_partials_of_killed_writers_are_swept(
     days.build_day_video(settings, client, sessions, CAM, "2024-05-11")
     assert not old.exists() and fresh.exists()
     assert sorted(p.name for p in folder.iterdir()) == [fresh.name, "2024-05-11.mp4"]
+
+
+def test_day_video_refused_below_the_free_space_floor(
+    settings: Settings, client: redis.Redis, sessions: sessionmaker[Session]
+) -> None:
+    """A day video copies footage: below VIGIL_MIN_FREE_BYTES it is refused (no retry storm),
+    and nothing is deleted to make room for it."""
+    a = record_window(settings, client, sessions, CAM, ns_of(utc(2024, 5, 7, 9)), 5)
+    full = settings.model_copy(update={"min_free_bytes": 1 << 60})
+    summary = days.build_day_video(full, client, sessions, CAM, "2024-05-07")
+    assert summary["status"] == "no_space" and "VIGIL_MIN_FREE_BYTES" in summary["error"]
+    r = row(sessions, "2024-05-07")
+    assert r.status == "failed" and "not enough disk space" in (r.error or "")
+    assert (settings.data_dir / a.path).is_file()  # the recording is untouched
+    assert not (settings.data_dir / "days").exists() or not any((settings.data_dir / "days").rglob("*.mp4"))
+    assert days.build_day_video(settings, client, sessions, CAM, "2024-05-07")["status"] == "done"

@@ -44,7 +44,7 @@ from vigil_common.settings import Settings
 from vigil_recorder import days_schedule, mp4meta, storage
 from vigil_recorder.context import get_context
 from vigil_recorder.days_plan import Footage, day_bounds, is_current, parse_day
-from vigil_recorder.disk import recording_path
+from vigil_recorder.disk import NoSpace, check_space_for, recording_path
 from vigil_recorder.duties import Duty
 from vigil_recorder.remux import Piece, Progress, RemuxError, Result, concat, throttled
 from vigil_recorder.remux_plan import to_ns
@@ -206,6 +206,10 @@ def _build_locked(
             _save(sessions, cam, day, progress=fraction)
 
         result, size = _write(settings, cam, the_day, segments, final, start, throttled(report))
+    except NoSpace as exc:  # not worth retrying until retention has made room: no traceback, no retry
+        _save(sessions, cam, day, status="failed", error=str(exc)[:MAX_ERROR])
+        log.warning("day video %s %s not built: %s", cam, day, exc)
+        return {**summary, "status": "no_space", "error": str(exc)}
     except Exception as exc:
         _save(sessions, cam, day, status="failed", error=f"{type(exc).__name__}: {exc}"[:MAX_ERROR])
         log.exception("day video %s %s failed", cam, day)
@@ -227,6 +231,9 @@ def _write(
     """Remux into a temporary file, append the metadata box, commit; returns (result, bytes)."""
     pieces = [Piece(path, to_ns(s.start)) for s in segments
               if (path := recording_path(settings.data_dir, s.path)) is not None]
+    # A day video copies footage: it may not push the disk below VIGIL_MIN_FREE_BYTES, and it
+    # never makes room by deleting recordings (the same rule as exports).
+    check_space_for(settings, pieces)
     storage.ensure_dir(final.parent)
     sweep_stale_partials(final.parent)
     tmp = storage.partial_path(final)

@@ -11,12 +11,14 @@ import logging
 import os
 import re
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path, PurePosixPath
+from typing import Protocol
 
 from vigil_common.ids import is_valid_camera_id
+from vigil_common.settings import Settings
 from vigil_recorder import storage
 
 log = logging.getLogger(__name__)
@@ -191,3 +193,24 @@ def recording_path(data_dir: Path, rel: str | None) -> Path | None:
     root = (data_dir / "recordings").resolve()
     real = plain.resolve()
     return real if real != root and real.is_relative_to(root) else None
+
+
+class HasPath(Protocol):
+    @property
+    def path(self) -> Path: ...
+
+
+class NoSpace(Exception):
+    """An export or a day video would push the disk below ``VIGIL_MIN_FREE_BYTES``."""
+
+
+def check_space_for(settings: Settings, pieces: Sequence[HasPath], free: Callable[[Path], int] = free_bytes) -> None:
+    """Refuse a copy of footage (an export, a day video) that would leave less than the free-space
+    floor. Copies never make room by deleting footage (recordings must not be eaten by clips); a
+    copy needs at most its inputs' size."""
+    floor = settings.min_free_bytes or 0
+    needed = sum(p.path.stat().st_size for p in pieces if p.path.exists())
+    available = free(settings.data_dir)
+    if available - needed < floor:
+        raise NoSpace(f"not enough disk space: this copy of footage needs up to {needed} bytes and would leave "
+                      f"less than VIGIL_MIN_FREE_BYTES ({floor}) free")

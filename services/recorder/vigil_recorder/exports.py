@@ -14,7 +14,6 @@ until deleted; a row deleted while its job runs makes the job remove its file.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,11 +24,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from vigil_common.db.models import Export, Segment, utcnow
 from vigil_common.ids import require_camera_id
 from vigil_common.settings import Settings
-from vigil_recorder import disk, mp4meta, storage
+from vigil_recorder import mp4meta, storage
 from vigil_recorder.context import get_context
 from vigil_recorder.days import sweep_stale_partials
+from vigil_recorder.disk import NoSpace, check_space_for
 from vigil_recorder.export_plan import Span, export_relpath, plan_pieces, require_export_id
-from vigil_recorder.remux import Piece, Progress, RemuxError, Result, concat, throttled
+from vigil_recorder.remux import Progress, RemuxError, Result, concat, throttled
 from vigil_recorder.remux_plan import to_ns
 from vigil_recorder.segment import encoder_options
 
@@ -56,21 +56,6 @@ def range_spans(sessions: sessionmaker[Session], camera_id: str, start: datetime
     )
     with sessions() as db:
         return [Span(to_ns(r.start), to_ns(r.end), r.path) for r in db.execute(stmt)]
-
-
-class NoSpace(Exception):
-    """The export would push the disk below ``VIGIL_MIN_FREE_BYTES``."""
-
-
-def check_space_for(settings: Settings, pieces: list[Piece], free: Callable[[Path], int] = disk.free_bytes) -> None:
-    """Refuse an export that would leave less than the free-space floor. Exports never make room
-    by deleting footage (recordings must not be eaten by clips); at most the inputs' size."""
-    floor = settings.min_free_bytes or 0
-    needed = sum(p.path.stat().st_size for p in pieces if p.path.exists())
-    available = free(settings.data_dir)
-    if available - needed < floor:
-        raise NoSpace(f"not enough disk space: the export needs up to {needed} bytes and would leave "
-                      f"less than VIGIL_MIN_FREE_BYTES ({floor}) free")
 
 
 def export_range(
