@@ -226,3 +226,39 @@ def test_every_route_requires_auth_except_the_public_ones(api: Api, factory: ses
     assert api.client.get("/api/v1/health").status_code == 200
     assert api.client.get("/openapi.json").status_code == 200
     assert api.client.get("/").status_code == 200
+
+
+def test_one_address_cannot_walk_through_accounts(api: Api, factory: sessionmaker[Session]) -> None:
+    """Per-address throttle: failures spread over many accounts (so no account locks) still stop
+    the address after VIGIL_LOGIN_MAX_FAILURES_PER_IP, even for a right password, until the
+    window ends; other addresses are unaffected."""
+    import redis
+
+    from vigil_api.login_throttle import address_key
+
+    limit = api.settings.login_max_failures_per_ip
+    for i in range(limit):
+        r = api.client.post(LOGIN, json={"username": f"user{i}", "password": "guess-guess"})
+        assert r.status_code == 401
+    r = api.client.post(LOGIN, json={"username": "admin", "password": ADMIN_PASSWORD})
+    assert r.status_code == 429 and "address" in r.json()["detail"]
+    assert 0 < int(r.headers["retry-after"]) <= api.settings.login_failure_window_s
+    with factory() as db:  # the throttle answered before any password check: admin not touched
+        assert db.scalars(select(User.failed_logins).where(User.username == "admin")).one() == 0
+    rds = redis.Redis.from_url(api.settings.redis_url)
+    key = address_key("testclient")
+    assert 0 < rds.ttl(key) <= api.settings.login_failure_window_s  # bounded: the count expires
+    rds.delete(key)  # the window ends
+    rds.close()
+    assert api.client.post(LOGIN, json={"username": "admin", "password": ADMIN_PASSWORD}).status_code == 200
+
+
+def test_address_keys_are_normalised_and_bounded() -> None:
+    from vigil_api.login_throttle import KEY_PREFIX, address_key
+
+    assert address_key("192.0.2.7") == KEY_PREFIX + "192.0.2.7"
+    assert address_key("::ffff:192.0.2.7") == KEY_PREFIX + "192.0.2.7"
+    assert address_key("2001:db8::1") == address_key("2001:db8::ffff:1") == KEY_PREFIX + "2001:db8::/64"
+    odd = address_key("x" * 10_000 + "\r\n*")
+    assert odd.startswith(KEY_PREFIX + "h-") and len(odd) == len(KEY_PREFIX) + 18
+    assert address_key(None) == address_key("")

@@ -70,6 +70,8 @@ def main(argv: list[str]) -> int:
         port=args.port,
         log_config=None,  # keep our logging setup
         server_header=False,
+        proxy_headers=True,
+        forwarded_allow_ips=settings.trusted_proxies,  # client address for the login throttle, logs
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
     )
 

@@ -84,8 +84,12 @@ class Settings(BaseSettings):
     alert_emails: Annotated[list[str], NoDecode, BeforeValidator(_split_csv)] = []
     offline_grace_s: float = Field(default=60, ge=0)
 
-    # Sessions.
+    # Sessions and logins.
     session_ttl_s: int = Field(default=7 * 24 * 3600, ge=60)
+    login_max_failures_per_ip: int = Field(default=30, ge=1)  # failed logins from one address ...
+    login_failure_window_s: int = Field(default=900, ge=1)  # ... within this window, then 429
+    # Peers whose X-Forwarded-For is believed (the reverse proxy); comma-separated IPs or "*".
+    trusted_proxies: str = "127.0.0.1"
     cookie_secure: bool = False
 
     @field_validator("timezone")

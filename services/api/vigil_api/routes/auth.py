@@ -6,12 +6,15 @@ import math
 import threading
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response, status
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import delete, select
 
-from vigil_api.auth import SESSION_COOKIE, attempt_login, create_token, end_session
+from vigil_api.auth import SESSION_COOKIE, LoginOutcome, attempt_login, create_token, end_session
 from vigil_api.deps import API_PREFIX, State, User, require_user
+from vigil_api.login_throttle import LoginThrottle, address_key
 from vigil_api.schemas import ErrorOut, LoginIn, LoginOut, TokenCreated, TokenIn, TokenOut, WhoAmI
+from vigil_api.state import AppState
 from vigil_common.db.models import ApiToken, utcnow
 
 public = APIRouter(prefix=API_PREFIX, tags=["auth"])
@@ -27,26 +30,26 @@ LOGIN_WAIT_S = 10.0
 @public.post(
     "/auth/login",
     response_model=LoginOut,
-    responses={401: {"model": ErrorOut}, 429: {"model": ErrorOut, "description": "Account locked"},
+    responses={401: {"model": ErrorOut},
+               429: {"model": ErrorOut, "description": "Account locked, or too many failures from this address"},
                503: {"model": ErrorOut, "description": "Too many logins at once"}},
 )
-def login(body: LoginIn, state: State, response: Response) -> LoginOut:
+async def login(body: LoginIn, state: State, request: Request, response: Response) -> LoginOut:
     """Check the credentials and open a server-side session (cookie ``vigil_session``).
 
-    After 10 consecutive failures the account is locked for 15 minutes (429, Retry-After).
+    After 10 consecutive failures the account is locked for 15 minutes (429, Retry-After); after
+    ``VIGIL_LOGIN_MAX_FAILURES_PER_IP`` failures from one address within
+    ``VIGIL_LOGIN_FAILURE_WINDOW_S`` that address gets 429 until the window ends.
     """
     settings = state.settings
-    # argon2id costs 64 MiB and ~0.1 s of CPU per check: bound how many run at once, and wait
-    # for a slot *before* taking a database connection, so a login flood can neither exhaust
-    # memory nor starve authenticated requests of the connection pool.
-    if not LOGIN_SLOTS.acquire(timeout=LOGIN_WAIT_S):
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "too many logins in progress; try again shortly",
-                            headers={"Retry-After": "2"})
-    try:
-        with state.factory.begin() as db:
-            outcome = attempt_login(db, body.username, body.password, utcnow(), settings.session_ttl_s)
-    finally:
-        LOGIN_SLOTS.release()
+    throttle = LoginThrottle(state.redis, settings.login_max_failures_per_ip, settings.login_failure_window_s)
+    address = address_key(request.client.host if request.client else None)
+    wait_s = await throttle.blocked_for(address)
+    if wait_s > 0:
+        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS,
+                            "too many failed logins from this address; try again later",
+                            headers={"Retry-After": str(math.ceil(wait_s))})
+    outcome = await run_in_threadpool(_check_credentials, state, body)
     if outcome.locked_for_s > 0:
         raise HTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS,
@@ -54,6 +57,7 @@ def login(body: LoginIn, state: State, response: Response) -> LoginOut:
             headers={"Retry-After": str(math.ceil(outcome.locked_for_s))},
         )
     if not outcome.ok or outcome.principal is None or outcome.cookie is None:
+        await throttle.failed(address)
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "invalid username or password")
     principal = outcome.principal
     assert principal.csrf_token is not None and principal.expires_at is not None
@@ -73,6 +77,20 @@ def login(body: LoginIn, state: State, response: Response) -> LoginOut:
         csrf_token=principal.csrf_token,
         expires_at=principal.expires_at,
     )
+
+
+def _check_credentials(state: AppState, body: LoginIn) -> LoginOutcome:
+    # argon2id costs 64 MiB and ~0.1 s of CPU per check: bound how many run at once, and wait
+    # for a slot *before* taking a database connection, so a login flood can neither exhaust
+    # memory nor starve authenticated requests of the connection pool.
+    if not LOGIN_SLOTS.acquire(timeout=LOGIN_WAIT_S):
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "too many logins in progress; try again shortly",
+                            headers={"Retry-After": "2"})
+    try:
+        with state.factory.begin() as db:
+            return attempt_login(db, body.username, body.password, utcnow(), state.settings.session_ttl_s)
+    finally:
+        LOGIN_SLOTS.release()
 
 
 @router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT, responses=_401)
