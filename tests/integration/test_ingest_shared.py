@@ -6,6 +6,9 @@ recorder job, the recorded segments hold every published frame once, and when on
 dies the broker hands its share to the survivor.
 """
 
+# Fixtures are imported from test_ingest_service; pytest injects them as parameters.
+# ruff: noqa: F811
+
 from __future__ import annotations
 
 import itertools
@@ -14,21 +17,20 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
 import redis
-from paho.mqtt.enums import CallbackAPIVersion
 from rq import Queue, Worker
 from sqlalchemy import func, select
 
 from tests.helpers import heartbeat_bytes, make_envelope, wait_for
+from tests.integration.test_ingest_service import publisher  # noqa: F401 - fixture
 from vigil_common import keys
 from vigil_common.db.engine import make_engine, make_sessionmaker
 from vigil_common.db.models import Camera, Segment
-from vigil_common.mqtt import parse_mqtt_url, routing_filter
+from vigil_common.mqtt import routing_filter
 from vigil_common.settings import Settings
 from vigil_common.topics import Topics
 from vigil_ingest.service import IngestService
@@ -36,17 +38,6 @@ from vigil_ingest.service import IngestService
 pytestmark = pytest.mark.integration
 
 CAMERAS = ("sh-a", "sh-b", "sh-c")
-
-
-@pytest.fixture
-def publisher(mqtt_url: str) -> Iterator[mqtt.Client]:
-    addr = parse_mqtt_url(mqtt_url)
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"test-pub-{os.getpid()}-{time.monotonic_ns()}")
-    client.connect(addr.host, addr.port)
-    client.loop_start()
-    yield client
-    client.loop_stop()
-    client.disconnect()
 
 
 def publish_frames(client: mqtt.Client, topics: Topics, seconds: float, fps: float, first_seq: int = 0) -> int:
