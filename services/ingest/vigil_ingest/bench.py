@@ -76,7 +76,6 @@ from paho.mqtt.enums import CallbackAPIVersion
 from vigil_common import keys
 from vigil_common.embedded import find_binary, free_port, wait_port
 from vigil_common.envelope import HEADER, MAGIC, VERSION, Codec
-from vigil_common.messages import ONLINE
 from vigil_common.topics import Topics
 
 INGEST_PREFIX = "vbi"  # topic prefix ingest listens on
@@ -791,8 +790,10 @@ def run(
     latency_frame_kb: int = 40,
     keep: bool = False,
     verbose: bool = True,
+    processes: int = 1,
 ) -> dict[str, Any]:
-    """Run the three phases on private infrastructure; returns every figure (see :func:`main`)."""
+    """Run the three phases on private infrastructure; returns every figure (see :func:`main`).
+    With ``processes`` > 1, that many ingest processes share the frames (VIGIL_INGEST_SHARE_GROUP)."""
 
     def say(msg: str) -> None:
         if verbose:
@@ -808,6 +809,7 @@ def run(
         "frame_bytes": big.size,
         "frame_size": f"{big.width}x{big.height}",
         "latency_frame_bytes": small.size,
+        "ingest_processes": processes,
     }
     # Enough room for the closed loop's window; QoS 0 beyond it is dropped by the broker.
     max_queued = max(1000, 2 * window)
@@ -818,32 +820,34 @@ def run(
         pids = {"mosquitto": infra.pid("mosquitto"), "redis": infra.pid("redis"), "bench": os.getpid()}
         host, port = "127.0.0.1", infra.mqtt_port
         codes: list[int | None] = []
-        ingest: subprocess.Popen[bytes] | None = None
+        ingest: IngestGroup | None = None
         try:
             # Throughput and loss: the shortest Redis buffer ingest allows (10 s), so Redis memory
             # stays bounded at these rates (phases are counted by XLEN within 10 s, or entries-added).
-            ingest = _start_ingest(infra, log_path, buffer_s=10)
-            say(f"private mosquitto :{infra.mqtt_port}, redis :{infra.redis_port}, ingest pid {ingest.pid}")
+            ingest = IngestGroup.start(infra, log_path, buffer_s=10, processes=processes)
+            say(f"private mosquitto :{infra.mqtt_port}, redis :{infra.redis_port}, ingest pids {ingest.pids}")
             result["throughput"] = _throughput(
-                host, port, infra, rc, ingest.pid, pids, big, rounds=rounds, seconds=seconds, warmup_s=warmup_s,
+                host, port, infra, rc, ingest.pids, pids, big, rounds=rounds, seconds=seconds, warmup_s=warmup_s,
                 window=window, cameras=throughput_cameras, say=say)
             # As asked: a fraction of the bare rate; and the same fraction of ingest's own measured
             # rate, which is "below saturation" whatever the ratio turned out to be.
             result["loss"] = [
-                _loss(host, port, infra, rc, ingest.pid, pids, big, rate=loss_fraction * result["throughput"][key],
+                _loss(host, port, infra, rc, ingest.pids, pids, big, rate=loss_fraction * result["throughput"][key],
                       fraction=loss_fraction, of=of, seconds=loss_seconds, cameras=throughput_cameras, say=say)
                 for of, key in (("bare", "bare_fps_median"), ("ingest", "ingest_fps_median"))
             ]
-            codes.append(stop_process(ingest, timeout=15))
+            codes += ingest.stop()
+            ingest = None
             # Latency: entries are read after the run, so the buffer must outlast it.
-            ingest = _start_ingest(infra, log_path, buffer_s=max(60, int(latency_seconds) + 40))
-            result["latency"] = _latency(host, port, infra, rc, ingest.pid, pids, small, cameras=cameras, fps=fps,
+            ingest = IngestGroup.start(infra, log_path, buffer_s=max(60, int(latency_seconds) + 40),
+                                       processes=processes)
+            result["latency"] = _latency(host, port, infra, rc, ingest.pids, pids, small, cameras=cameras, fps=fps,
                                          seconds=latency_seconds, say=say)
             info = rc.info("memory")
             result["redis_used_memory_peak_mb"] = round(int(info["used_memory_peak"]) / 2**20)
         finally:
             if ingest is not None:
-                codes.append(stop_process(ingest, timeout=15))
+                codes += ingest.stop()
             result["ingest_exit_codes"] = codes
             result["ingest_log_problems"], result["ingest_log_sample"] = log_problems(log_path)
             rc.close()
@@ -870,16 +874,39 @@ KIND_LABELS = {
 }
 
 
-def _start_ingest(infra: Infra, log_path: Path, *, buffer_s: int) -> subprocess.Popen[bytes]:
-    """``vigil ingest`` on the private servers; returns once it announced itself online."""
-    env = service_env(infra, topic_prefix=INGEST_PREFIX, stream_buffer_s=str(buffer_s), segment_seconds="10")
-    proc = spawn_vigil(["ingest"], env, log_path, infra.run_dir)
-    online = wait_for_payload(infra.mqtt_url, Topics(INGEST_PREFIX).service_status("ingest"), ONLINE.encode(),
-                              timeout=60)
-    if not online or proc.poll() is not None:
-        stop_process(proc)
-        raise RuntimeError(f"vigil ingest did not come online; see {log_path}")
-    return proc
+@dataclass
+class IngestGroup:
+    """``vigil ingest`` process(es) on the private servers; several share the frames through
+    ``VIGIL_INGEST_SHARE_GROUP``. All write to one log (lines carry no pid: fine for counting)."""
+
+    procs: list[subprocess.Popen[bytes]]
+
+    @property
+    def pids(self) -> dict[str, int]:
+        return {("ingest" if i == 0 else f"ingest{i + 1}"): p.pid for i, p in enumerate(self.procs)}
+
+    @classmethod
+    def start(cls, infra: Infra, log_path: Path, *, buffer_s: int, processes: int = 1) -> IngestGroup:
+        """Returns once every process is connected (each says "MQTT connected" in the log)."""
+        extra = {"ingest_share_group": "bench"} if processes > 1 else {}
+        env = service_env(infra, topic_prefix=INGEST_PREFIX, stream_buffer_s=str(buffer_s), segment_seconds="10",
+                          **extra)
+        before = log_path.read_bytes().count(b"MQTT connected") if log_path.exists() else 0
+        group = cls([spawn_vigil(["ingest"], env, log_path, infra.run_dir) for _ in range(processes)])
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            connected = log_path.read_bytes().count(b"MQTT connected") - before if log_path.exists() else 0
+            if connected >= processes or any(p.poll() is not None for p in group.procs):
+                break
+            time.sleep(0.1)
+        if any(p.poll() is not None for p in group.procs) or time.monotonic() >= deadline:
+            group.stop()
+            raise RuntimeError(f"vigil ingest did not come online; see {log_path}")
+        time.sleep(0.3)  # subscriptions acknowledged
+        return group
+
+    def stop(self) -> list[int | None]:
+        return [stop_process(p, timeout=15) for p in self.procs]
 
 
 # Frames ever added to the streams (trimming does not lower it), summed server side: XINFO's
@@ -902,7 +929,7 @@ def entries_added(client: redis.Redis, stream_keys: Sequence[str]) -> int:
     return int(client.eval(_ENTRIES_ADDED, len(stream_keys), *stream_keys))
 
 
-def _throughput(host: str, port: int, infra: Infra, rc: redis.Redis, ingest_pid: int, pids: dict[str, int],
+def _throughput(host: str, port: int, infra: Infra, rc: redis.Redis, ingest_pids: dict[str, int], pids: dict[str, int],
                 frames: FrameSource, *, rounds: int, seconds: float, warmup_s: float, window: int, cameras: int,
                 say: Callable[[str], None]) -> dict[str, Any]:
     cams = [f"tp-{i}" for i in range(cameras)]
@@ -923,7 +950,7 @@ def _throughput(host: str, port: int, infra: Infra, rc: redis.Redis, ingest_pid:
         try:
             if kind == "ingest":
                 _unlink_streams(rc, [f"{keys.PREFIX}:frames:tp-*"])
-                probe = CpuProbe({**pids, "ingest": ingest_pid})
+                probe = CpuProbe({**pids, **ingest_pids})
                 topics, consumed = ingest_topics, landed
             else:
                 counter = _CTX.RawValue("q", 0)
@@ -1029,7 +1056,7 @@ def _fmt_cpu(cpu: dict[str, float]) -> str:
     return " ".join(f"{k}={v:.0f}" for k, v in cpu.items())
 
 
-def _loss(host: str, port: int, infra: Infra, rc: redis.Redis, ingest_pid: int, pids: dict[str, int],
+def _loss(host: str, port: int, infra: Infra, rc: redis.Redis, ingest_pids: dict[str, int], pids: dict[str, int],
           frames: FrameSource, *, rate: float, fraction: float, of: str, seconds: float, cameras: int,
           say: Callable[[str], None]) -> dict[str, Any]:
     """Open-loop publishing at ``rate`` (= ``fraction`` of the ``of`` rate): published vs landed."""
@@ -1043,7 +1070,7 @@ def _loss(host: str, port: int, infra: Infra, rc: redis.Redis, ingest_pid: int, 
     time.sleep(2.5)  # let ingest flush its counters, then take the "before" values
     drops0 = _ingest_metric(rc, "vigil_ingest_dropped_total")
     broker0 = broker_sys(infra.mqtt_url, sys_names).get(sys_names[0], 0)
-    probe = CpuProbe({**pids, "ingest": ingest_pid})
+    probe = CpuProbe({**pids, **ingest_pids})
     pub = RawPublisher(host, port, f"bench-loss-{os.getpid()}")
     probe.start()
     try:
@@ -1077,12 +1104,12 @@ def _loss(host: str, port: int, infra: Infra, rc: redis.Redis, ingest_pid: int, 
     return out
 
 
-def _latency(host: str, port: int, infra: Infra, rc: redis.Redis, ingest_pid: int, pids: dict[str, int],
+def _latency(host: str, port: int, infra: Infra, rc: redis.Redis, ingest_pids: dict[str, int], pids: dict[str, int],
              frames: FrameSource, *, cameras: int, fps: float, seconds: float,
              say: Callable[[str], None]) -> dict[str, Any]:
     out: dict[str, Any] = {"cameras": cameras, "fps": fps, "seconds": seconds, "frame_bytes": frames.size}
     # ingest
-    probe = CpuProbe({**pids, "ingest": ingest_pid})
+    probe = CpuProbe({**pids, **ingest_pids})
     probe.start()
     counts = latency_load(host, port, INGEST_PREFIX, cameras, fps, seconds, frames)
     cpu = probe.stop()
@@ -1230,10 +1257,12 @@ def main(argv: list[str]) -> int:
     p.add_argument("--fps", type=float, default=30.0, help="latency test frames/s per camera")
     p.add_argument("--latency-seconds", type=float, default=20.0)
     p.add_argument("--latency-frame-kb", type=int, default=40)
+    p.add_argument("--processes", type=int, default=1,
+                   help="ingest processes sharing the frames (VIGIL_INGEST_SHARE_GROUP); the bar is for 1")
     p.add_argument("--keep", action="store_true", help="keep the run directory (logs, database)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     args = p.parse_args(argv)
-    for name in ("rounds", "cameras", "window"):
+    for name in ("rounds", "cameras", "window", "processes"):
         if getattr(args, name) < 1:
             p.error(f"--{name} must be >= 1")
     if min(args.seconds, args.loss_seconds, args.latency_seconds, args.fps, args.frame_kb,
@@ -1244,7 +1273,8 @@ def main(argv: list[str]) -> int:
     result = run(frame_kb=args.frame_kb, rounds=args.rounds, seconds=args.seconds, warmup_s=args.warmup,
                  window=args.window, loss_fraction=args.loss_fraction, loss_seconds=args.loss_seconds,
                  cameras=args.cameras, fps=args.fps, latency_seconds=args.latency_seconds,
-                 latency_frame_kb=args.latency_frame_kb, keep=args.keep, verbose=not args.json)
+                 latency_frame_kb=args.latency_frame_kb, keep=args.keep, verbose=not args.json,
+                 processes=args.processes)
     print(json.dumps(result, indent=2, default=str) if args.json else format_table(result))
     return 0
 
