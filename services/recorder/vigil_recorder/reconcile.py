@@ -9,7 +9,9 @@ Each run:
    e.g. while the database was down), removes stale ``.partial`` temporaries, drops rows
    whose file is gone;
 3. reconciles storage accounting: the bytes on disk (from the walk) against the index's
-   ``SUM(bytes)``, into ``vigil:storage`` (``bytes_disk``, ``reconciled_at``).
+   ``SUM(bytes)``, into ``vigil:storage`` (``bytes_disk``, ``reconciled_at``);
+4. on a completed full sweep, removes unindexed stills past retention
+   (:mod:`vigil_recorder.stills_sweep`).
 
 Cost. A day directory is re-read only if its mtime changed since it was last found
 consistent (creating, renaming or deleting a file changes it), or it vanished; the clean
@@ -30,7 +32,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import redis
 from sqlalchemy import func, select
@@ -47,6 +49,8 @@ from vigil_recorder.reconcile_dirs import DirResult, check_day, rel_dir
 from vigil_recorder.retention_delete import finish_marked, storage_lock
 from vigil_recorder.retention_metrics import first_line as _first_line
 from vigil_recorder.retention_metrics import human, publish_counts, write_storage
+from vigil_recorder.retention_plan import policy_from
+from vigil_recorder.stills_sweep import sweep_unindexed_stills
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +100,7 @@ class Report:
     complete: bool = True
     bytes_disk: int | None = None  # only when every directory was accounted for
     bytes_index: int = 0
+    stills_removed: int = 0  # unindexed snapshot/thumbnail files past retention (full sweeps)
 
     def metric_deltas(self) -> dict[str, int]:
         r = self.result
@@ -104,6 +109,7 @@ class Report:
             sample_name("vigil_recorder_reconcile_dropped_total"): r.dropped,
             sample_name("vigil_recorder_reconcile_partials_removed_total"): r.partials_removed,
             sample_name("vigil_recorder_reconcile_unindexable_total"): r.unindexable,
+            sample_name("vigil_recorder_reconcile_stills_removed_total"): self.stills_removed,
             sample_name("vigil_recorder_reconcile_runs_total", full=str(self.full).lower()): 1,
         }
 
@@ -224,6 +230,11 @@ def reconcile(settings: Settings, sessions: sessionmaker[Session], client: redis
         client.delete(SWEPT_KEY)
 
     if report.full and report.complete:
+        policy = policy_from(settings)
+        with storage_lock(client):
+            report.stills_removed = sweep_unindexed_stills(
+                settings.data_dir, sessions, settings.tz, datetime.fromtimestamp(now, UTC),
+                snapshot_keep=policy.retention, thumbnail_keep=policy.keep_motion).files
         client.set(FULL_KEY, f"{now:.3f}", ex=FULL_EVERY_S)
         client.delete(SWEEP_KEY)
     if report.complete:
