@@ -1,0 +1,133 @@
+"""The shipped broker config, password file and ACL, enforced by the real mosquitto binary:
+anonymous clients are refused, camera `a` cannot write camera `b`'s topics nor read its
+commands, and each service account can do its job (including ingest's shared subscription)."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.deploy.broker import Broker, Client, connect, start_shipped_broker
+from tests.helpers import wait_for
+from vigil_common import mosquitto_passwd
+
+pytestmark = pytest.mark.integration
+
+CAMERA_PASSWORDS = {"a": secrets.token_urlsafe(16), "b": secrets.token_urlsafe(16)}
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
+    b = start_shipped_broker(tmp_path_factory.mktemp("acl-broker"))
+    for camera, password in CAMERA_PASSWORDS.items():
+        mosquitto_passwd.set_password(b.passwd, camera, password)
+    b.reload()
+    # The reload is asynchronous: wait until camera `a` is accepted.
+    wait_for(lambda: _accepted(b, "a", CAMERA_PASSWORDS["a"]), 10, "the broker to re-read the password file")
+    yield b
+    b.stop()
+
+
+@pytest.fixture
+def made() -> Iterator[list[Client]]:
+    out: list[Client] = []
+    yield out
+    for client in out:
+        client.close()
+
+
+def _accepted(b: Broker, user: str, password: str) -> bool:
+    client = connect(b, user, password)
+    try:
+        return client.connack is not None and not client.connack.is_failure
+    finally:
+        client.close()
+
+
+def _settle() -> None:
+    time.sleep(1.0)  # a message that would arrive does so well within this on loopback
+
+
+def test_anonymous_client_is_refused(broker: Broker, made: list[Client]) -> None:
+    made.append(anon := connect(broker, None))
+    assert anon.connack is not None and anon.connack.is_failure
+    assert anon.connack.getName() == "Not authorized"
+
+
+def test_wrong_password_and_unknown_user_are_refused(broker: Broker) -> None:
+    assert not _accepted(broker, "a", "not-the-password")
+    assert not _accepted(broker, "ingest", CAMERA_PASSWORDS["a"])
+    assert not _accepted(broker, "nobody", "whatever-password")
+
+
+def test_service_accounts_from_the_entrypoint_are_accepted(broker: Broker) -> None:
+    for user in ("ingest", "recorder", "api", "notifier"):
+        assert _accepted(broker, user, broker.passwords[user]), user
+
+
+def test_camera_a_cannot_publish_to_camera_b(broker: Broker, made: list[Client]) -> None:
+    made.append(ingest := connect(broker, "ingest", broker.passwords["ingest"]))
+    ingest.subscribe("vigil/cameras/+/frame")
+    ingest.subscribe("vigil/cameras/+/heartbeat")
+    made.append(cam_a := connect(broker, "a", CAMERA_PASSWORDS["a"]))
+    cam_a.publish("vigil/cameras/b/frame", b"forged")
+    cam_a.publish("vigil/cameras/b/heartbeat", b"forged")
+    cam_a.publish("vigil/cameras/a/frame", b"mine")
+    wait_for(lambda: ("vigil/cameras/a/frame", b"mine") in ingest.received, 5, "camera a's own frame")
+    _settle()
+    assert all(payload != b"forged" for _t, payload in ingest.received), ingest.received
+
+
+def test_camera_reads_only_its_own_commands(broker: Broker, made: list[Client]) -> None:
+    made.append(api := connect(broker, "api", broker.passwords["api"]))
+    made.append(cam_a := connect(broker, "a", CAMERA_PASSWORDS["a"]))
+    made.append(cam_b := connect(broker, "b", CAMERA_PASSWORDS["b"]))
+    cam_a.subscribe("vigil/cameras/b/command")
+    cam_a.subscribe("vigil/cameras/+/command")
+    cam_b.subscribe("vigil/cameras/b/command")
+    api.publish("vigil/cameras/b/command", b'{"action": "stop"}')
+    wait_for(lambda: cam_b.received, 5, "camera b's command")
+    _settle()
+    assert cam_a.received == []
+    # ... and a camera cannot command another camera (nor itself).
+    cam_a.publish("vigil/cameras/b/command", b'{"action": "start"}')
+    _settle()
+    assert [p for _t, p in cam_b.received] == [b'{"action": "stop"}']
+
+
+def test_shared_subscription_and_service_topics(broker: Broker, made: list[Client]) -> None:
+    made.append(ingest1 := connect(broker, "ingest", broker.passwords["ingest"]))
+    made.append(ingest2 := connect(broker, "ingest", broker.passwords["ingest"]))
+    for client in (ingest1, ingest2):
+        client.subscribe("$share/ingest/vigil/cameras/+/frame", qos=0)
+    made.append(cam_b := connect(broker, "b", CAMERA_PASSWORDS["b"]))
+    for i in range(20):
+        cam_b.publish("vigil/cameras/b/frame", b"f%d" % i, qos=1)
+    wait_for(lambda: len(ingest1.received) + len(ingest2.received) == 20, 10, "all frames once")
+    _settle()
+    assert len(ingest1.received) + len(ingest2.received) == 20  # each frame exactly once
+    # Services publish their presence; the notifier and the api read it; a camera cannot forge it.
+    made.append(notifier := connect(broker, "notifier", broker.passwords["notifier"]))
+    notifier.subscribe("vigil/services/+/status")
+    made.append(recorder := connect(broker, "recorder", broker.passwords["recorder"]))
+    recorder.publish("vigil/services/recorder/status", b"online")
+    cam_b.publish("vigil/services/ingest/status", b"offline")
+    wait_for(lambda: ("vigil/services/recorder/status", b"online") in notifier.received, 5, "presence")
+    _settle()
+    assert ("vigil/services/ingest/status", b"offline") not in notifier.received
+
+
+def test_hashes_written_in_python_are_what_mosquitto_passwd_writes(tmp_path: Path) -> None:
+    import subprocess
+
+    path = tmp_path / "passwd"
+    subprocess.run(["mosquitto_passwd", "-c", "-b", str(path), "ref", "s3cret-pass"], check=True)
+    encoded = mosquitto_passwd.read_entries(path)["ref"]
+    assert mosquitto_passwd.verify_password("s3cret-pass", encoded)
+    assert not mosquitto_passwd.verify_password("s3cret-pasS", encoded)
+    salt = __import__("base64").b64decode(encoded.split("$")[3])
+    assert mosquitto_passwd.hash_password("s3cret-pass", iterations=int(encoded.split("$")[2]), salt=salt) == encoded
