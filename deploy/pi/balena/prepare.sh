@@ -7,7 +7,7 @@ root="$(cd "$here/../../.." && pwd)"
 rm -rf "$here/build"
 mkdir -p "$here/build/services"
 cp "$root/deploy/pi/Dockerfile" "$here/build/Dockerfile"
-cp "$root/deploy/pi/.dockerignore" "$here/build/.dockerignore"
+cp "$root/deploy/pi/Dockerfile.dockerignore" "$here/build/.dockerignore"
 cp -R "$root/services/common" "$root/services/capture" "$here/build/services/"
 find "$here/build" -name __pycache__ -prune -exec rm -rf {} + -o -name '*.egg-info' -prune -exec rm -rf {} +
 echo "balena build context ready: cd $here && balena push <fleet>"
