@@ -72,6 +72,10 @@ def shipped_config(port: int, auth_dir: Path) -> str:
 def start_shipped_broker(tmp: Path, passwords: dict[str, str] | None = None) -> Broker:
     """``passwords``: the service accounts' (default: random ones), as the broker container's
     MQTT_<NAME>_PASSWORD environment gives them to the shipped entrypoint."""
+    import pytest
+
+    if shutil.which("mosquitto_passwd") is None:
+        pytest.skip("mosquitto_passwd missing (scripts/ensure-deploy-tools.sh installs mosquitto)")
     passwords = passwords or {name: secrets.token_urlsafe(16) for name in SERVICE_ACCOUNTS}
     # The broker drops to user `mosquitto` before reading the password file: the auth directory
     # must be reachable by it (pytest's own temporary root is private to root).
