@@ -13,8 +13,8 @@ import re
 import secrets
 import shutil
 import signal
-import tempfile
 import subprocess
+import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field

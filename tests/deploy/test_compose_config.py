@@ -61,6 +61,12 @@ def test_server_compose_file_is_valid(env_file: Path) -> None:
     for extra in ((), ("--profile", "public")):
         out = compose_config(ROOT / "docker-compose.yml", env_file, *extra)
         assert out.returncode == 0, out.stderr
+    # docs/deployment.md §5: the plain-HTTP port on loopback only, behind the TLS proxy.
+    env_file.write_text(env_file.read_text() + "VIGIL_HTTP_PUBLISH=127.0.0.1:8000\nVIGIL_DOMAIN=vigil.example.com\n")
+    assert compose_config(ROOT / "docker-compose.yml", env_file, "--profile", "public").returncode == 0
+    ports = resolved(env_file)["services"]["api"]["ports"]
+    assert [(p["host_ip"], p["published"], p["target"]) if isinstance(p, dict) else p for p in ports] in (
+        [("127.0.0.1", "8000", 8000)], [("127.0.0.1", 8000, 8000)], ["127.0.0.1:8000:8000/tcp"])
 
 
 @needs_compose

@@ -218,6 +218,14 @@ def _services(stack: Stack) -> dict[str, Any]:
     return dict(stack.compose["services"])
 
 
+def ingest_scale() -> int:
+    """Two ingest processes once ingest shares frames through VIGIL_INGEST_SHARE_GROUP (built on
+    main: before that, a second process would record every frame twice)."""
+    from vigil_common.settings import Settings
+
+    return 2 if "ingest_share_group" in Settings.model_fields else 1
+
+
 def notifier_available() -> bool:
     return importlib.util.find_spec("vigil_notifier") is not None
 
@@ -239,7 +247,7 @@ def test_the_stack_starts_from_the_compose_file(stack: Stack) -> None:
     for name in APP_SERVICES[1:]:
         if name == "notifier" and not notifier_available():
             continue  # built on another branch; runs here once merged
-        scale = RECORDER_SCALE if name == "recorder" else 1
+        scale = {"recorder": RECORDER_SCALE, "ingest": ingest_scale()}.get(name, 1)
         for i in range(scale):
             stack.start(f"{name}-{i + 1}", services[name]["command"], stack.envs[name])
         started.append(name)
@@ -262,7 +270,6 @@ def test_the_stack_starts_from_the_compose_file(stack: Stack) -> None:
 def test_a_provisioned_pi_camera_records(stack: Stack) -> None:
     if "api" not in stack.envs:
         pytest.skip("the stack did not start")
-    services = _services(stack)
     # `docker compose exec api vigil camera add parity-cam --name "Parity cam" --location Lab`
     out = stack.run("api", ["vigil", "camera", "add", CAMERA, "--name", "Parity cam", "--location", "Lab"],
                     stack.envs["api"])

@@ -21,6 +21,7 @@ from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.exc import SQLAlchemyError
 
 from vigil_common import mosquitto_passwd
 from vigil_common.ids import InvalidIdError, require_camera_id
@@ -164,7 +165,11 @@ def main(argv: list[str]) -> int:
         print(f"vigil camera: {exc}", file=sys.stderr)
         return 2
     password_file = args.password_file or prov.mqtt_password_file
-    new = save_camera(settings, camera_id, name, args.location)
+    try:
+        new = save_camera(settings, camera_id, name, args.location)
+    except SQLAlchemyError as exc:
+        print(f"vigil camera: cannot save the camera in the database: {type(exc).__name__}", file=sys.stderr)
+        return 1
     try:
         mosquitto_passwd.set_password(password_file, camera_id, password)
     except OSError as exc:
