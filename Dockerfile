@@ -7,13 +7,16 @@
 FROM python:3.11.10-slim-bookworm AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/vigil
-COPY services/ /src/services/
+# The context is only services/ and frontend/ (.dockerignore).
+COPY . /src/
 # Only the server's packages (never vigil-capture: cameras run the Pi image). The notifier is
 # included when its package is present.
 RUN set -eu; cd /src/services; \
     pkgs="./common[db] ./ingest ./recorder ./api"; \
     if [ -f notifier/pyproject.toml ]; then pkgs="$pkgs ./notifier"; fi; \
-    /opt/vigil/bin/pip install $pkgs
+    /opt/vigil/bin/pip install $pkgs; \
+    mkdir -p /app; \
+    if [ -f /src/frontend/index.html ] || [ -f /src/frontend/dist/index.html ]; then cp -R /src/frontend /app/frontend; fi
 
 FROM python:3.11.10-slim-bookworm AS runtime
 RUN groupadd --gid 10001 vigil \
@@ -21,6 +24,8 @@ RUN groupadd --gid 10001 vigil \
  && mkdir -p /var/lib/vigil/data /var/lib/vigil/broker \
  && chown -R 10001:10001 /var/lib/vigil
 COPY --from=build /opt/vigil /opt/vigil
+# The web app (static files), served by `vigil api` from ./frontend of its working directory.
+COPY --from=build /app/ /opt/vigil/app/
 ENV PATH=/opt/vigil/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
@@ -28,7 +33,7 @@ ENV PATH=/opt/vigil/bin:$PATH \
     VIGIL_HTTP_HOST=0.0.0.0 \
     VIGIL_HTTP_PORT=8000 \
     VIGIL_MQTT_PASSWORD_FILE=/var/lib/vigil/broker/passwd
-WORKDIR /var/lib/vigil
+WORKDIR /opt/vigil/app
 USER 10001:10001
 EXPOSE 8000
 VOLUME ["/var/lib/vigil/data"]

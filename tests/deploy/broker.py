@@ -16,7 +16,6 @@ import signal
 import subprocess
 import tempfile
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -137,9 +136,3 @@ def connect(broker: Broker, username: str | None, password: str | None = None) -
     assert client.connected.wait(5), "no CONNACK"
     return client
 
-
-def clients() -> Iterator[list[Client]]:
-    made: list[Client] = []
-    yield made
-    for client in made:
-        client.close()
