@@ -131,3 +131,38 @@ def test_hashes_written_in_python_are_what_mosquitto_passwd_writes(tmp_path: Pat
     assert not mosquitto_passwd.verify_password("s3cret-pasS", encoded)
     salt = __import__("base64").b64decode(encoded.split("$")[3])
     assert mosquitto_passwd.hash_password("s3cret-pass", iterations=int(encoded.split("$")[2]), salt=salt) == encoded
+
+
+def test_a_camera_cannot_watch_other_cameras(broker: Broker, made: list[Client]) -> None:
+    made.append(cam_a := connect(broker, "a", CAMERA_PASSWORDS["a"]))
+    cam_a.subscribe("vigil/#")
+    cam_a.subscribe("#")
+    made.append(cam_b := connect(broker, "b", CAMERA_PASSWORDS["b"]))
+    made.append(ingest := connect(broker, "ingest", broker.passwords["ingest"]))
+    ingest.subscribe("vigil/cameras/b/frame")
+    cam_b.publish("vigil/cameras/b/frame", b"private")
+    cam_b.publish("vigil/cameras/b/heartbeat", b"{}")
+    wait_for(lambda: ingest.received, 5, "camera b's frame at ingest")
+    _settle()
+    assert cam_a.received == []
+
+
+def test_service_accounts_are_confined_to_their_jobs(broker: Broker, made: list[Client]) -> None:
+    made.append(cam_b := connect(broker, "b", CAMERA_PASSWORDS["b"]))
+    cam_b.subscribe("vigil/cameras/b/command")
+    made.append(api := connect(broker, "api", broker.passwords["api"]))
+    api.subscribe("vigil/cameras/+/motion")
+    api.subscribe("vigil/cameras/+/frame")
+    made.append(ingest := connect(broker, "ingest", broker.passwords["ingest"]))
+    made.append(recorder := connect(broker, "recorder", broker.passwords["recorder"]))
+    # Only the api commands cameras; nobody but the camera publishes its frames.
+    ingest.publish("vigil/cameras/b/command", b'{"action": "stop"}')
+    recorder.publish("vigil/cameras/b/command", b'{"action": "stop"}')
+    api.publish("vigil/cameras/b/frame", b"forged by api")
+    ingest.publish("vigil/cameras/b/frame", b"forged by ingest")
+    # The recorder publishes motion, which the api reads.
+    recorder.publish("vigil/cameras/b/motion", b"ON")
+    wait_for(lambda: ("vigil/cameras/b/motion", b"ON") in api.received, 5, "motion at the api")
+    _settle()
+    assert cam_b.received == []
+    assert not [p for t, p in api.received if t.endswith("/frame")]
