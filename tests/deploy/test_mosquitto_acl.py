@@ -4,14 +4,17 @@ commands, and each service account can do its job (including ingest's shared sub
 
 from __future__ import annotations
 
+import os
 import secrets
+import stat
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.deploy.broker import Broker, Client, connect, start_shipped_broker
+from tests.deploy.broker import MOSQUITTO_DIR, Broker, Client, connect, start_shipped_broker
 from tests.helpers import wait_for
 from vigil_common import mosquitto_passwd
 
@@ -122,8 +125,6 @@ def test_shared_subscription_and_service_topics(broker: Broker, made: list[Clien
 
 
 def test_hashes_written_in_python_are_what_mosquitto_passwd_writes(tmp_path: Path) -> None:
-    import subprocess
-
     path = tmp_path / "passwd"
     subprocess.run(["mosquitto_passwd", "-c", "-b", str(path), "ref", "s3cret-pass"], check=True)
     encoded = mosquitto_passwd.read_entries(path)["ref"]
@@ -166,3 +167,34 @@ def test_service_accounts_are_confined_to_their_jobs(broker: Broker, made: list[
     _settle()
     assert cam_b.received == []
     assert not [p for t, p in api.received if t.endswith("/frame")]
+
+
+def _entrypoint(auth_dir: Path, passwords: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "VIGIL_BROKER_AUTH_DIR": str(auth_dir)}
+    env.update({f"MQTT_{k.upper()}_PASSWORD": v for k, v in passwords.items()})
+    return subprocess.run(["sh", str(MOSQUITTO_DIR / "entrypoint.sh"), "true"], env=env, capture_output=True,
+                          text=True, timeout=60)
+
+
+def test_entrypoint_refuses_a_missing_service_password(tmp_path: Path) -> None:
+    out = _entrypoint(tmp_path / "auth", {"ingest": "a1", "recorder": "b2", "notifier": "d4"})
+    assert out.returncode == 1 and "MQTT_API_PASSWORD is not set" in out.stderr
+
+
+def test_entrypoint_keeps_cameras_and_updates_service_passwords(tmp_path: Path) -> None:
+    auth = tmp_path / "auth"
+    first = {"ingest": "i1", "recorder": "r1", "api": "a1", "notifier": "n1"}
+    assert _entrypoint(auth, first).returncode == 0
+    mosquitto_passwd.set_password(auth / "passwd", "porch", "camera-password")
+    second = {**first, "api": "a2"}  # a changed .env, then `docker compose up -d` restarts the broker
+    out = _entrypoint(auth, second)
+    assert out.returncode == 0, out.stderr
+    entries = mosquitto_passwd.read_entries(auth / "passwd")
+    assert set(entries) == {"ingest", "recorder", "api", "notifier", "porch"}
+    assert mosquitto_passwd.verify_password("camera-password", entries["porch"])
+    assert mosquitto_passwd.verify_password("a2", entries["api"])
+    assert not mosquitto_passwd.verify_password("a1", entries["api"])
+    if os.geteuid() == 0:  # as in the container: the broker's group reads, the vigil user writes
+        st = (auth / "passwd").stat()
+        assert (st.st_uid, stat.S_IMODE(st.st_mode)) == (10001, 0o640)
+        assert stat.S_IMODE(auth.stat().st_mode) == 0o2770
