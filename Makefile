@@ -36,6 +36,7 @@ typecheck: install-dev
 
 test: install-dev
 	@scripts/ensure-services.sh
+	@scripts/ensure-deploy-tools.sh
 	$(BIN)/ruff check services tests
 	$(BIN)/mypy services
 	$(BIN)/pytest -ra $(PYTEST_ARGS)

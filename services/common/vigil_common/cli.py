@@ -20,6 +20,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("vigil_recorder.export_cli", "cut a camera's footage between two times into one MP4"),
     "migrate": ("vigil_common.db.cli", "apply database migrations"),
     "user": ("vigil_common.db.cli", "manage users: add, passwd, delete, list"),
+    "camera": ("vigil_common.provision", "provision a camera: `vigil camera add ID --name N --location L`"),
+    "health": ("vigil_common.healthcheck", "container health probe: exit 0 when this host's service is alive"),
     "bench": ("vigil_common.bench", "benchmarks: ingest, recorder, capture, noloss"),
 }
 

@@ -133,14 +133,18 @@ class IngestService:
 
     # lifecycle ----------------------------------------------------------------------------
     def flush_metrics(self) -> None:
+        """Counters to Redis, and this instance's liveness key while it is healthy (also when
+        idle: `vigil health ingest`, the containers' probe, reads it)."""
         deltas = self.counters.drain()
-        if not deltas:
+        healthy = self.healthy()
+        if not deltas and not healthy:
             return
         try:
             pipe = self.redis.pipeline(transaction=False)
             for field, amount in deltas.items():
                 pipe.hincrby(keys.metrics_hash(SERVICE), field, amount)
-            pipe.set(keys.service_health(SERVICE, self.instance), b"ok", ex=HEALTH_TTL_S)
+            if healthy:
+                pipe.set(keys.service_health(SERVICE, self.instance), b"ok", ex=HEALTH_TTL_S)
             pipe.execute()
         except redis.RedisError:
             self.counters.restore(deltas)
