@@ -110,6 +110,8 @@ def main(argv: list[str]) -> int:
     app_services += [ServiceSpec(f"recorder-{i + 1}" if recorders > 1 else "recorder", vigil_cmd("recorder"))
                      for i in range(recorders)]
     app_services.append(ServiceSpec("api", vigil_cmd("api")))
+    # Without SendGrid/SMTP/webhook settings the notifier logs each e-mail to this console.
+    app_services.append(ServiceSpec("notifier", vigil_cmd("notifier")))
     width, _, height = args.camera_size.partition("x")
     for cam_id, name, location in demo_cameras(args.cameras):
         app_services.append(ServiceSpec(cam_id, vigil_cmd(
