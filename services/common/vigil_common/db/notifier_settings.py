@@ -20,7 +20,7 @@ EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9-]{1,63
 
 
 def valid_email(address: str) -> bool:
-    return len(address) <= 254 and EMAIL_RE.match(address) is not None
+    return len(address) <= 254 and EMAIL_RE.fullmatch(address) is not None
 
 
 @dataclass(frozen=True, slots=True)
