@@ -71,6 +71,8 @@ class SendGridChannel:
     def __init__(self, api_key: str, host: str, sender: str, timeout_s: float) -> None:
         import sendgrid
 
+        # python_http_client logs every request's headers (the API key) at DEBUG: never let it.
+        logging.getLogger("python_http_client").setLevel(logging.INFO)
         self.sender = sender
         self.client = sendgrid.SendGridAPIClient(api_key=api_key, host=host)
         # python_http_client builds a client per path segment, copying this timeout.
@@ -94,6 +96,8 @@ class SendGridChannel:
             raise DeliveryError(f"SendGrid timed out ({type(exc).__name__})", retry=True) from None
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
+            if isinstance(reason, TimeoutError):
+                raise DeliveryError("SendGrid timed out (TimeoutError)", retry=True) from None
             raise DeliveryError(f"SendGrid unreachable: {type(reason).__name__}", retry=True) from None
         code = int(response.status_code)
         if code >= 300:
