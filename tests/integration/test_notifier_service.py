@@ -165,3 +165,32 @@ def test_many_cameras_at_once_make_one_summary(settings: Settings, capture: Capt
         assert capture.subjects()[5:] == ["[Vigil] 4 cameras are back online"]
     finally:
         svc.stop()
+
+
+def test_service_status_offline_and_back_and_queued_test_email(
+        settings: Settings, capture: CaptureServer, cams: Cameras, topic_prefix: str, database_url: str) -> None:
+    from vigil_common.db.engine import make_engine, make_sessionmaker
+    from vigil_notifier import emails, outbox
+
+    svc = Running(notifier_settings(settings, capture))
+    topic = cams.topics.service_status("recorder")
+    try:
+        cams.client.publish(topic, b"online", qos=1, retain=True)
+        time.sleep(1)
+        cams.client.publish(topic, b"offline", qos=1, retain=True)
+        wait_for(lambda: capture.mails(), 10, "service offline e-mail")
+        assert capture.subjects() == ['[Vigil] Service "recorder" is offline']
+        cams.client.publish(topic, b"online", qos=1, retain=True)
+        wait_for(lambda: len(capture.mails()) >= 2, 10, "service back e-mail")
+        assert capture.subjects()[1] == '[Vigil] Service "recorder" is back online'
+        # A test e-mail queued by the API (a pending row) is delivered by the running notifier.
+        engine = make_engine(database_url)
+        with make_sessionmaker(engine).begin() as db:
+            outbox.add(db, emails.test_email(), ["me@example.org"], "sendgrid")
+        engine.dispose()
+        wait_for(lambda: len(capture.mails()) >= 3, 10, "test e-mail")
+        assert capture.subjects()[2] == "[Vigil] Test e-mail"
+        assert [t["email"] for t in capture.mails()[2].body["personalizations"][0]["to"]] == ["me@example.org"]
+    finally:
+        cams.client.publish(topic, b"", qos=1, retain=True).wait_for_publish(2)
+        svc.stop()
