@@ -16,8 +16,8 @@ import pytest
 from tests.conftest import start_private_mosquitto, wait_port
 from tests.helpers import wait_for
 from tests.integration.test_notifier_support import (  # noqa: F401 - fixture
-    CaptureServer,
     Cameras,
+    CaptureServer,
     Running,
     capture,
     notifier_settings,
