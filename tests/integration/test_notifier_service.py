@@ -194,3 +194,33 @@ def test_service_status_offline_and_back_and_queued_test_email(
     finally:
         cams.client.publish(topic, b"", qos=1, retain=True).wait_for_publish(2)
         svc.stop()
+
+
+def test_registry_renames_disabled_cameras_and_cameras_older_than_the_notifier(
+        settings: Settings, capture: CaptureServer, cams: Cameras, database_url: str) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from vigil_common.db.engine import make_engine, make_sessionmaker
+    from vigil_common.db.models import Camera
+
+    engine = make_engine(database_url)
+    now = datetime.now(UTC)
+    with make_sessionmaker(engine).begin() as db:
+        db.add(Camera(id="old-cam", name="Old", first_seen=now - timedelta(days=2)))
+        db.add(Camera(id="renamed", name="Garage (admin)", name_locked=True, first_seen=now))
+        db.add(Camera(id="off", name="Off", enabled=False, first_seen=now))
+    engine.dispose()
+    svc = Running(notifier_settings(settings, capture))
+    try:
+        cams.start("old-cam", "renamed", "off")
+        wait_for(lambda: capture.mails(), 10, "new-camera e-mail")
+        time.sleep(1)
+        # Only the camera registered just now is new; the admin's name wins over the heartbeat's.
+        assert capture.subjects() == ['[Vigil] New camera "Garage (admin)" (renamed) registered']
+        cams.stop("old-cam", "renamed", "off")
+        wait_for(lambda: len(capture.mails()) >= 3, 15, "two outage e-mails")
+        time.sleep(2)
+        assert sorted(capture.subjects()[1:]) == ['[Vigil] Camera "Camera old-cam" (old-cam) is offline',
+                                                  '[Vigil] Camera "Garage (admin)" (renamed) is offline']
+    finally:
+        svc.stop()

@@ -24,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from vigil_common.counters import Counters
 from vigil_common.db.models import Notification, utcnow
 from vigil_notifier.channels import Channel, DeliveryError, Outgoing
 from vigil_notifier.emails import Email
@@ -52,8 +53,9 @@ def add(db: Session, email: Email, recipients: list[str], channel: str) -> Notif
 
 class Outbox:
     def __init__(self, factory: sessionmaker[Session], channel: Channel, *, retry_base_s: float,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+                 clock: Callable[[], datetime] = utcnow, counters: Counters | None = None) -> None:
         self.factory = factory
+        self.counters = counters or Counters()
         self.channel = channel
         self.retry_base_s = retry_base_s
         self.clock = clock
@@ -167,6 +169,7 @@ class Outbox:
                 row.delivered_at = self.clock()
                 log.info("notification #%d %s via %s: %s", nid, status, self.channel.name, msg.subject)
         self.healthy = True
+        self.counters.inc("vigil_notifier_deliveries_total", channel=self.channel.name, status=status)
         return status
 
     def _attempts(self, nid: int) -> int:

@@ -39,6 +39,9 @@ log = logging.getLogger(__name__)
 SERVICE_NAME = "notifier"
 INBOX_MAX = 10_000
 HEALTH_TTL_S = 15
+# A camera first heard of by the notifier but registered longer ago than this is not "new"
+# (installing the notifier on a running system must not e-mail about every camera).
+NEW_CAMERA_MAX_AGE_S = 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +72,8 @@ class NotifierService:
         self.factory = make_sessionmaker(self.engine)
         self.redis = redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=3)
         self.channel = make_channel(settings)
-        self.outbox = outbox.Outbox(self.factory, self.channel, retry_base_s=settings.notify_retry_base_s)
+        self.outbox = outbox.Outbox(self.factory, self.channel, retry_base_s=settings.notify_retry_base_s,
+                                    counters=self.counters)
         self.ctx = emails.Context(settings.tz, settings.public_url)
         self.config = notifier_settings.from_stored(settings, {})
         self.policy = self._policy()
@@ -78,6 +82,8 @@ class NotifierService:
         self.conds: dict[str, Condition] = {}
         self._persisted: dict[str, str] = {}
         self.disabled: set[str] = set()
+        self.registry: dict[str, tuple[str, str, float, bool]] = {}  # id -> name, location, first seen, locked
+        self._unsaved: list[emails.Email] = []
         self.min_free: int | None = settings.min_free_bytes
         self._failures: list[float] = []
         self._failed_total: int | None = None
@@ -130,12 +136,21 @@ class NotifierService:
             self._put(Inbound("service", name, bytes(msg.payload), time.time()))
 
     # decisions (main thread only) ----------------------------------------------------------
-    def _watch(self, kind: str, ident: str) -> Watch:
+    def _watch(self, kind: str, ident: str, now: float) -> Watch:
         key = f"{kind}:{ident}"
         w = self.watches.get(key)
         if w is None:
-            w = self.watches[key] = Watch(kind, ident, registered=(kind == SERVICE))
+            known = self.registry.get(ident)
+            old = kind == CAMERA and known is not None and now - known[2] > NEW_CAMERA_MAX_AGE_S
+            w = self.watches[key] = Watch(kind, ident, registered=(kind == SERVICE or old))
         return w
+
+    def _names(self, ident: str, name: str, location: str) -> tuple[str, str]:
+        """An admin's rename (registry, name locked) wins over what the camera says."""
+        known = self.registry.get(ident)
+        if known is not None and known[3]:
+            return known[0] or name, known[1] or location
+        return name, location
 
     def handle(self, item: Inbound) -> list[machine.Alert]:
         if item.kind == "heartbeat":
@@ -150,8 +165,9 @@ class NotifierService:
             if item.ident in self.disabled:
                 return []
             # Liveness is the arrival time: a camera's clock (sent_at) can neither fake nor hide it.
-            return machine.on_heartbeat(self._watch(CAMERA, item.ident), item.at, name=hb.name,
-                                        location=hb.location)
+            name, location = self._names(item.ident, hb.name, hb.location)
+            return machine.on_heartbeat(self._watch(CAMERA, item.ident, item.at), item.at, name=name,
+                                        location=location)
         try:
             status = parse_status(item.payload)
         except ValueError as exc:
@@ -161,14 +177,17 @@ class NotifierService:
             if item.ident in self.disabled or f"{CAMERA}:{item.ident}" not in self.watches:
                 return []  # a camera we never saw alive: nothing to report
             return machine.on_status(self.watches[f"{CAMERA}:{item.ident}"], item.at, status == ONLINE)
-        return machine.on_status(self._watch(SERVICE, item.ident), item.at, status == ONLINE)
+        return machine.on_status(self._watch(SERVICE, item.ident, item.at), item.at, status == ONLINE)
 
     def _emails(self, alert: machine.Alert) -> list[emails.Email]:
         return [emails.compose(alert, self.ctx)]
 
     def commit(self, mails: list[emails.Email]) -> None:
         """Write new notifications and changed state in one transaction (no e-mail without its
-        state change, no state change without its e-mail)."""
+        state change, no state change without its e-mail). If the database is away, the
+        e-mails wait in memory and the next call writes them."""
+        self._unsaved += mails
+        mails = list(self._unsaved)
         changed: dict[str, str] = {}
         for key, w in self.watches.items():
             doc = json.dumps(w.durable() | {"last_seen": w.last_seen if w.phase != machine.ONLINE else None},
@@ -192,6 +211,7 @@ class NotifierService:
             for mail in mails:
                 outbox.add(db, mail, self.config.recipients, self.channel.name)
         self._persisted.update(changed)
+        self._unsaved.clear()
         for mail in mails:
             log.info("notification queued: %s", mail.subject)
 
@@ -212,7 +232,10 @@ class NotifierService:
     def reload_config(self) -> None:
         with self.factory() as db:
             self.config = notifier_settings.load(db, self.settings)
-            self.disabled = set(db.scalars(select(Camera.id).where(Camera.enabled.is_(False))))
+            cams = db.execute(select(Camera.id, Camera.name, Camera.location, Camera.first_seen, Camera.name_locked,
+                                     Camera.enabled)).all()
+            self.disabled = {c.id for c in cams if not c.enabled}
+            self.registry = {c.id: (c.name, c.location, c.first_seen.timestamp(), bool(c.name_locked)) for c in cams}
             self.min_free = self._min_free(db)
         self.policy = self._policy()
 
@@ -277,7 +300,9 @@ class NotifierService:
             machine.rebase(self.watches, now)
             self._ever_connected = True
             self._lost_at = None
-        for alert in machine.plan(self.watches, now, self.policy):
+        # Disabled cameras are not watched (their state is kept for when they are enabled).
+        active = {k: w for k, w in self.watches.items() if not (w.kind == CAMERA and w.ident in self.disabled)}
+        for alert in machine.plan(active, now, self.policy):
             mails += self._emails(alert)
         self.commit(mails)
 
@@ -316,7 +341,14 @@ class NotifierService:
             self.reload_config()
             self.load_state()
 
-        retry(_load, what="notifier start (database)", stop=stop, exceptions=(SQLAlchemyError,))
+        try:
+            retry(_load, what="notifier start (database)", stop=stop, exceptions=(SQLAlchemyError,))
+        except SQLAlchemyError:
+            if not stop.is_set():
+                raise
+            self.redis.close()
+            self.engine.dispose()
+            return
         self.outbox.start()
         self.bus.start()
         log.info("notifier running: channel %s, grace %.0fs, %d recipient(s)", self.channel.name,
@@ -325,9 +357,9 @@ class NotifierService:
         next_tick = next_poll = time.monotonic()
         next_config = next_cond = time.monotonic() + iv.config_s
         while not stop.is_set():
-            self.drain(min(next_tick, next_poll))
-            mono, now = time.monotonic(), time.time()
             try:
+                self.drain(min(next_tick, next_poll))
+                mono, now = time.monotonic(), time.time()
                 if mono >= next_config:
                     next_config = mono + iv.config_s
                     self.reload_config()
