@@ -266,3 +266,20 @@ def test_sqlite_holds_the_log_and_state(tmp_path: Path, capture: CaptureServer) 
     finally:
         box.stop()
         engine.dispose()
+
+
+def test_old_settled_rows_are_pruned_pending_ones_kept(factory: sessionmaker[Session]) -> None:
+    from datetime import timedelta
+
+    from vigil_common.db.models import utcnow
+
+    old_sent, old_pending, new_sent = queue_one(factory), queue_one(factory), queue_one(factory)
+    with factory.begin() as db:
+        for nid, status, age in ((old_sent, "sent", 100), (old_pending, "pending", 100), (new_sent, "sent", 1)):
+            r = db.get(Notification, nid)
+            assert r is not None
+            r.status, r.created_at = status, utcnow() - timedelta(days=age)
+    assert outbox.prune(factory, 90) == 1
+    with factory() as db:
+        assert db.get(Notification, old_sent) is None
+        assert db.get(Notification, old_pending) is not None and db.get(Notification, new_sent) is not None

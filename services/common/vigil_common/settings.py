@@ -97,6 +97,7 @@ class Settings(BaseSettings):
     recorder_fail_threshold: int = Field(default=3, ge=1)  # failed recorder jobs ...
     recorder_fail_window_s: float = Field(default=600, gt=0)  # ... within this window -> alert
     ingest_drop_sustain_s: float = Field(default=60, gt=0)  # drops this long -> alert
+    notify_log_days: float = Field(default=90, gt=0)  # notification log kept this long
 
     # Sessions.
     session_ttl_s: int = Field(default=7 * 24 * 3600, ge=60)

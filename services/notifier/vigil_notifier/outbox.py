@@ -20,7 +20,7 @@ import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -49,6 +49,18 @@ def add(db: Session, email: Email, recipients: list[str], channel: str) -> Notif
                        recipients=json.dumps(recipients), status="pending", attempts=0)
     db.add(row)
     return row
+
+
+def prune(factory: sessionmaker[Session], keep_days: float, now: datetime | None = None) -> int:
+    """Delete settled notifications older than ``keep_days`` (the log must not grow forever)."""
+    cutoff = (now or utcnow()) - timedelta(days=keep_days)
+    with factory.begin() as db:
+        result = db.execute(delete(Notification).where(Notification.created_at < cutoff)
+                            .where(Notification.status != "pending"))
+    removed = int(getattr(result, "rowcount", 0) or 0)
+    if removed:
+        log.info("pruned %d notification(s) older than %g days", removed, keep_days)
+    return removed
 
 
 class Outbox:

@@ -25,6 +25,7 @@ from vigil_common.db import notifier_settings
 from vigil_common.db.app_settings import get_setting
 from vigil_common.db.engine import make_engine, make_sessionmaker
 from vigil_common.db.models import Camera, NotifierState, utcnow
+from vigil_common.ids import is_valid_camera_id
 from vigil_common.lifecycle import StopSignal
 from vigil_common.logsetup import RateLimitedLog
 from vigil_common.messages import OFFLINE, ONLINE, Heartbeat, parse_status
@@ -42,6 +43,8 @@ HEALTH_TTL_S = 15
 # A camera first heard of by the notifier but registered longer ago than this is not "new"
 # (installing the notifier on a running system must not e-mail about every camera).
 NEW_CAMERA_MAX_AGE_S = 3600.0
+MAX_WATCHES = 4096  # cameras + services watched; ids beyond are dropped (bounded memory)
+PRUNE_EVERY_S = 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +143,8 @@ class NotifierService:
         key = f"{kind}:{ident}"
         w = self.watches.get(key)
         if w is None:
+            if len(self.watches) >= MAX_WATCHES:
+                raise OverflowError("too many cameras/services watched")
             known = self.registry.get(ident)
             old = kind == CAMERA and known is not None and now - known[2] > NEW_CAMERA_MAX_AGE_S
             w = self.watches[key] = Watch(kind, ident, registered=(kind == SERVICE or old))
@@ -153,6 +158,13 @@ class NotifierService:
         return name, location
 
     def handle(self, item: Inbound) -> list[machine.Alert]:
+        try:
+            return self._handle(item)
+        except OverflowError as exc:
+            self._reject("too_many", item.ident, str(exc))
+            return []
+
+    def _handle(self, item: Inbound) -> list[machine.Alert]:
         if item.kind == "heartbeat":
             try:
                 hb = Heartbeat.model_validate_json(item.payload)
@@ -268,6 +280,8 @@ class NotifierService:
                                     0.0, 300.0)
         if self._dropped is not None:
             for camera, total in smp.dropped.items():
+                if not is_valid_camera_id(camera):
+                    continue
                 bad = total > self._dropped.get(camera, total)
                 c = self.conds.setdefault(f"ingest_dropping.{camera}", Condition(f"ingest_dropping.{camera}"))
                 c.detail = {"frames_dropped_total": total}
@@ -356,6 +370,7 @@ class NotifierService:
         iv = self.intervals
         next_tick = next_poll = time.monotonic()
         next_config = next_cond = time.monotonic() + iv.config_s
+        next_prune = time.monotonic()
         while not stop.is_set():
             try:
                 self.drain(min(next_tick, next_poll))
@@ -370,6 +385,9 @@ class NotifierService:
                 if mono >= next_cond:
                     next_cond = mono + iv.conditions_s
                     self.commit(self.check_conditions(now))
+                if mono >= next_prune:
+                    next_prune = mono + PRUNE_EVERY_S
+                    outbox.prune(self.factory, self.settings.notify_log_days)
                 if mono >= next_poll:
                     next_poll = mono + iv.poll_s
                     self.outbox.poll()
