@@ -174,7 +174,8 @@ class SmtpChannel:
 
 
 class WebhookChannel:
-    """POSTs ``{"id", "kind", "camera_id", "subject", "text", "recipients"}`` as JSON."""
+    """POSTs ``{"id", "kind", "camera_id", "subject", "text", "title", "message", "recipients"}``
+    as JSON."""
 
     name = "webhook"
     needs_recipients = False
@@ -186,8 +187,10 @@ class WebhookChannel:
         self.timeout_s = timeout_s
 
     def send(self, msg: Outgoing) -> None:
+        # "text" is what Slack-style incoming webhooks show; "title"/"message" suit others.
         body = json.dumps({"id": msg.id, "kind": msg.kind, "camera_id": msg.camera_id, "subject": msg.subject,
-                           "text": msg.text, "recipients": msg.recipients}).encode()
+                           "text": msg.text, "title": msg.subject, "message": msg.text,
+                           "recipients": msg.recipients}).encode()
         headers = {
             "Content-Type": "application/json", "User-Agent": "vigil-notifier",
             "X-Vigil-Notification-Id": str(msg.id)}

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from vigil_common.counters import Counters
 from vigil_common.db.models import Notification, utcnow
+from vigil_common.lifecycle import retry
 from vigil_notifier.channels import Channel, DeliveryError, Outgoing
 from vigil_notifier.emails import Email
 
@@ -169,17 +170,24 @@ class Outbox:
                     status = "failed"
                     log.error("notification #%d via %s failed for good after %d attempt(s): %s", nid,
                               self.channel.name, attempts, error)
-        with self.factory.begin() as db:
-            row = db.get(Notification, nid, with_for_update=True)
-            if row is None:
-                return None
-            row.status = status
-            row.error = error
-            row.channel = self.channel.name
-            row.next_attempt_at = retry_at
-            if status in ("sent", "logged"):
-                row.delivered_at = self.clock()
-                log.info("notification #%d %s via %s: %s", nid, status, self.channel.name, msg.subject)
+        def record() -> None:
+            with self.factory.begin() as db:
+                row = db.get(Notification, nid, with_for_update=True)
+                if row is None:
+                    return
+                row.status = status
+                row.error = error
+                row.channel = self.channel.name
+                row.next_attempt_at = retry_at
+                if status in ("sent", "logged"):
+                    row.delivered_at = self.clock()
+
+        # Once sent, recording it matters most (else it would go out again after the claim
+        # expires): keep trying through a short database outage.
+        retry(record, what=f"recording notification #{nid}", attempts=8, initial=0.5, maximum=15.0,
+              exceptions=(SQLAlchemyError,))
+        if status in ("sent", "logged"):
+            log.info("notification #%d %s via %s: %s", nid, status, self.channel.name, msg.subject)
         self.healthy = True
         self.counters.inc("vigil_notifier_deliveries_total", channel=self.channel.name, status=status)
         return status

@@ -26,7 +26,7 @@ from vigil_common.db.app_settings import get_setting
 from vigil_common.db.engine import make_engine, make_sessionmaker
 from vigil_common.db.models import Camera, NotifierState, utcnow
 from vigil_common.ids import is_valid_camera_id
-from vigil_common.lifecycle import StopSignal
+from vigil_common.lifecycle import StopSignal, backoff_delays
 from vigil_common.logsetup import RateLimitedLog
 from vigil_common.messages import OFFLINE, ONLINE, Heartbeat, parse_status
 from vigil_common.mqtt import MqttBus, Will
@@ -371,6 +371,7 @@ class NotifierService:
         next_tick = next_poll = time.monotonic()
         next_config = next_cond = time.monotonic() + iv.config_s
         next_prune = time.monotonic()
+        delays = backoff_delays(1.0, 30.0)
         while not stop.is_set():
             try:
                 self.drain(min(next_tick, next_poll))
@@ -391,9 +392,13 @@ class NotifierService:
                 if mono >= next_poll:
                     next_poll = mono + iv.poll_s
                     self.outbox.poll()
+                if not self._unsaved:
+                    delays = backoff_delays(1.0, 30.0)
             except SQLAlchemyError as exc:
-                log.warning("database error in the notifier loop (%s); retrying", type(exc).__name__)
-                stop.wait(1.0)
+                delay = delays()
+                log.warning("database error in the notifier loop (%s); %d e-mail(s) held; retrying in %.0fs",
+                            type(exc).__name__, len(self._unsaved), delay)
+                stop.wait(delay)
         self.stop()
 
     def stop(self) -> None:
