@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV  ?= .venv
 BIN   := $(VENV)/bin
 PIP   := $(BIN)/python -m pip install -q --disable-pip-version-check
-SERVICES := -e services/common[db] -e services/capture -e services/ingest -e services/recorder -e services/api
+SERVICES := -e services/common[db] -e services/capture -e services/ingest -e services/recorder -e services/api -e services/notifier
 PYTEST_ARGS ?=
 
 .PHONY: up test install install-dev lint typecheck unit bench soak clean

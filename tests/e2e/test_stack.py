@@ -141,6 +141,17 @@ def test_demo_cameras_are_registered_and_recorded(stack: Stack) -> None:
         assert all(float(str(i["duration_s"])) > 0 for i in items)
 
 
+def test_notifier_logs_new_camera_emails_to_the_console(stack: Stack) -> None:
+    # No SendGrid key / SMTP / webhook: `vigil up`'s notifier logs each e-mail and records it.
+    def logged() -> set[str]:
+        r = stack.api().get("/api/v1/notifications", params={"kind": "camera_new"})
+        assert r.status_code == 200, r.text
+        return {i["camera_id"] for i in r.json()["items"] if i["status"] == "logged" and i["channel"] == "console"}
+
+    wait_for(lambda: {"demo-1", "demo-2"} <= logged(), 30, "new-camera notifications")
+    assert any("notifier |" in line and "[Vigil] New camera" in line for line in stack.output)
+
+
 def test_live_mjpeg_yields_changing_frames(stack: Stack) -> None:
     parts: list[bytes] = []
     with stack.api().stream("GET", "/api/v1/cameras/demo-1/live.mjpeg", timeout=20) as r:

@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "ingest": ("vigil_ingest.main", "MQTT -> validation -> Redis streams, registry, recorder jobs"),
     "recorder": ("vigil_recorder.main", "an RQ worker turning frame windows into H.264 MP4 segments"),
     "api": ("vigil_api.main", "the HTTP API and web app"),
+    "notifier": ("vigil_notifier.main", "e-mail alerts: camera outages, recoveries, new cameras"),
     "export": ("vigil_recorder.export_cli", "cut a camera's footage between two times into one MP4"),
     "migrate": ("vigil_common.db.cli", "apply database migrations"),
     "user": ("vigil_common.db.cli", "manage users: add, passwd, delete, list"),
@@ -30,6 +31,7 @@ PACKAGE_OF = {
     "vigil_ingest": "vigil-ingest",
     "vigil_recorder": "vigil-recorder",
     "vigil_api": "vigil-api",
+    "vigil_notifier": "vigil-notifier",
 }
 
 

@@ -83,6 +83,24 @@ class Settings(BaseSettings):
     email_from: str = ""
     alert_emails: Annotated[list[str], NoDecode, BeforeValidator(_split_csv)] = []
     offline_grace_s: float = Field(default=60, ge=0)
+    # Which channel delivers: "auto" = SendGrid if a key is set, else SMTP if VIGIL_SMTP_URL,
+    # else the webhook if VIGIL_WEBHOOK_URL, else the console (logged, nothing sent).
+    notify_channel: str = Field(default="auto", pattern=r"^(auto|sendgrid|smtp|webhook|console)$")
+    smtp_url: SecretStr | None = None  # smtp://user:pass@host:587?starttls=1 or smtps://host:465
+    webhook_url: SecretStr | None = None  # JSON POST (ntfy, Slack, Home Assistant, ...)
+    public_url: str = ""  # base of links in e-mails, e.g. https://vigil.example.org
+    heartbeat_interval_s: float = Field(default=5, gt=0, le=3600)  # cameras' heartbeat period
+    reminder_after_s: float | None = Field(default=3600, ge=0)  # first reminder of a long outage
+    reminder_every_s: float | None = Field(default=86400, gt=0)  # then this often
+    notify_group_min: int = Field(default=3, ge=2)  # this many cameras at once -> one summary
+    notify_group_window_s: float = Field(default=30, ge=0)
+    notify_recovery_hold_s: float = Field(default=5, ge=0)  # recoveries gathered this long
+    notify_retry_base_s: float = Field(default=2, gt=0)  # delivery retry backoff (doubles, max 10 tries)
+    notify_timeout_s: float = Field(default=15, gt=0)  # per delivery request
+    recorder_fail_threshold: int = Field(default=3, ge=1)  # failed recorder jobs ...
+    recorder_fail_window_s: float = Field(default=600, gt=0)  # ... within this window -> alert
+    ingest_drop_sustain_s: float = Field(default=60, gt=0)  # drops this long -> alert
+    notify_log_days: float = Field(default=90, gt=0)  # notification log kept this long
 
     # Sessions and logins.
     session_ttl_s: int = Field(default=7 * 24 * 3600, ge=60)
@@ -108,6 +126,18 @@ class Settings(BaseSettings):
     @property
     def recordings_dir(self) -> Path:
         return self.data_dir / "recordings"
+
+    def notifier_channel(self) -> str:
+        """The delivery channel: VIGIL_NOTIFY_CHANNEL, or with ``auto`` the first configured."""
+        if self.notify_channel != "auto":
+            return self.notify_channel
+        if self.sendgrid_api_key is not None and self.sendgrid_api_key.get_secret_value():
+            return "sendgrid"
+        if self.smtp_url is not None and self.smtp_url.get_secret_value():
+            return "smtp"
+        if self.webhook_url is not None and self.webhook_url.get_secret_value():
+            return "webhook"
+        return "console"
 
     def effective_database_url(self) -> str:
         """The configured database, else the embedded SQLite file in the data directory."""

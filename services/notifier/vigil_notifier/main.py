@@ -1,0 +1,24 @@
+"""``vigil notifier``: run the notifier service."""
+
+from __future__ import annotations
+
+import argparse
+
+from vigil_common.lifecycle import StopSignal
+from vigil_common.logsetup import setup_logging
+from vigil_common.settings import Settings
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="vigil notifier",
+                                     description="e-mail people about camera outages, recoveries and new cameras")
+    parser.add_argument("--mqtt-url", help="broker URL (default VIGIL_MQTT_URL)")
+    args = parser.parse_args(argv)
+    overrides = {k: v for k, v in {"mqtt_url": args.mqtt_url}.items() if v}
+    settings = Settings(**overrides)
+    setup_logging("notifier", settings.log_level, settings.log_format)
+    from vigil_notifier.service import NotifierService
+
+    stop = StopSignal().install()
+    NotifierService(settings).run(stop)
+    return 0

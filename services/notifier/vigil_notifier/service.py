@@ -1,0 +1,410 @@
+"""Notifier composition root: MQTT in (heartbeats, statuses); decisions in vigil_notifier.machine;
+the notification outbox and delivery worker out; decision state kept in the database."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import socket
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import redis
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from vigil_common import keys
+from vigil_common.counters import Counters
+from vigil_common.db import notifier_settings
+from vigil_common.db.app_settings import get_setting
+from vigil_common.db.engine import make_engine, make_sessionmaker
+from vigil_common.db.models import Camera, NotifierState, utcnow
+from vigil_common.ids import is_valid_camera_id
+from vigil_common.lifecycle import StopSignal, backoff_delays
+from vigil_common.logsetup import RateLimitedLog
+from vigil_common.messages import OFFLINE, ONLINE, Heartbeat, parse_status
+from vigil_common.mqtt import MqttBus, Will
+from vigil_common.settings import Settings
+from vigil_common.topics import CameraTopic, TopicError, Topics
+from vigil_notifier import conditions, emails, machine, outbox
+from vigil_notifier.channels import make_channel
+from vigil_notifier.machine import CAMERA, SERVICE, Condition, Policy, Watch
+
+log = logging.getLogger(__name__)
+SERVICE_NAME = "notifier"
+INBOX_MAX = 10_000
+HEALTH_TTL_S = 15
+# A camera first heard of by the notifier but registered longer ago than this is not "new"
+# (installing the notifier on a running system must not e-mail about every camera).
+NEW_CAMERA_MAX_AGE_S = 3600.0
+MAX_WATCHES = 4096  # cameras + services watched; ids beyond are dropped (bounded memory)
+PRUNE_EVERY_S = 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class Intervals:
+    tick_s: float = 1.0
+    poll_s: float = 1.0  # outbox (new rows, retries, the API's test e-mails)
+    config_s: float = 10.0  # recipients/grace from the database, disabled cameras
+    conditions_s: float = 10.0  # Redis samples: recorder failures, disk, ingest drops
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    kind: str  # heartbeat | status | service
+    ident: str
+    payload: bytes
+    at: float
+
+
+class NotifierService:
+    def __init__(self, settings: Settings, *, intervals: Intervals | None = None) -> None:
+        self.settings = settings
+        self.intervals = intervals or Intervals()
+        self.topics = Topics(settings.topic_prefix)
+        self.counters = Counters()
+        self.bad_input_log = RateLimitedLog(log, 60.0)
+        self.instance = f"{socket.gethostname()}-{os.getpid()}"
+        self.engine = make_engine(settings.effective_database_url(), sqlite_immediate=True)
+        self.factory = make_sessionmaker(self.engine)
+        self.redis = redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=3)
+        self.channel = make_channel(settings)
+        self.outbox = outbox.Outbox(self.factory, self.channel, retry_base_s=settings.notify_retry_base_s,
+                                    counters=self.counters)
+        self.ctx = emails.Context(settings.tz, settings.public_url)
+        self.config = notifier_settings.from_stored(settings, {})
+        self.policy = self._policy()
+        self.inbox: queue.Queue[Inbound] = queue.Queue(INBOX_MAX)
+        self.watches: dict[str, Watch] = {}
+        self.conds: dict[str, Condition] = {}
+        self._persisted: dict[str, str] = {}
+        self.disabled: set[str] = set()
+        self.registry: dict[str, tuple[str, str, float, bool]] = {}  # id -> name, location, first seen, locked
+        self._unsaved: list[emails.Email] = []
+        self.min_free: int | None = settings.min_free_bytes
+        self._failures: list[float] = []
+        self._failed_total: int | None = None
+        self._dropped: dict[str, int] | None = None
+        self._ever_connected = False
+        self._lost_at: float | None = None
+        status_topic = self.topics.service_status(SERVICE_NAME)
+        self.bus = MqttBus(settings.mqtt_url, f"vigil-notifier-{self.instance}",
+                           will=Will(status_topic, OFFLINE.encode()),
+                           on_connect_publish=[(status_topic, ONLINE.encode(), 1, True)])
+        self._final = [(status_topic, OFFLINE.encode(), 1, True)]
+        self.bus.subscribe(self.topics.all_cameras(CameraTopic.HEARTBEAT), 1, self._on_camera)
+        self.bus.subscribe(self.topics.all_cameras(CameraTopic.STATUS), 1, self._on_camera)
+        self.bus.subscribe(self.topics.all_service_status(), 1, self._on_service)
+
+    def _policy(self) -> Policy:
+        s, c = self.settings, self.config
+        return Policy(heartbeat_s=s.heartbeat_interval_s, grace_s=c.offline_grace_s,
+                      reminder_after_s=c.reminder_after_s, reminder_every_s=c.reminder_every_s,
+                      group_min=s.notify_group_min, group_window_s=s.notify_group_window_s,
+                      recovery_hold_s=s.notify_recovery_hold_s)
+
+    # paho's network thread: parse the topic, hand off ------------------------------------
+    def _reject(self, reason: str, topic: str, detail: str) -> None:
+        self.counters.inc("vigil_notifier_rejected_total", reason=reason)
+        self.bad_input_log.warning(reason, "dropped message on %r: %s", topic[:200], detail)
+
+    def _put(self, item: Inbound) -> None:
+        try:
+            self.inbox.put_nowait(item)
+        except queue.Full:
+            self._reject("overload", item.ident, "inbox full")
+
+    def _on_camera(self, msg: mqtt.MQTTMessage) -> None:
+        try:
+            parsed = self.topics.parse(msg.topic)
+        except TopicError as exc:
+            self._reject("bad_topic", msg.topic, str(exc))
+            return
+        kind = "heartbeat" if parsed.kind == CameraTopic.HEARTBEAT else "status"
+        self._put(Inbound(kind, parsed.camera_id, bytes(msg.payload), time.time()))
+
+    def _on_service(self, msg: mqtt.MQTTMessage) -> None:
+        try:
+            name = self.topics.parse_service_status(msg.topic)
+        except TopicError as exc:
+            self._reject("bad_topic", msg.topic, str(exc))
+            return
+        if name != SERVICE_NAME:
+            self._put(Inbound("service", name, bytes(msg.payload), time.time()))
+
+    # decisions (main thread only) ----------------------------------------------------------
+    def _watch(self, kind: str, ident: str, now: float) -> Watch:
+        key = f"{kind}:{ident}"
+        w = self.watches.get(key)
+        if w is None:
+            if len(self.watches) >= MAX_WATCHES:
+                raise OverflowError("too many cameras/services watched")
+            known = self.registry.get(ident)
+            old = kind == CAMERA and known is not None and now - known[2] > NEW_CAMERA_MAX_AGE_S
+            w = self.watches[key] = Watch(kind, ident, registered=(kind == SERVICE or old))
+        return w
+
+    def _names(self, ident: str, name: str, location: str) -> tuple[str, str]:
+        """An admin's rename (registry, name locked) wins over what the camera says."""
+        known = self.registry.get(ident)
+        if known is not None and known[3]:
+            return known[0] or name, known[1] or location
+        return name, location
+
+    def handle(self, item: Inbound) -> list[machine.Alert]:
+        try:
+            return self._handle(item)
+        except OverflowError as exc:
+            self._reject("too_many", item.ident, str(exc))
+            return []
+
+    def _handle(self, item: Inbound) -> list[machine.Alert]:
+        if item.kind == "heartbeat":
+            try:
+                hb = Heartbeat.model_validate_json(item.payload)
+            except ValidationError as exc:
+                self._reject("bad_heartbeat", item.ident, f"{exc.error_count()} invalid field(s)")
+                return []
+            if hb.camera_id != item.ident:
+                self._reject("id_mismatch", item.ident, "camera_id differs from the topic's")
+                return []
+            if item.ident in self.disabled:
+                return []
+            # Liveness is the arrival time: a camera's clock (sent_at) can neither fake nor hide it.
+            name, location = self._names(item.ident, hb.name, hb.location)
+            return machine.on_heartbeat(self._watch(CAMERA, item.ident, item.at), item.at, name=name,
+                                        location=location)
+        try:
+            status = parse_status(item.payload)
+        except ValueError as exc:
+            self._reject("bad_status", item.ident, str(exc))
+            return []
+        if item.kind == "status":
+            if item.ident in self.disabled or f"{CAMERA}:{item.ident}" not in self.watches:
+                return []  # a camera we never saw alive: nothing to report
+            return machine.on_status(self.watches[f"{CAMERA}:{item.ident}"], item.at, status == ONLINE)
+        return machine.on_status(self._watch(SERVICE, item.ident, item.at), item.at, status == ONLINE)
+
+    def _emails(self, alert: machine.Alert) -> list[emails.Email]:
+        return [emails.compose(alert, self.ctx)]
+
+    def commit(self, mails: list[emails.Email]) -> None:
+        """Write new notifications and changed state in one transaction (no e-mail without its
+        state change, no state change without its e-mail). If the database is away, the
+        e-mails wait in memory and the next call writes them."""
+        self._unsaved += mails
+        mails = list(self._unsaved)
+        changed: dict[str, str] = {}
+        for key, w in self.watches.items():
+            doc = json.dumps(w.durable() | {"last_seen": w.last_seen if w.phase != machine.ONLINE else None},
+                             sort_keys=True)
+            if self._persisted.get(key) != doc:
+                changed[key] = doc
+        for key, c in self.conds.items():
+            doc = json.dumps(c.to_json(), sort_keys=True)
+            if self._persisted.get(f"condition:{key}") != doc:
+                changed[f"condition:{key}"] = doc
+        if not changed and not mails:
+            return
+        with self.factory.begin() as db:
+            for key, doc in changed.items():
+                row = db.get(NotifierState, key)
+                if row is None:
+                    db.add(NotifierState(key=key, value=doc))
+                else:
+                    row.value = doc
+                    row.updated_at = utcnow()
+            for mail in mails:
+                outbox.add(db, mail, self.config.recipients, self.channel.name)
+        self._persisted.update(changed)
+        self._unsaved.clear()
+        for mail in mails:
+            log.info("notification queued: %s", mail.subject)
+
+    def load_state(self) -> None:
+        with self.factory() as db:
+            for row in db.scalars(select(NotifierState)):
+                doc: dict[str, Any] = json.loads(row.value)
+                self._persisted[row.key] = row.value
+                if row.key.startswith("condition:"):
+                    name = row.key[len("condition:"):]
+                    self.conds[name] = Condition.from_json(doc)
+                else:
+                    w = Watch.from_json(doc)
+                    self.watches[w.key] = w
+        log.info("notifier state loaded: %d camera(s)/service(s), %d condition(s)",
+                 len(self.watches), len(self.conds))
+
+    def reload_config(self) -> None:
+        with self.factory() as db:
+            self.config = notifier_settings.load(db, self.settings)
+            cams = db.execute(select(Camera.id, Camera.name, Camera.location, Camera.first_seen, Camera.name_locked,
+                                     Camera.enabled)).all()
+            self.disabled = {c.id for c in cams if not c.enabled}
+            self.registry = {c.id: (c.name, c.location, c.first_seen.timestamp(), bool(c.name_locked)) for c in cams}
+            self.min_free = self._min_free(db)
+        self.policy = self._policy()
+
+    def _min_free(self, db: Session) -> int | None:
+        stored = get_setting(db, "retention.min_free_bytes", self.settings.min_free_bytes)
+        return int(stored) if isinstance(stored, (int, float)) and not isinstance(stored, bool) else None
+
+    # conditions ------------------------------------------------------------------------------
+    def check_conditions(self, now: float) -> list[emails.Email]:
+        try:
+            smp = conditions.sample(self.redis, now)
+        except redis.RedisError as exc:
+            log.warning("could not read service conditions from Redis: %s", type(exc).__name__)
+            return []
+        out: list[emails.Email] = []
+        s = self.settings
+        if smp.failed_jobs is not None:
+            if self._failed_total is not None and smp.failed_jobs > self._failed_total:
+                self._failures += [now] * min(100, smp.failed_jobs - self._failed_total)
+            self._failed_total = smp.failed_jobs
+            self._failures = machine.recent_failures(self._failures, now, s.recorder_fail_window_s)[-100:]
+            bad = len(self._failures) >= s.recorder_fail_threshold
+            c = self.conds.setdefault("recorder_failing", Condition("recorder_failing"))
+            c.detail = {"failed_jobs_in_window": len(self._failures),
+                        "window": emails.duration(s.recorder_fail_window_s)}
+            out += self._condition_mail(c, "recorder_failing", bad, now, 0.0, s.recorder_fail_window_s)
+        c = self.conds.setdefault("disk_low", Condition("disk_low"))
+        c.detail = {"free_bytes": smp.bytes_free, "floor_bytes": self.min_free}
+        out += self._condition_mail(c, "disk_low", conditions.disk_low(smp.bytes_free, self.min_free), now,
+                                    0.0, 300.0)
+        if self._dropped is not None:
+            for camera, total in smp.dropped.items():
+                if not is_valid_camera_id(camera):
+                    continue
+                bad = total > self._dropped.get(camera, total)
+                c = self.conds.setdefault(f"ingest_dropping.{camera}", Condition(f"ingest_dropping.{camera}"))
+                c.detail = {"frames_dropped_total": total}
+                out += self._condition_mail(c, "ingest_dropping", bad, now, s.ingest_drop_sustain_s,
+                                            s.ingest_drop_sustain_s, camera)
+        self._dropped = smp.dropped
+        return out
+
+    def _condition_mail(self, c: Condition, kind: str, bad: bool, now: float, raise_after: float,
+                        clear_after: float, camera: str | None = None) -> list[emails.Email]:
+        change = machine.update_condition(c, bad, now, raise_after=raise_after, clear_after=clear_after)
+        if change is None:
+            return []
+        return [emails.condition(kind, change == "raised", dict(c.detail), camera)]
+
+    # the loop ----------------------------------------------------------------------------------
+    def tick(self, now: float) -> None:
+        mails: list[emails.Email] = []
+        if not self.bus.connected.is_set():
+            if self._ever_connected and self._lost_at is None:
+                self._lost_at = now
+                log.warning("lost the MQTT broker: camera timers frozen until it is back")
+            return  # freeze: our own outage is not the cameras'
+        if not self._ever_connected or self._lost_at is not None:
+            if self._lost_at is not None:
+                lost_for = now - self._lost_at
+                log.info("MQTT broker back after %.0fs: fresh grace period for every camera", lost_for)
+                if lost_for > self.policy.grace_s:
+                    mails.append(emails.broker_lost(lost_for, self._lost_at, self.ctx))
+            machine.rebase(self.watches, now)
+            self._ever_connected = True
+            self._lost_at = None
+        # Disabled cameras are not watched (their state is kept for when they are enabled).
+        active = {k: w for k, w in self.watches.items() if not (w.kind == CAMERA and w.ident in self.disabled)}
+        for alert in machine.plan(active, now, self.policy):
+            mails += self._emails(alert)
+        self.commit(mails)
+
+    def drain(self, until: float) -> None:
+        while True:
+            timeout = until - time.monotonic()
+            if timeout <= 0:
+                return
+            try:
+                item = self.inbox.get(timeout=timeout)
+            except queue.Empty:
+                return
+            mails = [m for a in self.handle(item) for m in self._emails(a)]
+            if mails:
+                self.commit(mails)
+
+    def healthy(self) -> bool:
+        return self.bus.connected.is_set() and self.outbox.healthy
+
+    def _health(self) -> None:
+        try:
+            self.redis.set(keys.service_health(SERVICE_NAME, self.instance), b"ok", ex=HEALTH_TTL_S)
+            deltas = self.counters.drain()
+            if deltas:
+                pipe = self.redis.pipeline(transaction=False)
+                for field_name, amount in deltas.items():
+                    pipe.hincrby(keys.metrics_hash(SERVICE_NAME), field_name, amount)
+                pipe.execute()
+        except redis.RedisError:
+            pass
+
+    def run(self, stop: StopSignal) -> None:
+        from vigil_common.lifecycle import retry
+
+        def _load() -> None:
+            self.reload_config()
+            self.load_state()
+
+        try:
+            retry(_load, what="notifier start (database)", stop=stop, exceptions=(SQLAlchemyError,))
+        except SQLAlchemyError:
+            if not stop.is_set():
+                raise
+            self.redis.close()
+            self.engine.dispose()
+            return
+        self.outbox.start()
+        self.bus.start()
+        log.info("notifier running: channel %s, grace %.0fs, %d recipient(s)", self.channel.name,
+                 self.policy.grace_s, len(self.config.recipients))
+        iv = self.intervals
+        next_tick = next_poll = time.monotonic()
+        next_config = next_cond = time.monotonic() + iv.config_s
+        next_prune = time.monotonic()
+        delays = backoff_delays(1.0, 30.0)
+        while not stop.is_set():
+            try:
+                self.drain(min(next_tick, next_poll))
+                mono, now = time.monotonic(), time.time()
+                if mono >= next_config:
+                    next_config = mono + iv.config_s
+                    self.reload_config()
+                    self._health()
+                if mono >= next_tick:
+                    next_tick = mono + iv.tick_s
+                    self.tick(now)
+                if mono >= next_cond:
+                    next_cond = mono + iv.conditions_s
+                    self.commit(self.check_conditions(now))
+                if mono >= next_prune:
+                    next_prune = mono + PRUNE_EVERY_S
+                    outbox.prune(self.factory, self.settings.notify_log_days)
+                if mono >= next_poll:
+                    next_poll = mono + iv.poll_s
+                    self.outbox.poll()
+                if not self._unsaved:
+                    delays = backoff_delays(1.0, 30.0)
+            except SQLAlchemyError as exc:
+                delay = delays()
+                log.warning("database error in the notifier loop (%s); %d e-mail(s) held; retrying in %.0fs",
+                            type(exc).__name__, len(self._unsaved), delay)
+                stop.wait(delay)
+        self.stop()
+
+    def stop(self) -> None:
+        log.info("stopping notifier")
+        self.bus.stop(final=self._final)
+        self.outbox.stop()
+        self._health()
+        self.redis.close()
+        self.engine.dispose()

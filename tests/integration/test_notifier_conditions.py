@@ -1,0 +1,59 @@
+"""Alerts on conditions other services record in Redis: recorder jobs failing repeatedly (RQ's
+failed-job registry), the disk at the free-space floor (``vigil:storage``), ingest dropping a
+camera's frames for a sustained time (``vigil_ingest_dropped_total``)."""
+
+# ruff: noqa: F811
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import redis
+from rq import Queue, SimpleWorker
+
+from tests.helpers import wait_for
+from tests.integration.test_notifier_support import (  # noqa: F401 - fixture
+    CaptureServer,
+    Running,
+    capture,
+    notifier_settings,
+)
+from vigil_common import keys
+from vigil_common.counters import sample_name
+from vigil_common.settings import Settings
+
+pytestmark = pytest.mark.integration
+
+
+def test_recorder_failing_disk_low_and_ingest_dropping(settings: Settings, capture: CaptureServer,
+                                                       redis_url: str) -> None:
+    rds = redis.Redis.from_url(redis_url)
+    svc = Running(notifier_settings(settings, capture, recorder_fail_threshold=3, min_free_bytes=10_000_000,
+                                    ingest_drop_sustain_s=2.0))
+    try:
+        time.sleep(1.5)  # the notifier takes its baseline
+        queue = Queue(keys.RECORDER_QUEUE, connection=rds)
+        for _ in range(3):
+            queue.enqueue("builtins.int", "not a number")
+        SimpleWorker([queue], connection=rds).work(burst=True)
+        wait_for(lambda: "[Vigil] Recorder jobs are failing repeatedly" in capture.subjects(), 10, "recorder alert")
+
+        rds.hset("vigil:storage", mapping={"bytes_free": 1_000_000, "updated_at": f"{time.time():.3f}"})
+        wait_for(lambda: "[Vigil] Disk space is at the free-space floor" in capture.subjects(), 10, "disk alert")
+
+        dropped = keys.metrics_hash("ingest")
+        field = sample_name("vigil_ingest_dropped_total", camera="cam1", reason="overload")
+        ignored = sample_name("vigil_ingest_dropped_total", camera="cam2", reason="disabled")
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and not any("cam1" in s for s in capture.subjects()):
+            rds.hincrby(dropped, field, 5)
+            rds.hincrby(dropped, ignored, 5)
+            time.sleep(0.3)
+        assert '[Vigil] Ingest is dropping frames of camera "cam1"' in capture.subjects()
+        time.sleep(1)
+        subjects = capture.subjects()
+        assert len(subjects) == 3 and not any("cam2" in s for s in subjects)  # once each
+    finally:
+        svc.stop()
+        rds.close()
