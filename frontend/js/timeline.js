@@ -1,0 +1,135 @@
+// A day timeline on a canvas: covered time, gaps (by reason), motion events, a playhead and a
+// selected range. Click = pick a moment; drag = select a range.
+
+import { h } from './dom.js';
+import { hms } from './format.js';
+
+const COLORS = {
+  covered: '#2da44e',
+  gap: '#d0d7de',
+  lost: '#cf222e',
+  event: '#fb8500',
+  playhead: '#0969da',
+  selection: 'rgba(9, 105, 218, 0.25)',
+  text: '#57606a',
+};
+
+export class Timeline {
+  constructor({ onPick = () => {}, onSelect = () => {} } = {}) {
+    this.onPick = onPick;
+    this.onSelect = onSelect;
+    this.data = null;
+    this.playhead = null;
+    this.selection = null;
+    this.canvas = h('canvas.timeline-canvas', { 'aria-label': 'Timeline of the day: click to play from that moment, drag to select a range', role: 'img' });
+    this.hover = h('div.timeline-hover', { hidden: true });
+    this.el = h('div.timeline', this.canvas, this.hover);
+    this.resize = new ResizeObserver(() => this.draw());
+    this.resize.observe(this.el);
+    this.bindPointer();
+  }
+
+  destroy() { this.resize.disconnect(); }
+
+  /** data: {start, end, covered: [{start, end}], gaps: [{start, end, reason}], events: [{start, end}]} */
+  set(data) {
+    this.data = data && {
+      t0: Date.parse(data.start),
+      t1: Date.parse(data.end),
+      covered: (data.covered || []).map((c) => [Date.parse(c.start), Date.parse(c.end)]),
+      gaps: (data.gaps || []).map((g) => [Date.parse(g.start), Date.parse(g.end), g.reason]),
+      events: (data.events || []).map((e) => [Date.parse(e.start), e.end ? Date.parse(e.end) : Date.now()]),
+    };
+    this.draw();
+  }
+
+  setPlayhead(ms) { this.playhead = ms; this.draw(); }
+  setSelection(range) { this.selection = range; this.draw(); }
+
+  timeAt(clientX) {
+    const rect = this.canvas.getBoundingClientRect();
+    const f = Math.min(1, Math.max(0, (clientX - rect.left) / rect.width));
+    return this.data.t0 + f * (this.data.t1 - this.data.t0);
+  }
+
+  bindPointer() {
+    let down = null;
+    this.canvas.addEventListener('pointerdown', (ev) => {
+      if (!this.data) return;
+      down = { x: ev.clientX, t: this.timeAt(ev.clientX) };
+      this.canvas.setPointerCapture(ev.pointerId);
+    });
+    this.canvas.addEventListener('pointermove', (ev) => {
+      if (!this.data) return;
+      const t = this.timeAt(ev.clientX);
+      this.hover.hidden = false;
+      this.hover.textContent = hms(new Date(t));
+      const rect = this.canvas.getBoundingClientRect();
+      this.hover.style.left = `${Math.min(rect.width - 60, Math.max(0, ev.clientX - rect.left - 30))}px`;
+      if (down && Math.abs(ev.clientX - down.x) > 4) {
+        this.selection = [Math.min(down.t, t), Math.max(down.t, t)];
+        this.draw();
+      }
+    });
+    this.canvas.addEventListener('pointerleave', () => { this.hover.hidden = true; });
+    this.canvas.addEventListener('pointerup', (ev) => {
+      if (!down || !this.data) return;
+      const t = this.timeAt(ev.clientX);
+      if (Math.abs(ev.clientX - down.x) > 4) {
+        this.selection = [Math.min(down.t, t), Math.max(down.t, t)];
+        this.draw();
+        this.onSelect(this.selection);
+      } else {
+        this.onPick(t);
+      }
+      down = null;
+    });
+  }
+
+  draw() {
+    const dpr = window.devicePixelRatio || 1;
+    const width = this.el.clientWidth || 300;
+    const height = 64;
+    if (this.canvas.width !== Math.round(width * dpr) || this.canvas.height !== Math.round(height * dpr)) {
+      this.canvas.width = Math.round(width * dpr);
+      this.canvas.height = Math.round(height * dpr);
+      this.canvas.style.height = `${height}px`;
+    }
+    const ctx = this.canvas.getContext('2d');
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.clearRect(0, 0, width, height);
+    if (!this.data) return;
+    const { t0, t1 } = this.data;
+    const x = (t) => ((t - t0) / (t1 - t0)) * width;
+    const band = [6, 30];
+    ctx.fillStyle = '#f6f8fa';
+    ctx.fillRect(0, band[0], width, band[1]);
+    for (const [a, b, reason] of this.data.gaps) {
+      ctx.fillStyle = reason === 'recording_lost' ? COLORS.lost : COLORS.gap;
+      ctx.fillRect(x(a), band[0], Math.max(1, x(b) - x(a)), band[1]);
+    }
+    ctx.fillStyle = COLORS.covered;
+    for (const [a, b] of this.data.covered) ctx.fillRect(x(a), band[0], Math.max(1, x(b) - x(a)), band[1]);
+    ctx.fillStyle = COLORS.event;
+    for (const [a, b] of this.data.events) ctx.fillRect(x(a), band[0] + band[1] + 2, Math.max(2, x(b) - x(a)), 6);
+    // hour ticks
+    ctx.fillStyle = COLORS.text;
+    ctx.font = '10px system-ui, sans-serif';
+    const hours = Math.round((t1 - t0) / 3600000);
+    const step = width < 500 ? 6 : width < 900 ? 3 : 2;
+    for (let k = 0; k <= hours; k += 1) {
+      const px = x(t0 + k * 3600000);
+      ctx.fillRect(px, band[0] + band[1], 1, k % step === 0 ? 6 : 3);
+      if (k % step === 0 && k < hours) ctx.fillText(String(new Date(t0 + k * 3600000).getHours()).padStart(2, '0'), px + 2, height - 4);
+    }
+    if (this.selection) {
+      const [a, b] = this.selection;
+      ctx.fillStyle = COLORS.selection;
+      ctx.fillRect(x(a), 0, Math.max(2, x(b) - x(a)), band[0] + band[1] + 10);
+    }
+    if (this.playhead !== null && this.playhead >= t0 && this.playhead <= t1) {
+      ctx.fillStyle = COLORS.playhead;
+      ctx.fillRect(x(this.playhead) - 1, 0, 2, band[0] + band[1] + 10);
+    }
+  }
+}
