@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import shutil
 import signal
 import subprocess
 import sys
@@ -134,6 +133,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, mqtt_url: str) -> Iterator[S
         "VIGIL_SEGMENT_SECONDS": str(SEGMENT_SECONDS),
         "VIGIL_SEGMENT_GRACE_S": "1",
         "VIGIL_LOG_LEVEL": "WARNING",
+        "VIGIL_TIMEZONE": "UTC",
     }
     proc = subprocess.Popen(
         [sys.executable, "-m", "vigil_common.cli", "up", "--camera-fps", "6", "--camera-size", "320x180"],
@@ -227,7 +227,7 @@ class Session:
 def open_session(browser: Any, stack: Stack, *, viewport: dict[str, int] | None = None, login: bool = True,
                  **context_args: Any) -> Session:
     context = browser.new_context(viewport=viewport or {"width": 1280, "height": 800}, accept_downloads=True,
-                                  **context_args)
+                                  timezone_id="UTC", locale="en-GB", **context_args)
     context.set_default_timeout(20_000)
     page = context.new_page()
     problems = Problems()

@@ -5,7 +5,7 @@ import { api, get, post, url } from '../api.js';
 import { fail, toast } from '../app.js';
 import { cameraSelect, listCameras } from '../cameras.js';
 import { h, setText } from '../dom.js';
-import { bytes, hms, isoDay } from '../format.js';
+import { bytes, duration, hms, isoDay } from '../format.js';
 import { SegmentPlayer } from '../player.js';
 import { Timeline } from '../timeline.js';
 
@@ -87,11 +87,17 @@ export function show(root, route) {
   async function loadDay() {
     if (!state.camera) return;
     try {
+      const first = !state.day;
       state.day = await get(`/cameras/${encodeURIComponent(state.camera)}/days/${state.date}`);
       timeline.set(state.day);
+      if (first && state.day.covered.length) {
+        // Little footage yet: show the hour around it rather than a sliver of 24 hours.
+        const covered = state.day.covered.reduce((s, c) => s + (Date.parse(c.end) - Date.parse(c.start)), 0);
+        if (covered < 2 * 3600e3) timeline.zoom(3600e3);
+      }
       const covered = state.day.covered.reduce((s, c) => s + (Date.parse(c.end) - Date.parse(c.start)), 0);
       const total = state.day.bytes_per_hour.reduce((a, b) => a + b, 0);
-      setText(dayInfo, `${Math.round(covered / 60000)} min recorded, ${bytes(total)}, ${state.day.events.length} motion events, ${state.day.gaps.length} gaps`);
+      setText(dayInfo, `${duration(covered / 1000)} recorded, ${bytes(total)}, ${state.day.events.length} motion events, ${state.day.gaps.length} gaps`);
     } catch (err) {
       timeline.set(null);
       setText(dayInfo, err.status === 404 ? 'Unknown camera.' : '');
@@ -131,6 +137,7 @@ export function show(root, route) {
 
   function changed() {
     player.stop();
+    state.day = null;
     segLink.hidden = true;
     timeline.setSelection(null);
     timeline.setPlayhead(null);

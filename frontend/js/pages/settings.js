@@ -23,7 +23,7 @@ export function show(root) {
     h('h2', 'Retention'), retention);
 
   function addUserForm() {
-    const name = h('input', { name: 'username', required: true, pattern: '[A-Za-z0-9_.@-]{1,64}', autocomplete: 'off', 'aria-label': 'New username' });
+    const name = h('input', { name: 'username', required: true, pattern: '[A-Za-z0-9_.@\\-]{1,64}', autocomplete: 'off', 'aria-label': 'New username' });
     const pw = h('input', { name: 'password', type: 'password', required: true, minlength: 8, autocomplete: 'new-password', 'aria-label': 'Password' });
     const role = h('select', { name: 'role', 'aria-label': 'Role' }, h('option', { value: 'viewer' }, 'viewer'), h('option', { value: 'admin' }, 'admin'));
     return h('form.inline-form#add-user', { onsubmit: async (ev) => {
