@@ -56,14 +56,44 @@ def test_login_form_rejects_a_bad_password_then_logs_in_and_out(browser: Any, st
     assert "logged out" in page.text_content("#login-error")
     page.goto(stack.base + "/#/storage")
     page.wait_for_selector("form.login")
+    # A locked account gets a clear message (10 failures lock it for 15 minutes).
+    r = stack.api().post("/api/v1/users", json={"username": "locked1", "password": "locked-pass-1"})
+    assert r.status_code == 201, r.text
+    for _ in range(10):
+        stack.api().post("/api/v1/auth/login", json={"username": "locked1", "password": "wrong-password"},
+                         headers={"X-CSRF-Token": ""})
+    page.fill("#username", "locked1")
+    page.fill("#password", "locked-pass-1")
+    page.click("form.login button[type=submit]")
+    page.wait_for_function("() => document.querySelector('#login-error').textContent.includes('locked')")
     s.context.close()
     assert not s.problems.errors, s.problems.errors
 
 
 def test_live_wall_keeps_16_cameras_live_in_one_tab(browser: Any, stack: Stack) -> None:
     # 1920x1080 shows all 16 tiles (6 columns); tiles scrolled out of view are paused by design.
-    s = open_session(browser, stack, viewport={"width": 1920, "height": 1080})
+    s = open_session(browser, stack, viewport={"width": 1920, "height": 1080}, login=False)
     page = s.page
+    # Snapshot requests in flight at once: the pool keeps them at 3 (the browser allows 6 per host).
+    flight = {"now": 0, "max": 0, "total": 0}
+
+    def started(req: Any) -> None:
+        if req.url.endswith("/snapshot.jpg"):
+            flight["now"] += 1
+            flight["total"] += 1
+            flight["max"] = max(flight["max"], flight["now"])
+
+    def ended(req: Any) -> None:
+        if req.url.endswith("/snapshot.jpg"):
+            flight["now"] -= 1
+
+    page.on("request", started)
+    page.on("requestfinished", ended)
+    page.on("requestfailed", ended)
+    page.goto(stack.base + "/")
+    page.fill("#username", "admin")
+    page.fill("#password", PASSWORD)
+    page.click("form.login button[type=submit]")
     page.wait_for_function("() => document.querySelectorAll('#wall .tile').length >= 16", timeout=60_000)
 
     def frames() -> dict[str, int]:
@@ -81,6 +111,7 @@ def test_live_wall_keeps_16_cameras_live_in_one_tab(browser: Any, stack: Stack) 
     assert "Wall camera 1" in names
     badges = page.eval_on_selector_all("#wall .tile .badge", "els => els.map(e => e.textContent)")
     assert badges.count("online") >= 16
+    assert flight["total"] >= 16 * 4 and 1 <= flight["max"] <= 3, flight
     s.context.close()
     assert not s.problems.errors, s.problems.errors
 
