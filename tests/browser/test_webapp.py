@@ -345,3 +345,30 @@ def test_events_and_notification_log(session: Session, stack: Stack) -> None:
                                ".includes('not available')")
         pytest.skip("no notifier API on this branch yet (GET /api/v1/notifications is 404)")
     page.wait_for_function("() => document.querySelector('#notifications-note').textContent !== ''")
+
+
+def test_download_the_day_and_a_segment(session: Session, stack: Stack) -> None:
+    wait_recorded(stack, "demo-1", at_least=2)
+    page = session.page
+    session.goto(f"recordings?camera=demo-1&date={today()}")
+    page.wait_for_selector("#calendar .cal-day.has-footage")
+    with page.expect_download(timeout=120_000) as info:
+        page.click("#day-download")  # 202 while the recorder assembles it (progress), then the file
+    day = info.value
+    assert day.suggested_filename == f"demo-1-{today()}.mp4"
+    assert open(day.path(), "rb").read()[4:8] == b"ftyp"
+    # The segment being played can be downloaded as it is.
+    page.click(".timeline-controls button[data-span='0']")
+    items = wait_recorded(stack, "demo-1", at_least=2)
+    day_doc = stack.api().get(f"/api/v1/cameras/demo-1/days/{today()}").json()
+    t0, t1 = (datetime.fromisoformat(day_doc[k]).timestamp() for k in ("start", "end"))
+    target = datetime.fromisoformat(str(items[-1]["start"])).timestamp() + 0.5
+    box = page.locator(".timeline-canvas").bounding_box()
+    assert box is not None
+    page.mouse.click(box["x"] + box["width"] * (target - t0) / (t1 - t0), box["y"] + 20)
+    page.wait_for_selector("#segment-download:not([hidden])")
+    with page.expect_download() as seg_info:
+        page.click("#segment-download")
+    seg = seg_info.value
+    assert re.fullmatch(r"demo-1-\d+\.mp4", seg.suggested_filename)
+    assert open(seg.path(), "rb").read()[4:8] == b"ftyp"
