@@ -71,6 +71,7 @@ export function show(root, route) {
     badge.id = 'camera-status';
     badge.dataset.status = st.word;
     stopBtn.hidden = !session.isAdmin;
+    fps.placeholder = `now ${cam.fps_target}`;
     startBtn.disabled = st.word === 'online';
     stopBtn.disabled = st.word !== 'online';
     const jpeg = cam.codec !== 'h264';
@@ -106,8 +107,12 @@ export function show(root, route) {
 
   async function loadDay() {
     try {
-      timeline.set(await get(`/cameras/${encodeURIComponent(id)}/days/${today}`));
+      const first = !timeline.data;
+      const day = await get(`/cameras/${encodeURIComponent(id)}/days/${today}`);
+      timeline.set(day);
       timeline.setPlayhead(Date.now());
+      const covered = day.covered.reduce((s, c) => s + (Date.parse(c.end) - Date.parse(c.start)), 0);
+      if (first && day.covered.length && covered < 2 * 3600e3) timeline.zoom(3600e3);
     } catch (err) { if (err.status !== 404) fail(err); }
   }
 

@@ -72,9 +72,13 @@ export function show(root, route) {
       h('aside.recordings-side', calendar)),
   );
 
+  /** The instant a From/To time (in the browser's zone, as the timeline shows) means on the chosen
+   * day: the browser-local date of the middle of the server's day, so zones that differ by less than
+   * 12 hours still pick the right date. */
   function dayAt(timeText) {
     const [hh, mm, ss] = timeText.split(':').map(Number);
-    const [y, mo, d] = state.date.split('-').map(Number);
+    const mid = state.day ? new Date((Date.parse(state.day.start) + Date.parse(state.day.end)) / 2) : null;
+    const [y, mo, d] = mid ? [mid.getFullYear(), mid.getMonth() + 1, mid.getDate()] : state.date.split('-').map(Number);
     return new Date(y, mo - 1, d, hh, mm, ss || 0);
   }
 

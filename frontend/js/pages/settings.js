@@ -95,13 +95,20 @@ export function show(root) {
       const recipients = h('textarea#recipients', { rows: 3, 'aria-label': 'Recipients, one e-mail address per line' });
       recipients.value = s.recipients.join('\n');
       const grace = h('input', { type: 'number', min: 0, step: 'any', value: String(s.offline_grace_s), 'aria-label': 'Offline grace (s)' });
+      const optional = (v) => (v === null || v === undefined ? '' : String(v));
+      const remindAfter = h('input', { type: 'number', min: 0, step: 'any', value: optional(s.reminder_after_s), placeholder: 'never', 'aria-label': 'Remind after (s)' });
+      const remindEvery = h('input', { type: 'number', min: 0, step: 'any', value: optional(s.reminder_every_s), placeholder: 'never', 'aria-label': 'Remind every (s)' });
+      const num = (input) => (input.value === '' ? null : Number(input.value));
       const form = h('form.stack-form#alerts-form', { onsubmit: async (ev) => {
         ev.preventDefault();
         const list = recipients.value.split(/[\s,;]+/).map((x) => x.trim()).filter(Boolean);
-        try { await put('/notifications/settings', { recipients: list, offline_grace_s: Number(grace.value) }); toast('Alert settings saved'); } catch (err) { fail(err); }
+        const body = { recipients: list, offline_grace_s: Number(grace.value), reminder_after_s: num(remindAfter), reminder_every_s: num(remindEvery) };
+        try { await put('/notifications/settings', body); toast('Alert settings saved'); } catch (err) { fail(err); }
       } },
       h('label', 'Recipients (one per line)', recipients),
       h('label', 'Alert after a camera is offline for (seconds)', grace),
+      h('label', 'Remind after it stays offline for (seconds; empty = never)', remindAfter),
+      h('label', 'Then remind every (seconds; empty = never)', remindEvery),
       h('p.muted', `Delivered by: ${s.channel}`),
       h('div.controls', h('button.primary', { type: 'submit' }, 'Save'),
         h('button', { type: 'button', onclick: async () => {
