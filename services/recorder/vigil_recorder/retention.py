@@ -228,6 +228,24 @@ def with_overrides(settings: Settings, sessions: sessionmaker[Session]) -> Setti
         return settings
 
 
+# ensure_space runs before every segment write: it reads the runtime overrides at most this often.
+OVERRIDES_MAX_AGE_S = 30.0
+_overrides_cache: dict[tuple[object, ...], tuple[float, Settings]] = {}
+
+
+def _recent_overrides(settings: Settings, sessions: sessionmaker[Session]) -> Settings:
+    key = (id(sessions), settings.data_dir, settings.retention_days, settings.retention_max_bytes,
+           settings.min_free_bytes)
+    hit = _overrides_cache.get(key)
+    now = time.monotonic()
+    if hit is not None and now - hit[0] < OVERRIDES_MAX_AGE_S:
+        return hit[1]
+    out = with_overrides(settings, sessions)
+    _overrides_cache.clear()  # one configuration per process: keep the cache at one entry
+    _overrides_cache[key] = (now, out)
+    return out
+
+
 def _free_or_none(free: disk.FreeBytes, settings: Settings) -> int | None:
     try:
         return free(settings.data_dir)
@@ -265,7 +283,7 @@ def ensure_space(settings: Settings, sessions: sessionmaker[Session], client: re
     Cheap when there is room (one ``statvfs``). Never raises: if the index or Redis is away
     the write goes ahead (and fails on a full disk, to be retried). Returns bytes freed.
     """
-    settings = with_overrides(settings, sessions)
+    settings = _recent_overrides(settings, sessions)
     floor = settings.min_free_bytes or 0
     have = _free_or_none(free, settings)
     if have is None or have >= floor + needed_bytes:
