@@ -43,6 +43,7 @@ export function show(root, route) {
   const exportProgress = h('progress#export-progress', { max: 1, value: 0, hidden: true });
   const exportStatus = h('span#export-status.muted');
   const dayInfo = h('p.muted#day-info');
+  const motion = h('div.chips#day-events', { 'aria-label': 'Motion events of the day' });
   const timeline = new Timeline({
     onPick: (t) => playFrom(t),
     onSelect: ([a, b]) => { fromInput.value = hms(new Date(a)); toInput.value = hms(new Date(b)); },
@@ -64,7 +65,7 @@ export function show(root, route) {
     h('div.toolbar', h('label', 'Camera ', camHolder), h('label', 'Day ', dateInput)),
     h('div.recordings-layout',
       h('div.recordings-main',
-        timeline.el, dayInfo,
+        timeline.el, dayInfo, motion,
         h('div.player-frame', video), nowPlaying,
         h('div.controls', segLink, dayBtn, dayProgress),
         h('form.inline-form#export-form', { onsubmit: (ev) => { ev.preventDefault(); exportRange(); } },
@@ -101,6 +102,9 @@ export function show(root, route) {
       }
       const covered = state.day.covered.reduce((s, c) => s + (Date.parse(c.end) - Date.parse(c.start)), 0);
       const total = state.day.bytes_per_hour.reduce((a, b) => a + b, 0);
+      motion.replaceChildren(...state.day.events.slice(-60).map((e) => h('button.chip', {
+        type: 'button', title: `Motion, score ${(e.score * 100).toFixed(1)}%`, onclick: () => playFrom(Date.parse(e.start)),
+      }, `▶ ${hms(new Date(e.start))}`)));
       setText(dayInfo, `${duration(covered / 1000)} recorded, ${bytes(total)}, ${state.day.events.length} motion events, ${state.day.gaps.length} gaps`);
     } catch (err) {
       timeline.set(null);
