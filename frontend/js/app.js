@@ -2,6 +2,7 @@
 
 import { api, ApiError, setCsrf, whenUnauthorized } from './api.js';
 import { clear, h, setText } from './dom.js';
+import { setServerZone } from './format.js';
 
 const pages = {
   live: () => import('./pages/live.js'),
@@ -89,6 +90,7 @@ function showLogin(message) {
     try {
       const out = await api('/auth/login', { method: 'POST', body: { username: user.value, password: pass.value }, quiet401: true });
       setCsrf(out.csrf_token);
+      setServerZone(out.timezone);
       me = { username: out.username, role: out.role };
       afterLogin();
     } catch (err) {
@@ -141,6 +143,7 @@ async function start() {
   try {
     const who = await api('/auth/session', { quiet401: true });
     if (who.csrf_token) setCsrf(who.csrf_token);
+    setServerZone(who.timezone);
     me = { username: who.username, role: who.role };
     afterLogin();
   } catch (err) {

@@ -62,3 +62,18 @@ export function hms(d) {
 export function localInput(d) {
   return `${isoDay(d)}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
 }
+
+let serverZone = null;
+
+/** The server's zone (VIGIL_TIMEZONE), from the login or session answer. */
+export function setServerZone(tz) { serverZone = tz || null; }
+
+/** Today (or the day of `d`) as YYYY-MM-DD in the server's zone: the API's days are days there. */
+export function serverDay(d = new Date()) {
+  if (!serverZone) return isoDay(d);
+  try {
+    return new Intl.DateTimeFormat('en-CA', { timeZone: serverZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(d);
+  } catch (e) {
+    return isoDay(d);
+  }
+}

@@ -50,3 +50,11 @@ def test_no_inline_script_or_style_and_no_html_injection_sinks() -> None:
         code = path.read_text()
         for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"):
             assert sink not in code, (path.name, sink)
+
+
+def test_login_and_session_tell_the_app_the_servers_zone(settings: Settings) -> None:
+    s = settings.model_copy(update={"timezone": "Europe/Berlin"})
+    with TestClient(create_app(s)) as c:
+        r = c.post("/api/v1/auth/login", json={"username": "admin", "password": "correct-horse-battery"})
+        assert r.status_code == 200 and r.json()["timezone"] == "Europe/Berlin"
+        assert c.get("/api/v1/auth/session").json()["timezone"] == "Europe/Berlin"

@@ -4,7 +4,7 @@ import { get, post, url } from '../api.js';
 import { fail, session, toast } from '../app.js';
 import { status } from '../cameras.js';
 import { h, setText } from '../dom.js';
-import { ago, dateTime, isoDay } from '../format.js';
+import { ago, dateTime, serverDay } from '../format.js';
 import { Timeline } from '../timeline.js';
 
 const REFRESH_MS = 2000;
@@ -36,7 +36,7 @@ export function show(root, route) {
   } },
   h('label', 'Frames per second', fps), h('label', 'Size', size), h('label', 'JPEG quality', quality),
   h('button', { type: 'submit' }, 'Apply'));
-  const today = isoDay();
+  const today = serverDay();
   const timeline = new Timeline({
     onPick: (t) => { location.hash = `#/recordings?camera=${encodeURIComponent(id)}&date=${today}&t=${encodeURIComponent(new Date(t).toISOString())}`; },
   });

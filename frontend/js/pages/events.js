@@ -4,7 +4,7 @@ import { ApiError, get } from '../api.js';
 import { fail } from '../app.js';
 import { cameraSelect, listCameras } from '../cameras.js';
 import { h, setText } from '../dom.js';
-import { dateTime, duration } from '../format.js';
+import { dateTime, duration, serverDay } from '../format.js';
 
 const PAGE = 24;
 
@@ -28,7 +28,7 @@ export function show(root) {
       const page = await get('/events', { camera_id: camera, limit: PAGE, offset });
       grid.replaceChildren(...page.items.map((e) => {
         const length = e.end ? duration((Date.parse(e.end) - Date.parse(e.start)) / 1000) : 'ongoing';
-        return h('a.event', { href: `#/recordings?camera=${encodeURIComponent(e.camera_id)}&date=${e.start.slice(0, 10)}&t=${encodeURIComponent(e.start)}` },
+        return h('a.event', { href: `#/recordings?camera=${encodeURIComponent(e.camera_id)}&date=${serverDay(new Date(e.start))}&t=${encodeURIComponent(e.start)}` },
           e.thumbnail_url ? h('img', { src: e.thumbnail_url, alt: `Motion on ${e.camera_id}`, loading: 'lazy' }) : h('div.tile-empty', 'No thumbnail'),
           h('div.event-info', h('strong', e.camera_id), h('span', dateTime(e.start)), h('span.muted', `${length}, score ${(e.score * 100).toFixed(1)}%`)));
       }));

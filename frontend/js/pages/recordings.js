@@ -5,7 +5,7 @@ import { api, get, post, url } from '../api.js';
 import { fail, toast } from '../app.js';
 import { cameraSelect, listCameras } from '../cameras.js';
 import { h, setText } from '../dom.js';
-import { bytes, duration, hms, isoDay } from '../format.js';
+import { bytes, duration, hms, isoDay, serverDay } from '../format.js';
 import { SegmentPlayer } from '../player.js';
 import { Timeline } from '../timeline.js';
 
@@ -23,7 +23,7 @@ const sleep = (ms) => new Promise((r) => { setTimeout(r, ms); });
 export function show(root, route) {
   const state = {
     camera: route.params.get('camera') || '',
-    date: route.params.get('date') || isoDay(),
+    date: route.params.get('date') || serverDay(),
     month: null,
     day: null,
     alive: true,
@@ -231,6 +231,6 @@ export function show(root, route) {
       if (t && state.alive) playFrom(Date.parse(t));
     } catch (err) { fail(err); }
   })();
-  const dayTimer = setInterval(() => { if (state.date === isoDay()) loadDay(); }, 30000);
+  const dayTimer = setInterval(() => { if (state.date === serverDay()) loadDay(); }, 30000);
   return { leave() { state.alive = false; clearInterval(dayTimer); player.stop(); timeline.destroy(); } };
 }

@@ -4,7 +4,7 @@ import { get } from '../api.js';
 import { fail } from '../app.js';
 import { cameraSelect, listCameras } from '../cameras.js';
 import { h, setText } from '../dom.js';
-import { bytes, dateTime, duration } from '../format.js';
+import { bytes, dateTime, duration, serverDay } from '../format.js';
 
 const PAGE = 25;
 
@@ -39,7 +39,7 @@ export function show(root) {
         h('td.actions',
           h('button', { type: 'button', onclick: () => { video.hidden = false; video.src = r.url; const p = video.play(); if (p) p.catch(() => {}); } }, 'Play'),
           h('a.button', { href: r.url, download: `${r.camera_id}-${r.id}.mp4` }, 'Download'),
-          h('a.button', { href: `#/recordings?camera=${encodeURIComponent(r.camera_id)}&date=${r.start.slice(0, 10)}&t=${encodeURIComponent(r.start)}` }, 'Timeline')))));
+          h('a.button', { href: `#/recordings?camera=${encodeURIComponent(r.camera_id)}&date=${serverDay(new Date(r.start))}&t=${encodeURIComponent(r.start)}` }, 'Timeline')))));
       const last = offset + page.items.length;
       setText(summary, page.total ? `${offset + 1}–${last} of ${page.total}${page.total_exact ? '' : '+'} recordings` : 'No recordings match.');
       prev.disabled = offset === 0;

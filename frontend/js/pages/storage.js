@@ -4,13 +4,13 @@ import { get } from '../api.js';
 import { fail, session } from '../app.js';
 import { stackedBars } from '../chart.js';
 import { h, setText } from '../dom.js';
-import { bytes, dateTime, isoDay } from '../format.js';
+import { bytes, dateTime, serverDay } from '../format.js';
 
 export function show(root) {
   const disk = h('div#disk');
   const cams = h('tbody#storage-cameras');
   const retention = h('p#retention-summary');
-  const dayInput = h('input#storage-day', { type: 'date', value: isoDay(), 'aria-label': 'Day' });
+  const dayInput = h('input#storage-day', { type: 'date', value: serverDay(), 'aria-label': 'Day' });
   const chartHolder = h('div#hours-chart');
   let chart = null;
   root.append(h('div.page-head', h('h1', 'Storage')), disk,
@@ -40,7 +40,7 @@ export function show(root) {
 
   async function loadHours() {
     try {
-      const out = await get('/storage/hours', { date: dayInput.value || isoDay() });
+      const out = await get('/storage/hours', { date: dayInput.value || serverDay() });
       if (chart) chart.destroy();
       chartHolder.replaceChildren();
       if (!out.cameras.length) { chartHolder.append(h('p.muted', 'Nothing recorded that day.')); chart = null; return; }

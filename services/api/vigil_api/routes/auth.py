@@ -72,6 +72,7 @@ def login(body: LoginIn, state: State, response: Response) -> LoginOut:
         role=principal.role,
         csrf_token=principal.csrf_token,
         expires_at=principal.expires_at,
+        timezone=settings.timezone,
     )
 
 
@@ -89,7 +90,7 @@ def logout(principal: User, state: State) -> Response:
 
 
 @router.get("/auth/session", response_model=WhoAmI, responses=_401)
-def whoami(principal: User, response: Response) -> WhoAmI:
+def whoami(principal: User, state: State, response: Response) -> WhoAmI:
     """Who is calling; for a session also its CSRF token (lets the web app survive a reload)."""
     response.headers["Cache-Control"] = "no-store"
     return WhoAmI(
@@ -98,6 +99,7 @@ def whoami(principal: User, response: Response) -> WhoAmI:
         via=principal.via,
         csrf_token=principal.csrf_token,
         expires_at=principal.expires_at,
+        timezone=state.settings.timezone,
     )
 
 
