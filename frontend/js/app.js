@@ -56,6 +56,7 @@ function leave() {
 
 async function render() {
   const seq = ++renderSeq;
+  delete main.dataset.route;
   leave();
   if (!me) { showLogin(); return; }
   const route = parseHash();
@@ -73,6 +74,7 @@ async function render() {
   const page = h('section.page');
   main.append(page);
   current = mod.show(page, route) || null;
+  main.dataset.route = route.name; // the page shown (tests wait for it)
 }
 
 function showLogin(message) {

@@ -216,7 +216,10 @@ class Session:
     stack: Stack
 
     def goto(self, route: str) -> None:
+        """Show a page of the app and wait until the router has rendered it."""
         self.page.goto(f"{self.stack.base}/#/{route}")
+        name = route.split("?")[0].split("/")[0]
+        self.page.wait_for_selector(f"#main[data-route='{name}']")
 
     def shot(self, name: str) -> None:
         if os.environ.get("VIGIL_SCREENSHOTS"):

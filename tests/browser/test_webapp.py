@@ -260,6 +260,8 @@ def test_search_filters_and_pages(session: Session, stack: Stack) -> None:
     page.wait_for_function("() => [...document.querySelectorAll('#results tr td:first-child')]"
                            ".every(td => td.textContent === 'demo-2')")
     assert page.locator("#results tr").count() >= 3
+    page.click("#results tr:first-child button:has-text('Play')")
+    page.wait_for_function("() => document.querySelector('#search-player').currentTime > 0.2", timeout=30_000)
     page.fill("#search-form input[name=location]", "Nowhere at all")
     page.click("#search-form button[type=submit]")
     page.wait_for_function("() => document.querySelector('#search-summary').textContent === 'No recordings match.'")

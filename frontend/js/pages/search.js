@@ -16,9 +16,9 @@ export function show(root) {
   const next = h('button#next', { type: 'button' }, 'Next ›');
   const video = h('video.player#search-player', { controls: true, muted: true, hidden: true });
   let offset = 0;
-  root.append(h('div.page-head', h('h1', 'Search recordings')), form, summary,
+  root.append(h('div.page-head', h('h1', 'Search recordings')), form, summary, h('div.search-player', video),
     h('div.table-wrap', h('table.list', h('thead', h('tr', ['Camera', 'Start', 'Length', 'Size', ''].map((t) => h('th', t)))), results)),
-    h('div.pager', prev, next), video);
+    h('div.pager', prev, next));
 
   function params() {
     const f = new FormData(form);
@@ -37,7 +37,7 @@ export function show(root) {
       results.replaceChildren(...page.items.map((r) => h('tr',
         h('td', r.camera_id), h('td', dateTime(r.start)), h('td', duration(r.duration_s)), h('td', bytes(r.bytes)),
         h('td.actions',
-          h('button', { type: 'button', onclick: () => { video.hidden = false; video.src = r.url; const p = video.play(); if (p) p.catch(() => {}); } }, 'Play'),
+          h('button', { type: 'button', onclick: () => { video.hidden = false; video.src = r.url; video.scrollIntoView({ block: 'nearest' }); const p = video.play(); if (p) p.catch(() => {}); } }, 'Play'),
           h('a.button', { href: r.url, download: `${r.camera_id}-${r.id}.mp4` }, 'Download'),
           h('a.button', { href: `#/recordings?camera=${encodeURIComponent(r.camera_id)}&date=${serverDay(new Date(r.start))}&t=${encodeURIComponent(r.start)}` }, 'Timeline')))));
       const last = offset + page.items.length;
