@@ -116,7 +116,7 @@ def test_live_wall_keeps_16_cameras_live_in_one_tab(browser: Any, stack: Stack) 
     assert not s.problems.errors, s.problems.errors
 
 
-def test_stop_and_start_a_camera_from_its_page(session: Session) -> None:
+def test_stop_start_and_configure_a_camera_from_its_page(session: Session, stack: Stack) -> None:
     page = session.page
     session.goto("camera/demo-1")
     page.wait_for_selector("#camera-status[data-status=online]", timeout=30_000)
@@ -127,6 +127,11 @@ def test_stop_and_start_a_camera_from_its_page(session: Session) -> None:
     assert "stopped" in page.text_content("#camera-status")
     page.click("#start")
     page.wait_for_selector("#camera-status[data-status=online]", timeout=30_000)
+    # Configure: the camera applies the new rate and reports it in its heartbeat.
+    page.fill("#configure input[name=fps]", "4")
+    page.click("#configure button[type=submit]")
+    wait_for(lambda: stack.api().get("/api/v1/cameras/demo-1").json()["fps_target"] == 4, 30, "fps_target 4", poll=1)
+    page.wait_for_function("() => document.querySelector('#heartbeat').textContent.includes('target 4')")
 
 
 def test_a_timeline_click_plays_the_recording_across_segments(session: Session, stack: Stack) -> None:
