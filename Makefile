@@ -6,7 +6,7 @@ PIP   := $(BIN)/python -m pip install -q --disable-pip-version-check
 SERVICES := -e services/common[db] -e services/capture -e services/ingest -e services/recorder -e services/api -e services/notifier
 PYTEST_ARGS ?=
 
-.PHONY: up test install install-dev lint typecheck unit bench soak clean
+.PHONY: up test install install-dev lint typecheck unit browser bench soak clean
 
 $(BIN)/python:
 	@scripts/bootstrap-venv.sh $(VENV)
@@ -37,12 +37,19 @@ typecheck: install-dev
 test: install-dev
 	@scripts/ensure-services.sh
 	@scripts/ensure-deploy-tools.sh
+	@scripts/ensure-browser.sh
 	$(BIN)/ruff check services tests
 	$(BIN)/mypy services
 	$(BIN)/pytest -ra $(PYTEST_ARGS)
 
 unit: install-dev
 	$(BIN)/pytest -q tests/unit
+
+# The web app in chromium (Playwright) against the whole stack; VIGIL_SCREENSHOTS=1 refreshes docs/screenshots.
+browser: install-dev
+	@scripts/ensure-services.sh
+	@scripts/ensure-browser.sh
+	$(BIN)/pytest -ra tests/browser $(PYTEST_ARGS)
 
 bench: install-dev
 	@scripts/ensure-services.sh

@@ -24,7 +24,22 @@ from vigil_api.health import HealthProbe
 from vigil_api.limits import DEFAULT_LIMIT, LOGIN_LIMIT, BodyLimitMiddleware
 from vigil_api.live import LiveHub
 from vigil_api.metrics import RequestMetrics, RequestMetricsMiddleware
-from vigil_api.routes import auth, cameras, days, events, exports, notifications, recordings, snapshots, system
+from vigil_api.routes import (
+    auth,
+    cameras,
+    days,
+    events,
+    exports,
+    notifications,
+    recordings,
+    snapshots,
+    storage,
+    system,
+    users,
+)
+from vigil_api.routes import (
+    settings as settings_routes,
+)
 from vigil_api.state import AppState
 from vigil_common.db.engine import make_engine, make_sessionmaker
 from vigil_common.db.users import bootstrap_admin
@@ -162,7 +177,8 @@ def create_app(
 
     # Routers carry their full paths, so route templates (metrics labels) are absolute.
     routers = (system.public, auth.public, auth.router, cameras.router, snapshots.router, days.router,
-               recordings.router, exports.router, events.router, notifications.router, system.metrics_router)
+               recordings.router, exports.router, events.router, notifications.router, users.router, storage.router,
+               settings_routes.router, system.metrics_router)
     for router in routers:
         app.include_router(router)
 

@@ -11,6 +11,9 @@ CSP = (
     "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 
+APP_TYPES = ("text/html", "text/css", "text/javascript", "application/javascript", "image/svg+xml")
+API_PATHS = ("/api/", "/metrics", "/openapi.json")
+
 
 class SecurityHeadersMiddleware:
     def __init__(self, app: ASGIApp) -> None:
@@ -27,8 +30,13 @@ class SecurityHeadersMiddleware:
                 headers.setdefault("X-Content-Type-Options", "nosniff")
                 headers.setdefault("Referrer-Policy", "no-referrer")
                 headers.setdefault("X-Frame-Options", "DENY")
-                if headers.get("content-type", "").startswith("text/html"):
+                content_type = headers.get("content-type", "")
+                if content_type.startswith("text/html"):
                     headers["Content-Security-Policy"] = CSP
+                if content_type.startswith(APP_TYPES) and not scope.get("path", "").startswith(API_PATHS):
+                    # The web app's files: revalidate (ETag) every time, so an upgrade is never
+                    # half-applied from a heuristically cached module.
+                    headers.setdefault("Cache-Control", "no-cache")
             await send(message)
 
         await self.app(scope, receive, send_wrapper)

@@ -41,6 +41,7 @@ class LoginOut(BaseModel):
     role: str
     csrf_token: str = Field(description="Send back as X-CSRF-Token on cookie-authenticated writes.")
     expires_at: datetime
+    timezone: str | None = Field(default=None, description="the server's zone (VIGIL_TIMEZONE): dates are days there")
 
 
 class WhoAmI(BaseModel):
@@ -49,6 +50,7 @@ class WhoAmI(BaseModel):
     via: Literal["session", "token"]
     csrf_token: str | None = None
     expires_at: datetime | None = None
+    timezone: str | None = Field(default=None, description="the server's zone (VIGIL_TIMEZONE): dates are days there")
 
 
 class TokenIn(BaseModel):

@@ -31,7 +31,7 @@ from redis.exceptions import LockError
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from vigil_common import keys
+from vigil_common import keys, retention_overrides
 from vigil_common.counters import sample_name
 from vigil_common.settings import Settings
 from vigil_recorder import disk
@@ -194,6 +194,7 @@ def run_pass(settings: Settings, sessions: sessionmaker[Session], client: redis.
     """One retention pass: finish interrupted deletions, age, byte cap, free-space floor;
     then prune empty old day directories, publish metrics and ``vigil:storage``, log."""
     now = now or datetime.now(UTC)
+    settings = with_overrides(settings, sessions)
     policy = policy_from(settings)
     tally = Tally()
     with storage_lock(client):
@@ -214,6 +215,35 @@ def run_pass(settings: Settings, sessions: sessionmaker[Session], client: redis.
     report = PassReport(tally, totals, totals.bytes, _free_or_none(free, settings))
     _report(client, report)
     return report
+
+
+def with_overrides(settings: Settings, sessions: sessionmaker[Session]) -> Settings:
+    """``settings`` with the runtime retention settings of ``app_settings`` (changed through the
+    API) applied; the configured values when the index cannot be read."""
+    try:
+        with sessions() as s:
+            return retention_overrides.effective(settings, s)
+    except SQLAlchemyError as exc:
+        log.warning("cannot read runtime retention settings (%s); using the configured ones", first_line(exc))
+        return settings
+
+
+# ensure_space runs before every segment write: it reads the runtime overrides at most this often.
+OVERRIDES_MAX_AGE_S = 30.0
+_overrides_cache: dict[tuple[object, ...], tuple[float, Settings]] = {}
+
+
+def _recent_overrides(settings: Settings, sessions: sessionmaker[Session]) -> Settings:
+    key = (id(sessions), settings.data_dir, settings.retention_days, settings.retention_max_bytes,
+           settings.min_free_bytes)
+    hit = _overrides_cache.get(key)
+    now = time.monotonic()
+    if hit is not None and now - hit[0] < OVERRIDES_MAX_AGE_S:
+        return hit[1]
+    out = with_overrides(settings, sessions)
+    _overrides_cache.clear()  # one configuration per process: keep the cache at one entry
+    _overrides_cache[key] = (now, out)
+    return out
 
 
 def _free_or_none(free: disk.FreeBytes, settings: Settings) -> int | None:
@@ -253,6 +283,7 @@ def ensure_space(settings: Settings, sessions: sessionmaker[Session], client: re
     Cheap when there is room (one ``statvfs``). Never raises: if the index or Redis is away
     the write goes ahead (and fails on a full disk, to be retried). Returns bytes freed.
     """
+    settings = _recent_overrides(settings, sessions)
     floor = settings.min_free_bytes or 0
     have = _free_or_none(free, settings)
     if have is None or have >= floor + needed_bytes:

@@ -76,6 +76,7 @@ async def login(body: LoginIn, state: State, request: Request, response: Respons
         role=principal.role,
         csrf_token=principal.csrf_token,
         expires_at=principal.expires_at,
+        timezone=settings.timezone,
     )
 
 
@@ -107,7 +108,7 @@ def logout(principal: User, state: State) -> Response:
 
 
 @router.get("/auth/session", response_model=WhoAmI, responses=_401)
-def whoami(principal: User, response: Response) -> WhoAmI:
+def whoami(principal: User, state: State, response: Response) -> WhoAmI:
     """Who is calling; for a session also its CSRF token (lets the web app survive a reload)."""
     response.headers["Cache-Control"] = "no-store"
     return WhoAmI(
@@ -116,6 +117,7 @@ def whoami(principal: User, response: Response) -> WhoAmI:
         via=principal.via,
         csrf_token=principal.csrf_token,
         expires_at=principal.expires_at,
+        timezone=state.settings.timezone,
     )
 
 

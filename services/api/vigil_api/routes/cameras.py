@@ -6,15 +6,18 @@ import json
 import logging
 import uuid
 from datetime import datetime, timedelta
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 from sqlalchemy import select
 
 from vigil_api.deps import API_PREFIX, Admin, CameraId, State, User, require_user
 from vigil_api.errors import describe_validation_errors
+from vigil_api.footage import delete_footage
 from vigil_api.live import MEDIA_TYPE, HubFullError, MjpegResponse
+from vigil_api.routes.days import camera_known
 from vigil_api.schemas import CameraOut, CameraPatch, CommandAccepted, CommandIn, ErrorOut
 from vigil_common import keys, streams
 from vigil_common.db.models import Camera, utcnow
@@ -150,13 +153,24 @@ def patch_camera(camera_id: CameraId, body: CameraPatch, _admin: Admin, state: S
 
 
 @router.delete("/{camera_id}", status_code=status.HTTP_204_NO_CONTENT, responses={**_errors, 403: {"model": ErrorOut}})
-def delete_camera(camera_id: CameraId, _admin: Admin, state: State) -> Response:
-    """Remove the registry row (recordings stay). A camera still sending heartbeats re-registers."""
+def delete_camera(
+    camera_id: CameraId,
+    _admin: Admin,
+    state: State,
+    footage: Annotated[bool, Query(description="also delete its recordings, snapshots, motion events and day "
+                                               "videos (files and index rows); exports are kept")] = False,
+) -> Response:
+    """Remove the registry row; recordings stay unless ``footage=true``. A camera still sending
+    heartbeats re-registers (disable it to silence it)."""
     with state.factory.begin() as db:
         cam = db.get(Camera, camera_id)
-        if cam is None:
+        if cam is None and not (footage and camera_known(db, camera_id)):
             raise _not_found()
-        db.delete(cam)
+        if cam is not None:
+            db.delete(cam)
+    if footage:
+        removed = delete_footage(state.settings.data_dir, state.factory, camera_id)
+        log.info("camera %s deleted with its footage (%d files)", camera_id, removed)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

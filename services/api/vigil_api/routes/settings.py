@@ -1,0 +1,90 @@
+"""/api/v1/settings/retention: runtime retention settings (stored in ``app_settings`` under
+``retention.*``; the recorder's retention pass reads them every pass, falling back to
+``VIGIL_RETENTION_DAYS`` / ``VIGIL_RETENTION_MAX_BYTES`` / ``VIGIL_MIN_FREE_BYTES``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException
+from pydantic import BaseModel, ConfigDict, Field
+
+from vigil_api.deps import API_PREFIX, Admin, State, require_user
+from vigil_api.schemas import ErrorOut
+from vigil_common import retention_overrides as ro
+from vigil_common.db.app_settings import delete_setting, get_settings, set_setting
+from vigil_common.settings import Settings
+
+router = APIRouter(prefix=f"{API_PREFIX}/settings", tags=["settings"], dependencies=[Depends(require_user)])
+
+
+class RetentionValues(BaseModel):
+    days: float = Field(description="footage older than this many days is deleted")
+    max_bytes: int | None = Field(description="total size cap of the recordings; null = no cap")
+    min_free_bytes: int | None = Field(description="keep at least this much disk free; null = no floor")
+
+
+class RetentionOut(RetentionValues):
+    configured: RetentionValues = Field(description="the VIGIL_ settings (used for keys not overridden)")
+    overridden: list[str] = Field(description="keys set through the API")
+
+
+class RetentionIn(BaseModel):
+    """A partial update: only the keys given change. ``null`` for a byte limit means no limit."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    days: float | None = Field(default=None, gt=0, le=ro.MAX_DAYS, allow_inf_nan=False)
+    max_bytes: int | None = Field(default=None, ge=0, le=ro.MAX_BYTES)
+    min_free_bytes: int | None = Field(default=None, ge=0, le=ro.MAX_BYTES)
+
+
+_errors: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorOut, "description": "Not authenticated"},
+    403: {"model": ErrorOut, "description": "Admin role required (changes)"},
+    422: {"model": ErrorOut, "description": "Invalid value"},
+}
+
+
+def _values(s: Settings) -> RetentionValues:
+    return RetentionValues(days=s.retention_days, max_bytes=s.retention_max_bytes, min_free_bytes=s.min_free_bytes)
+
+
+def read_retention(state: State) -> RetentionOut:
+    with state.factory() as db:
+        stored = get_settings(db, ro.PREFIX)
+    effective = ro.apply(state.settings, stored)
+    overridden = sorted(k for k, v in stored.items() if k in ro.FIELDS and ro.valid_value(k, v))
+    return RetentionOut(**_values(effective).model_dump(), configured=_values(state.settings), overridden=overridden)
+
+
+@router.get("/retention", response_model=RetentionOut, responses=_errors)
+def get_retention(state: State) -> RetentionOut:
+    """The retention settings in force, what is configured, and which keys are overridden."""
+    return read_retention(state)
+
+
+@router.put("/retention", response_model=RetentionOut, responses=_errors)
+def put_retention(body: RetentionIn, principal: Admin, state: State) -> RetentionOut:
+    """Override some retention settings (admin); applied by the recorder's next pass."""
+    changes = body.model_dump(exclude_unset=True)
+    if not changes:
+        raise HTTPException(422, "give at least one of days, max_bytes, min_free_bytes")
+    if "days" in changes and changes["days"] is None:
+        raise HTTPException(422, "days cannot be null (DELETE /settings/retention restores the configured value)")
+    with state.factory.begin() as db:
+        for key, value in changes.items():
+            set_setting(db, f"{ro.PREFIX}.{key}", value, by=principal.username)
+    return read_retention(state)
+
+
+@router.delete("/retention", response_model=RetentionOut, responses=_errors)
+def reset_retention(principal: Admin, state: State) -> RetentionOut:
+    """Forget every override: back to the VIGIL_ settings (admin)."""
+    with state.factory.begin() as db:
+        for key in ro.FIELDS:
+            delete_setting(db, f"{ro.PREFIX}.{key}")
+    return read_retention(state)
+
+
+__all__ = ["RetentionOut", "read_retention", "router"]

@@ -1,0 +1,131 @@
+"""/api/v1/storage, /storage/hours, /cameras/{id}/days?month= and DELETE /cameras/{id}?footage=true."""
+# ruff: noqa: F811
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from tests.integration.test_api_support import (  # noqa: F401 - fixtures (api, factory)
+    Api,
+    add_camera,
+    add_segment,
+    api,
+    factory,
+)
+from vigil_common.db.models import Camera, CameraEvent, MotionEvent, Segment, Snapshot
+
+pytestmark = pytest.mark.integration
+
+
+def _seg_file(api: Api, factory: sessionmaker[Session], cam: str, start: datetime, size: int = 100) -> int:
+    rel = f"recordings/{cam}/{int(start.timestamp())}.mp4"
+    path = api.settings.data_dir / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"\0" * size)
+    return add_segment(factory, cam, start, 10.0, path=rel)
+
+
+def test_storage_summary_counts_bytes_per_camera_and_the_disk(api: Api, factory: sessionmaker[Session]) -> None:
+    api.login()
+    t = datetime(2024, 5, 1, 10, tzinfo=UTC)
+    add_camera(factory, "a")
+    add_segment(factory, "a", t)
+    add_segment(factory, "a", t + timedelta(seconds=10))
+    add_segment(factory, "b", t)  # footage of a camera no longer in the registry counts too
+    with factory.begin() as db:
+        db.add(Snapshot(camera_id="a", time=t, path="snapshots/a/x.jpg", bytes=55, width=1, height=1))
+    r = api.client.get("/api/v1/storage")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    per = {c["camera_id"]: c for c in body["cameras"]}
+    assert per["a"]["segments"] == 2 and per["a"]["bytes"] == 2 * 1010 and per["b"]["bytes"] == 1010
+    assert per["a"]["oldest"].startswith("2024-05-01T10:00:00") and per["a"]["newest"].startswith("2024-05-01T10:00:20")
+    assert body["bytes_snapshots"] == 55 and body["bytes_total"] == 3 * 1010 + 55
+    disk = body["disk"]
+    assert disk["total"] > 0 and 0 <= disk["free"] <= disk["total"]
+    assert body["retention"]["days"] == api.settings.retention_days
+
+
+def test_bytes_per_hour_per_camera(api: Api, factory: sessionmaker[Session]) -> None:
+    api.login()
+    t = datetime(2024, 5, 1, 10, 59, 55, tzinfo=UTC)  # straddles 10:00 and 11:00 (server zone UTC)
+    add_segment(factory, "a", t)
+    add_segment(factory, "b", datetime(2024, 5, 1, 23, 0, tzinfo=UTC))
+    add_segment(factory, "a", datetime(2024, 5, 2, 1, 0, tzinfo=UTC))  # next day: not counted
+    r = api.client.get("/api/v1/storage/hours", params={"date": "2024-05-01"})
+    assert r.status_code == 200, r.text
+    cams = {c["camera_id"]: c["bytes_per_hour"] for c in r.json()["cameras"]}
+    assert set(cams) == {"a", "b"}
+    assert cams["a"][10] == 505 and cams["a"][11] == 505 and sum(cams["a"]) == 1010
+    assert cams["b"][23] == 1010
+    assert api.client.get("/api/v1/storage/hours", params={"date": "2024-13-01"}).status_code == 422
+    assert api.client.get("/api/v1/storage/hours", params={"date": "yesterday"}).status_code == 422
+    assert api.client.get("/api/v1/storage/hours").status_code == 200  # today
+
+
+def test_days_with_footage_for_the_calendar(api: Api, factory: sessionmaker[Session]) -> None:
+    api.login()
+    add_camera(factory, "a")
+    add_segment(factory, "a", datetime(2024, 5, 1, 0, 0, 5, tzinfo=UTC))
+    add_segment(factory, "a", datetime(2024, 5, 1, 12, tzinfo=UTC))
+    add_segment(factory, "a", datetime(2024, 5, 31, 23, 59, tzinfo=UTC))
+    add_segment(factory, "a", datetime(2024, 6, 1, 0, 0, 1, tzinfo=UTC))
+    r = api.client.get("/api/v1/cameras/a/days", params={"month": "2024-05"})
+    assert r.status_code == 200, r.text
+    assert r.json() == {"camera_id": "a", "month": "2024-05", "days": [
+        {"date": "2024-05-01", "segments": 2, "bytes": 2020}, {"date": "2024-05-31", "segments": 1, "bytes": 1010}]}
+    assert api.client.get("/api/v1/cameras/a/days", params={"month": "2024-04"}).json()["days"] == []
+    for bad in ("2024-13", "2024-5", "x", "2024-05-01"):
+        assert api.client.get("/api/v1/cameras/a/days", params={"month": bad}).status_code == 422, bad
+    assert api.client.get("/api/v1/cameras/a/days").status_code == 422
+    assert api.client.get("/api/v1/cameras/nope/days", params={"month": "2024-05"}).status_code == 404
+    assert api.client.get("/api/v1/cameras/BAD!/days", params={"month": "2024-05"}).status_code == 422
+
+
+def test_delete_a_camera_with_or_without_its_footage(api: Api, factory: sessionmaker[Session]) -> None:
+    h = {"X-CSRF-Token": api.login()}
+    t = datetime.now(UTC) - timedelta(hours=1)
+    add_camera(factory, "keep")
+    add_camera(factory, "gone")
+    kept = _seg_file(api, factory, "keep", t)
+    _seg_file(api, factory, "gone", t)
+    _seg_file(api, factory, "gone", t + timedelta(seconds=10))
+    thumb = api.settings.data_dir / "thumbnails" / "gone" / "1.jpg"
+    thumb.parent.mkdir(parents=True)
+    thumb.write_bytes(b"j")
+    with factory.begin() as db:
+        db.add(MotionEvent(camera_id="gone", start=t, end=t + timedelta(seconds=3), score=0.1,
+                           thumbnail_path="thumbnails/gone/1.jpg"))
+        db.add(CameraEvent(camera_id="gone", time=t, kind="online"))
+    # Without footage: the row goes, the recordings stay.
+    assert api.client.delete("/api/v1/cameras/keep", headers=h).status_code == 204
+    assert api.client.get("/api/v1/recordings", params={"camera_id": "keep"}).json()["total"] == 1
+    assert (api.settings.data_dir / f"recordings/keep/{int(t.timestamp())}.mp4").exists()
+    # With footage: the files and rows go too.
+    assert api.client.delete("/api/v1/cameras/gone", params={"footage": "true"}, headers=h).status_code == 204
+    with factory() as db:
+        assert db.get(Camera, "gone") is None
+        assert db.scalar(select(func.count()).select_from(Segment).where(Segment.camera_id == "gone")) == 0
+        assert db.scalar(select(func.count()).select_from(MotionEvent)) == 0
+        assert db.scalar(select(func.count()).select_from(CameraEvent)) == 0
+        assert db.get(Segment, kept) is not None
+    assert not list((api.settings.data_dir / "recordings" / "gone").iterdir())
+    assert not thumb.exists()
+    # A camera known only by its footage can still have it deleted; an unknown one is 404.
+    assert api.client.delete("/api/v1/cameras/keep", params={"footage": "true"}, headers=h).status_code == 204
+    assert api.client.get("/api/v1/recordings", params={"camera_id": "keep"}).json()["total"] == 0
+    assert api.client.delete("/api/v1/cameras/keep", params={"footage": "true"}, headers=h).status_code == 404
+    assert api.client.delete("/api/v1/cameras/keep", params={"footage": "maybe"}, headers=h).status_code == 422
+
+
+def test_new_routes_are_documented(api: Api) -> None:
+    paths = api.client.get("/openapi.json").json()["paths"]
+    for p in ("/api/v1/storage", "/api/v1/storage/hours", "/api/v1/cameras/{camera_id}/days",
+              "/api/v1/settings/retention"):
+        assert p in paths, p
+    params = {p["name"] for p in paths["/api/v1/cameras/{camera_id}"]["delete"]["parameters"]}
+    assert "footage" in params
