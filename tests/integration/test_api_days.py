@@ -263,3 +263,22 @@ def test_no_day_video_is_built_for_days_past_retention(
     r = api.client.get(f"/api/v1/cameras/{CAM}/days/2015-05-01/video")
     assert r.status_code == 410 and "export" in r.json()["detail"]
     assert Queue(keys.RECORDER_SLOW_QUEUE, connection=client).job_ids == []
+
+
+def test_the_day_video_age_limit_follows_the_runtime_retention(
+    api: Api, factory: sessionmaker[Session], client: redis.Redis, sessions: sessionmaker[Session]
+) -> None:
+    """A retention changed through the API moves the day-video age limit with it."""
+    from vigil_common.db.app_settings import set_setting
+
+    add_camera(factory, CAM)
+    t = ns_of(datetime.fromisoformat("2015-05-01T09:00:00+00:00"))
+    record_window(api.settings, client, sessions, CAM, t, 10, first_number=0)
+    with factory.begin() as db:
+        set_setting(db, "retention.days", 1)
+    api.login()
+    r = api.client.get(f"/api/v1/cameras/{CAM}/days/2015-05-01/video")
+    assert r.status_code == 410 and "kept 1 days" in r.json()["detail"]
+    with factory.begin() as db:
+        set_setting(db, "retention.days", 36500)
+    assert api.client.get(f"/api/v1/cameras/{CAM}/days/2015-05-01/video").status_code == 202

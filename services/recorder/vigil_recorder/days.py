@@ -48,6 +48,7 @@ from vigil_recorder.disk import NoSpace, check_space_for, recording_path
 from vigil_recorder.duties import Duty
 from vigil_recorder.remux import Piece, Progress, RemuxError, Result, concat, throttled
 from vigil_recorder.remux_plan import to_ns
+from vigil_recorder.retention import with_overrides
 from vigil_recorder.segment import encoder_options
 
 log = logging.getLogger(__name__)
@@ -205,7 +206,9 @@ def _build_locked(
             lock.renew()
             _save(sessions, cam, day, progress=fraction)
 
-        result, size = _write(settings, cam, the_day, segments, final, start, throttled(report))
+        # with the retention settings as changed at run time (the free-space floor)
+        result, size = _write(with_overrides(settings, sessions), cam, the_day, segments, final, start,
+                              throttled(report))
     except NoSpace as exc:  # not worth retrying until retention has made room: no traceback, no retry
         _save(sessions, cam, day, status="failed", error=str(exc)[:MAX_ERROR])
         log.warning("day video %s %s not built: %s", cam, day, exc)

@@ -31,6 +31,7 @@ from vigil_recorder.disk import NoSpace, check_space_for
 from vigil_recorder.export_plan import Span, export_relpath, plan_pieces, require_export_id
 from vigil_recorder.remux import Progress, RemuxError, Result, concat, throttled
 from vigil_recorder.remux_plan import to_ns
+from vigil_recorder.retention import with_overrides
 from vigil_recorder.segment import encoder_options
 
 log = logging.getLogger(__name__)
@@ -76,7 +77,7 @@ def export_range(
     if not spans:
         raise NoFootage(NO_FOOTAGE)
     pieces = plan_pieces(spans, to_ns(start), to_ns(end), settings.data_dir)
-    check_space_for(settings, pieces)
+    check_space_for(with_overrides(settings, sessions), pieces)  # floor as changed at run time
     storage.ensure_dir(out.parent)
     tmp = storage.partial_path(out)
     try:

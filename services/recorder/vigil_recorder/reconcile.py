@@ -46,6 +46,7 @@ from vigil_common.settings import Settings
 from vigil_recorder import disk, storage
 from vigil_recorder.duties import Duty, DutyContext
 from vigil_recorder.reconcile_dirs import DirResult, check_day, rel_dir
+from vigil_recorder.retention import with_overrides
 from vigil_recorder.retention_delete import finish_marked, storage_lock
 from vigil_recorder.retention_metrics import first_line as _first_line
 from vigil_recorder.retention_metrics import human, publish_counts, write_storage
@@ -230,7 +231,7 @@ def reconcile(settings: Settings, sessions: sessionmaker[Session], client: redis
         client.delete(SWEPT_KEY)
 
     if report.full and report.complete:
-        policy = policy_from(settings)
+        policy = policy_from(with_overrides(settings, sessions))  # retention as changed at run time
         with storage_lock(client):
             report.stills_removed = sweep_unindexed_stills(
                 settings.data_dir, sessions, settings.tz, datetime.fromtimestamp(now, UTC),

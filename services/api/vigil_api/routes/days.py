@@ -36,7 +36,7 @@ from vigil_api.timeline import (
     build_timeline,
     day_video_current,
 )
-from vigil_common import keys
+from vigil_common import keys, retention_overrides
 from vigil_common.days import DATE_PATTERN, day_bounds, parse_day
 from vigil_common.db.engine import upsert
 from vigil_common.db.models import Camera, CameraEvent, DayVideo, MotionEvent, Segment, utcnow
@@ -286,6 +286,7 @@ def day_video(camera_id: CameraId, date: Day, state: State) -> FileResponse | JS
                 Segment.deleting.is_(False)))
         ).one()
         row = db.get(DayVideo, (camera_id, day.isoformat()))
+        keep_days = retention_overrides.effective(state.settings, db).retention_days  # as changed at run time
     if not count:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no recordings on that day")
     done = row is not None and row.status == "done"
@@ -299,11 +300,11 @@ def day_video(camera_id: CameraId, date: Day, state: State) -> FileResponse | JS
             headers["X-Vigil-Covers-Until"] = row.covers_until.astimezone(state.settings.tz).isoformat()
         return FileResponse(path, media_type="video/mp4", stat_result=st, headers=headers,
                             content_disposition_type="inline")
-    if end < now - timedelta(days=state.settings.retention_days):
+    if end < now - timedelta(days=keep_days):
         # Retention removes day videos of days this old: building one would only be deleted
         # again. What footage is left (e.g. kept for motion) can still be exported.
         raise HTTPException(status.HTTP_410_GONE,
-                            f"day videos are kept {state.settings.retention_days:g} days (VIGIL_RETENTION_DAYS); "
+                            f"day videos are kept {keep_days:g} days (the retention setting); "
                             "export the footage instead")
     out = ensure_assembly(state, camera_id, day.isoformat(), row, now)
     retry = FAILED_RETRY_S if out.status == "failed" else RETRY_AFTER_S
