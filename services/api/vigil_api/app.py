@@ -15,6 +15,7 @@ from pathlib import Path
 import redis.asyncio as aioredis
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
+from redis import Redis as SyncRedis
 
 from vigil_api import __version__
 from vigil_api.deps import API_PREFIX
@@ -108,6 +109,7 @@ def _build_state(settings: Settings) -> AppState:
         engine=engine,
         factory=make_sessionmaker(engine),
         redis=redis,
+        sync_redis=SyncRedis.from_url(settings.redis_url, socket_connect_timeout=3, socket_timeout=5),
         bus=bus,
         hub=LiveHub(redis, max_viewers=MAX_LIVE_VIEWERS),
         health=HealthProbe(engine, redis, bus.connected.is_set),
@@ -154,6 +156,7 @@ def create_app(
             status_topic = state.topics.service_status(SERVICE_NAME)
             await asyncio.to_thread(state.bus.stop, [(status_topic, b"offline", 1, True)])
             await state.redis.aclose()
+            state.sync_redis.close()
             state.engine.dispose()
             log.info("api stopped")
 

@@ -88,6 +88,7 @@ class LoginOutcome:
 
     ok: bool
     locked_for_s: float = 0.0
+    throttled_for_s: float = 0.0  # too many failures from the caller's address (login_throttle)
     principal: Principal | None = None
     cookie: str | None = None
 

@@ -14,7 +14,7 @@ import hashlib
 import ipaddress
 import logging
 
-import redis.asyncio as aioredis
+import redis
 from redis.exceptions import RedisError
 
 log = logging.getLogger(__name__)
@@ -40,18 +40,20 @@ def address_key(host: str | None) -> str:
 
 
 class LoginThrottle:
-    def __init__(self, client: aioredis.Redis, max_failures: int, window_s: int) -> None:
+    """Synchronous (it runs in the login's worker thread, next to the password check)."""
+
+    def __init__(self, client: redis.Redis, max_failures: int, window_s: int) -> None:
         self.client = client
         self.max_failures = max_failures
         self.window_s = window_s
 
-    async def blocked_for(self, key: str) -> float:
+    def blocked_for(self, key: str) -> float:
         """Seconds until ``key`` may try again (0 when it may now)."""
         try:
             pipe = self.client.pipeline(transaction=False)
             pipe.get(key)
             pipe.pttl(key)
-            count, ttl_ms = await pipe.execute()
+            count, ttl_ms = pipe.execute()
         except RedisError as exc:
             log.warning("login throttle unavailable (%s); relying on per-account lockout", exc)
             return 0.0
@@ -59,12 +61,13 @@ class LoginThrottle:
             return 0.0
         return max(float(ttl_ms) / 1000.0, 1.0) if ttl_ms and ttl_ms > 0 else float(self.window_s)
 
-    async def failed(self, key: str) -> None:
-        """Count one failure; the window starts at the first failure and is not extended."""
+    def failed(self, key: str) -> None:
+        """Count one failure; the window starts at the first failure and is not extended.
+        (``SET NX EX`` then ``INCR``: works on every Redis, including the embedded 6.x.)"""
         try:
             pipe = self.client.pipeline(transaction=True)
+            pipe.set(key, 0, ex=self.window_s, nx=True)
             pipe.incr(key)
-            pipe.expire(key, self.window_s, nx=True)
-            await pipe.execute()
+            pipe.execute()
         except RedisError as exc:
             log.warning("login throttle unavailable (%s)", exc)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
+from redis import Redis as SyncRedis
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -23,6 +24,7 @@ class AppState:
     engine: Engine
     factory: sessionmaker[Session]
     redis: aioredis.Redis
+    sync_redis: SyncRedis  # for work done in worker threads (the login throttle)
     bus: MqttBus
     hub: LiveHub
     health: HealthProbe

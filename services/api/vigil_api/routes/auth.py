@@ -7,7 +7,6 @@ import threading
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response, status
-from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import delete, select
 
 from vigil_api.auth import SESSION_COOKIE, LoginOutcome, attempt_login, create_token, end_session
@@ -34,7 +33,7 @@ LOGIN_WAIT_S = 10.0
                429: {"model": ErrorOut, "description": "Account locked, or too many failures from this address"},
                503: {"model": ErrorOut, "description": "Too many logins at once"}},
 )
-async def login(body: LoginIn, state: State, request: Request, response: Response) -> LoginOut:
+def login(body: LoginIn, state: State, request: Request, response: Response) -> LoginOut:
     """Check the credentials and open a server-side session (cookie ``vigil_session``).
 
     After 10 consecutive failures the account is locked for 15 minutes (429, Retry-After); after
@@ -42,14 +41,12 @@ async def login(body: LoginIn, state: State, request: Request, response: Respons
     ``VIGIL_LOGIN_FAILURE_WINDOW_S`` that address gets 429 until the window ends.
     """
     settings = state.settings
-    throttle = LoginThrottle(state.redis, settings.login_max_failures_per_ip, settings.login_failure_window_s)
     address = address_key(request.client.host if request.client else None)
-    wait_s = await throttle.blocked_for(address)
-    if wait_s > 0:
+    outcome = _check_credentials(state, body, address)  # a sync route: FastAPI runs it in a worker thread
+    if outcome.throttled_for_s > 0:
         raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS,
                             "too many failed logins from this address; try again later",
-                            headers={"Retry-After": str(math.ceil(wait_s))})
-    outcome = await run_in_threadpool(_check_credentials, state, body)
+                            headers={"Retry-After": str(math.ceil(outcome.throttled_for_s))})
     if outcome.locked_for_s > 0:
         raise HTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS,
@@ -57,7 +54,6 @@ async def login(body: LoginIn, state: State, request: Request, response: Respons
             headers={"Retry-After": str(math.ceil(outcome.locked_for_s))},
         )
     if not outcome.ok or outcome.principal is None or outcome.cookie is None:
-        await throttle.failed(address)
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "invalid username or password")
     principal = outcome.principal
     assert principal.csrf_token is not None and principal.expires_at is not None
@@ -80,7 +76,13 @@ async def login(body: LoginIn, state: State, request: Request, response: Respons
     )
 
 
-def _check_credentials(state: AppState, body: LoginIn) -> LoginOutcome:
+def _check_credentials(state: AppState, body: LoginIn, address: str) -> LoginOutcome:
+    """The per-address throttle, then the password (both block: called from a worker thread)."""
+    settings = state.settings
+    throttle = LoginThrottle(state.sync_redis, settings.login_max_failures_per_ip, settings.login_failure_window_s)
+    wait_s = throttle.blocked_for(address)
+    if wait_s > 0:
+        return LoginOutcome(ok=False, throttled_for_s=wait_s)
     # argon2id costs 64 MiB and ~0.1 s of CPU per check: bound how many run at once, and wait
     # for a slot *before* taking a database connection, so a login flood can neither exhaust
     # memory nor starve authenticated requests of the connection pool.
@@ -89,9 +91,12 @@ def _check_credentials(state: AppState, body: LoginIn) -> LoginOutcome:
                             headers={"Retry-After": "2"})
     try:
         with state.factory.begin() as db:
-            return attempt_login(db, body.username, body.password, utcnow(), state.settings.session_ttl_s)
+            outcome = attempt_login(db, body.username, body.password, utcnow(), settings.session_ttl_s)
     finally:
         LOGIN_SLOTS.release()
+    if not outcome.ok and outcome.locked_for_s <= 0:
+        throttle.failed(address)
+    return outcome
 
 
 @router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT, responses=_401)
