@@ -103,3 +103,35 @@ def test_users_routes_are_in_the_openapi_document(api: Api) -> None:
     paths = api.client.get("/openapi.json").json()["paths"]
     assert {"get", "post"} <= set(paths["/api/v1/users"])
     assert {"patch", "delete"} <= set(paths["/api/v1/users/{user_id}"])
+
+
+def test_concurrent_demotions_cannot_remove_the_last_admin(api: Api, factory: sessionmaker[Session]) -> None:
+    """The admin rows are locked before the check: a demotion waits for a concurrent one to
+    commit, then sees only one admin left and is refused."""
+    import threading
+
+    from sqlalchemy import select, update
+
+    from vigil_api.routes.users import _lock_admins
+    from vigil_common.db.models import User
+
+    add_user(factory, "carol", "carol-pass-1", "admin")
+    h = _admin(api)
+    carol_id = next(u["id"] for u in api.client.get("/api/v1/users").json() if u["username"] == "carol")
+    result: dict[str, int] = {}
+    with factory.begin() as db:  # another request's transaction, between its check and its commit
+        assert _lock_admins(db) == 2
+
+        def demote_carol() -> None:
+            r = api.client.patch(f"/api/v1/users/{carol_id}", json={"role": "viewer"}, headers=h)
+            result["status"] = r.status_code
+
+        worker = threading.Thread(target=demote_carol)
+        worker.start()
+        worker.join(1.0)
+        assert worker.is_alive(), "the second demotion must wait for the first transaction"
+        db.execute(update(User).where(User.username == "admin").values(role="viewer"))
+    worker.join(10)
+    assert result["status"] == 409
+    with factory() as db:
+        assert db.scalars(select(User.username).where(User.role == "admin")).all() == ["carol"]

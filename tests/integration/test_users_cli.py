@@ -8,7 +8,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from vigil_common.db.engine import make_engine, make_sessionmaker
 from vigil_common.db.models import Session, User
@@ -56,3 +56,21 @@ def test_set_user_creates_with_role(database_url: str) -> None:
     with factory.begin() as db:
         assert set_user(db, "carol", "longenough1", "admin").role == "admin"
         assert set_user(db, "dave", "longenough1").role == "viewer"
+
+
+def test_a_removed_admin_account_does_not_come_back_while_another_admin_exists(database_url: str) -> None:
+    """Without VIGIL_ADMIN_PASSWORD, user `admin` is created only on a fresh install (no admin
+    at all): an admin who hardened the install by removing `admin` does not get it back (with a
+    new password printed in the logs) on the next start."""
+    factory = make_sessionmaker(make_engine(database_url))
+    with factory.begin() as db:
+        set_user(db, "alice", "alice-password-1", "admin")
+        set_user(db, "vera", "vera-password-1", "viewer")
+    assert bootstrap_admin(factory, None) is None
+    with factory() as db:
+        assert db.scalars(select(User).where(User.username == "admin")).first() is None
+    with factory.begin() as db:  # no admin left at all (e.g. demoted by hand): recovery creates one
+        db.execute(delete(User).where(User.username == "alice"))
+    assert bootstrap_admin(factory, None)
+    with factory() as db:
+        assert db.scalars(select(User.role).where(User.username == "admin")).one() == "admin"

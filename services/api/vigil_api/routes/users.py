@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Response, status
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from vigil_api.deps import API_PREFIX, Admin, State, require_admin
@@ -68,8 +68,10 @@ def _out(user: User) -> UserOut:
                    created_at=user.created_at, locked=locked, locked_until=user.locked_until if locked else None)
 
 
-def _admins(db: Session) -> int:
-    return int(db.scalar(select(func.count()).select_from(User).where(User.role == "admin")) or 0)
+def _lock_admins(db: Session) -> int:
+    """Lock every admin row (taken first, before the target's, so two changes cannot deadlock)
+    and count them: two concurrent demotions or removals cannot both see "2 admins left"."""
+    return len(db.scalars(select(User.id).where(User.role == "admin").with_for_update()).all())
 
 
 def _get(db: Session, user_id: int) -> User:
@@ -109,8 +111,9 @@ def change_user(user_id: UserId, body: UserPatch, principal: Admin, state: State
     if body.role is None and body.password is None:
         raise HTTPException(422, "give role and/or password")
     with state.factory.begin() as db:
+        admins = _lock_admins(db)
         user = _get(db, user_id)
-        if body.role == "viewer" and user.role == "admin" and _admins(db) <= 1:
+        if body.role == "viewer" and user.role == "admin" and admins <= 1:
             raise HTTPException(status.HTTP_409_CONFLICT, "the last admin cannot be made a viewer")
         if body.role is not None:
             user.role = body.role
@@ -130,8 +133,9 @@ def remove_user(user_id: UserId, principal: Admin, state: State) -> Response:
     if user_id == principal.user_id:
         raise HTTPException(status.HTTP_409_CONFLICT, "you cannot remove your own account")
     with state.factory.begin() as db:
+        admins = _lock_admins(db)
         user = _get(db, user_id)
-        if user.role == "admin" and _admins(db) <= 1:
+        if user.role == "admin" and admins <= 1:
             raise HTTPException(status.HTTP_409_CONFLICT, "the last admin cannot be removed")
         # Explicitly, as SQLite enforces ON DELETE CASCADE only with a pragma.
         db.execute(delete(SessionRow).where(SessionRow.user_id == user.id))

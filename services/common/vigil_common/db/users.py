@@ -74,17 +74,19 @@ def delete_user(db: Session, username: str) -> bool:
 
 
 def bootstrap_admin(factory: sessionmaker[Session], admin_password: str | None) -> str | None:
-    """Ensure user ``admin`` exists.
+    """Ensure the system can be administered.
 
-    With ``admin_password`` the admin is created or reset to it. Without, a random password is
-    generated only when no admin exists yet, and returned so the caller prints it once.
+    With ``admin_password`` user ``admin`` is created or reset to it (the contract's
+    VIGIL_ADMIN_PASSWORD). Without, user ``admin`` is created with a random password only when
+    no user has the admin role (a fresh install), and the password is returned so the caller
+    prints it once: an admin who renamed or removed ``admin`` does not get it back.
     """
     with factory.begin() as db:
         if admin_password:
             set_user(db, "admin", admin_password, "admin")
             return None
-        exists = db.scalars(select(User.id).where(User.username == "admin")).first() is not None
-        if exists:
+        any_admin = db.scalars(select(User.id).where(User.role == "admin").limit(1)).first() is not None
+        if any_admin:
             return None
         password = generate_password()
         set_user(db, "admin", password, "admin")
