@@ -46,6 +46,7 @@ from vigil_common.db.engine import make_engine, make_sessionmaker
 from vigil_common.db.users import bootstrap_admin
 from vigil_common.lifecycle import backoff_delays
 from vigil_common.mqtt import MqttBus, Will
+from vigil_common.presence import PRESENCE_REFRESH_S
 from vigil_common.settings import Settings
 from vigil_common.topics import Topics
 
@@ -101,6 +102,7 @@ def _build_state(settings: Settings) -> AppState:
         client_id=f"vigil-api-{secrets.token_hex(4)}",
         will=Will(status_topic, b"offline"),
         on_connect_publish=[(status_topic, b"online", 1, True)],
+        republish_every_s=PRESENCE_REFRESH_S,  # replicas share the presence topic
         max_queued=1000,
     )
     return AppState(

@@ -92,8 +92,15 @@ class MqttBus:
         clean_start: bool = True,
         max_inflight: int = 100,
         max_queued: int = 0,
+        republish_every_s: float | None = None,
     ) -> None:
         self.address = parse_mqtt_url(url)
+        # Re-send ``on_connect_publish`` this often while connected: several instances of a
+        # service share one retained presence topic, and one stopping cleanly leaves its
+        # ``offline`` there; the others put ``online`` back within this period.
+        self._republish_every_s = republish_every_s
+        self._stopping = threading.Event()
+        self._republisher: threading.Thread | None = None
         self._subs: list[tuple[str, int, MessageHandler]] = []
         self._connect_publish = list(on_connect_publish or [])
         self.connected = threading.Event()
@@ -133,6 +140,20 @@ class MqttBus:
         log.info("connecting to MQTT broker %s", self.address.redacted())
         self._client.connect_async(self.address.host, self.address.port, keepalive=30)
         self._client.loop_start()
+        if self._republish_every_s and self._connect_publish and self._republisher is None:
+            self._republisher = threading.Thread(target=self._republish, name="mqtt-republish", daemon=True)
+            self._republisher.start()
+
+    def _republish(self) -> None:
+        assert self._republish_every_s is not None
+        while not self._stopping.wait(self._republish_every_s):
+            if not self.connected.is_set():
+                continue
+            for topic, payload, qos, retain in self._connect_publish:
+                try:
+                    self._client.publish(topic, payload, qos=qos, retain=retain)
+                except (RuntimeError, ValueError) as exc:  # disconnected meanwhile: next round
+                    log.debug("republish of %s failed: %s", topic, exc)
 
     def wait_connected(self, timeout: float) -> bool:
         return self.connected.wait(timeout)
@@ -142,6 +163,10 @@ class MqttBus:
 
     def stop(self, final: list[tuple[str, bytes, int, bool]] | None = None, timeout: float = 2.0) -> None:
         """Publish ``final`` messages (e.g. a retained ``offline``), then disconnect cleanly."""
+        self._stopping.set()
+        if self._republisher is not None:
+            self._republisher.join(timeout)
+            self._republisher = None
         try:
             if self.connected.is_set():
                 for topic, payload, qos, retain in final or []:

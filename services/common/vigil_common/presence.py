@@ -1,5 +1,9 @@
 """A service's presence on MQTT: retained ``online`` on ``vigil/services/{name}/status`` while
-connected, ``offline`` as the Last Will and on a clean stop (the notifier watches these)."""
+connected, ``offline`` as the Last Will and on a clean stop (the notifier watches these).
+
+Several instances of one service (recorder workers, api replicas) share the topic: when one stops
+cleanly its ``offline`` is the retained message until a live one re-sends ``online``, which each
+does every :data:`PRESENCE_REFRESH_S` (well inside the notifier's grace before it alerts)."""
 
 from __future__ import annotations
 
@@ -11,6 +15,8 @@ from vigil_common.mqtt import MqttBus, Will
 from vigil_common.settings import Settings
 from vigil_common.topics import Topics
 
+PRESENCE_REFRESH_S = 15.0
+
 
 class Presence:
     def __init__(self, settings: Settings, service: str, *, bus: MqttBus | None = None) -> None:
@@ -21,6 +27,7 @@ class Presence:
             f"vigil-{service}-{socket.gethostname()}-{os.getpid()}",
             will=Will(self.topic, OFFLINE.encode()),
             on_connect_publish=[(self.topic, ONLINE.encode(), 1, True)],
+            republish_every_s=PRESENCE_REFRESH_S,
         )
 
     def start(self) -> None:

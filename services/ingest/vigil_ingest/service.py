@@ -19,6 +19,7 @@ from vigil_common.lifecycle import StopSignal
 from vigil_common.logsetup import RateLimitedLog
 from vigil_common.messages import OFFLINE, ONLINE
 from vigil_common.mqtt import MqttBus, Will
+from vigil_common.presence import PRESENCE_REFRESH_S
 from vigil_common.settings import Settings
 from vigil_common.topics import CameraTopic, TopicError, Topics
 from vigil_ingest.redis_writer import StreamWriter
@@ -61,6 +62,7 @@ class IngestService:
             f"vigil-ingest-{self.instance}",
             will=Will(status_topic, OFFLINE.encode()),
             on_connect_publish=[(status_topic, ONLINE.encode(), 1, True)],
+            republish_every_s=PRESENCE_REFRESH_S,  # replicas share the presence topic
         )
         # Frames and heartbeats may be shared between several ingest processes (`$share/<group>/`):
         # the broker hands each message to one of them. Status is retained, and retained messages
