@@ -78,7 +78,6 @@ class Registry(BackgroundLoop):
         self._state = RegistryState()
         self._disabled: frozenset[str] = frozenset()
         # Last known (status, streaming) per registered camera, to see transitions.
-        self._known: dict[str, tuple[str | None, bool | None]] = {}
 
     # called from the MQTT thread --------------------------------------------------------
     def heartbeat(self, hb: Heartbeat) -> None:
@@ -156,18 +155,20 @@ class Registry(BackgroundLoop):
                             raise
                         log.warning("registry: update of camera %s refused (%s); dropped", camera_id, exc)
         except SQLAlchemyError:
-            self._known.clear()  # the transaction was rolled back: re-read the truth next time
             with self._lock:  # put back what was not written, unless newer facts arrived
                 for camera_id, p in pending.items():
                     self._state.pending.setdefault(camera_id, p)
             raise
 
     def _transitions(self, db: Session, camera_id: str, status: str, streaming: bool, at: datetime) -> None:
-        """Record changes of online/offline and streaming/stopped in ``camera_events``."""
-        known = self._known.get(camera_id)
-        if known is None:
-            row = db.get(Camera, camera_id)
-            known = (row.status, row.streaming) if row is not None else (None, None)
+        """Record changes of online/offline and streaming/stopped in ``camera_events``.
+
+        Decided from the row itself, locked until the transaction ends, never from a cache of
+        this process: several ingest processes may write the same camera (heartbeats shared
+        through ``$share``, status seen by all), and each must see the others' changes.
+        """
+        row = db.get(Camera, camera_id, with_for_update=True, populate_existing=True)
+        known = (row.status, row.streaming) if row is not None else (None, None)
         events = []
         if status != known[0]:
             events.append(status)
@@ -175,7 +176,6 @@ class Registry(BackgroundLoop):
             events.append("streaming" if streaming else "stopped")
         for kind in events:
             db.add(CameraEvent(camera_id=camera_id, time=at, kind=kind))
-        self._known[camera_id] = (status, streaming if status == ONLINE else False)
 
     def _apply(self, db: Session, camera_id: str, p: _Pending) -> None:
         if p.heartbeat is not None and p.heartbeat_at is not None:
