@@ -46,7 +46,7 @@ from vigil_recorder.retention_delete import (
     finish_marked,
     storage_lock,
 )
-from vigil_recorder.retention_metrics import first_line, human, publish_counts, write_storage
+from vigil_recorder.retention_metrics import first_line, human, publish_counts, write_pass_storage, write_storage
 from vigil_recorder.retention_plan import (
     DAY_VIDEO,
     FREE_SPACE,
@@ -272,7 +272,7 @@ def _report(client: redis.Redis, report: PassReport) -> None:
     }
     if report.bytes_free is not None:
         fields["bytes_free"] = report.bytes_free
-    write_storage(client, fields)
+    write_pass_storage(client, fields, report.totals.per_camera)
 
 
 def ensure_space(settings: Settings, sessions: sessionmaker[Session], client: redis.Redis, needed_bytes: int, *,

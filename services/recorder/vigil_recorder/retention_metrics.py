@@ -15,12 +15,16 @@ field               meaning
 ``bytes_disk``      bytes of the segment files on disk, from the reconciler's walk
 ``reconciled_at``   Unix time of the last reconciliation
 =================== ===========================================================
+
+Per camera, the hash ``vigil:storage:cameras`` maps a camera id to ``"<segments> <bytes>"`` of
+its indexed segments; the retention pass replaces it whole (with ``updated_at``) each pass, so
+the API's storage page never has to scan the index.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import redis
 
@@ -30,6 +34,7 @@ log = logging.getLogger(__name__)
 
 SERVICE = "recorder"
 STORAGE_KEY = f"{keys.PREFIX}:storage"
+STORAGE_CAMERAS_KEY = f"{STORAGE_KEY}:cameras"
 
 
 def publish_counts(client: redis.Redis, deltas: Mapping[str, int]) -> None:
@@ -52,6 +57,22 @@ def write_storage(client: redis.Redis, fields: Mapping[str, int | float | str]) 
         pipe = client.pipeline(transaction=False)
         for name, value in fields.items():
             pipe.hset(STORAGE_KEY, name, value)
+        pipe.execute()
+    except redis.RedisError as exc:
+        log.warning("could not write %s: %s", STORAGE_KEY, exc)
+
+
+def write_pass_storage(client: redis.Redis, fields: Mapping[str, int | float | str],
+                       per_camera: Iterable[tuple[str, int, int]]) -> None:
+    """A retention pass's figures: fields of ``vigil:storage`` and the whole of
+    ``vigil:storage:cameras``, in one transaction so readers see them agree (best effort)."""
+    try:
+        pipe = client.pipeline(transaction=True)
+        for name, value in fields.items():
+            pipe.hset(STORAGE_KEY, name, value)
+        pipe.delete(STORAGE_CAMERAS_KEY)
+        for cam, n, b in per_camera:
+            pipe.hset(STORAGE_CAMERAS_KEY, cam, f"{n} {b}")
         pipe.execute()
     except redis.RedisError as exc:
         log.warning("could not write %s: %s", STORAGE_KEY, exc)
