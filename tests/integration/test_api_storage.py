@@ -23,7 +23,8 @@ from tests.integration.test_api_support import (  # noqa: F401 - fixtures (api, 
 )
 from tests.integration.test_retention_support import fake_segment, rclient, sessions  # noqa: F401
 from vigil_common.db.models import Camera, CameraEvent, MotionEvent, Segment, Snapshot
-from vigil_recorder.retention import run_pass
+from vigil_common.settings import Settings
+from vigil_recorder.retention import publish_camera_totals, run_pass
 
 pytestmark = pytest.mark.integration
 
@@ -90,8 +91,7 @@ def test_storage_serves_what_the_retention_pass_published(
     first = fake_segment(api.settings, sessions, "a", now - timedelta(hours=3), size=300)
     fake_segment(api.settings, sessions, "a", now - timedelta(hours=2), size=200)
     fake_segment(api.settings, sessions, "b", now - timedelta(hours=1), size=50)
-    report = run_pass(api.settings, sessions, rclient, now=now)
-    assert report.totals.per_camera == (("a", 2, 500), ("b", 1, 50))
+    run_pass(api.settings, sessions, rclient, now=now)
     assert rclient.hgetall("vigil:storage:cameras") == {b"a": b"2 500", b"b": b"1 50"}
     late = fake_segment(api.settings, sessions, "a", now - timedelta(minutes=5), size=7)  # after the pass
     with _statements(api) as seen:
@@ -101,6 +101,7 @@ def test_storage_serves_what_the_retention_pass_published(
     assert body["source"] == "recorder"
     stamp = float(rclient.hget("vigil:storage", "updated_at") or 0)
     assert abs(datetime.fromisoformat(body["updated_at"]).timestamp() - stamp) < 0.01
+    assert body["cameras_updated_at"] is not None
     per = {c["camera_id"]: c for c in body["cameras"]}
     # Counts and bytes as of the pass; oldest/newest read live (two indexed LIMIT 1 reads).
     assert (per["a"]["segments"], per["a"]["bytes"], per["b"]["bytes"]) == (2, 500, 50)
@@ -110,6 +111,24 @@ def test_storage_serves_what_the_retention_pass_published(
     assert _scans(seen) == [], seen
     # Bounded: a handful of reads per camera, however many segments there are.
     assert len([q for q in seen if "from segments" in q]) == 2 * 2, seen
+
+
+def test_the_pass_recounts_cameras_only_every_few_minutes(
+    settings: Settings, sessions: sessionmaker[Session], rclient: redis.Redis
+) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    fake_segment(settings, sessions, "a", now - timedelta(hours=1), size=10)
+    run_pass(settings, sessions, rclient, now=now)
+    assert rclient.hget("vigil:storage:cameras", "a") == b"1 10"
+    stamp = rclient.hget("vigil:storage", "cameras_updated_at")
+    fake_segment(settings, sessions, "a", now - timedelta(minutes=30), size=20)
+    fake_segment(settings, sessions, "c", now - timedelta(minutes=30), size=5)
+    run_pass(settings, sessions, rclient, now=now)  # the plain totals follow; the grouped count waits
+    assert rclient.hget("vigil:storage", "bytes_segments") == b"35"
+    assert rclient.hgetall("vigil:storage:cameras") == {b"a": b"1 10"}
+    assert rclient.hget("vigil:storage", "cameras_updated_at") == stamp
+    assert publish_camera_totals(sessions, rclient, force=True)  # (or CAMERA_TOTALS_EVERY_S later)
+    assert rclient.hgetall("vigil:storage:cameras") == {b"a": b"2 30", b"c": b"1 5"}
 
 
 def test_storage_counts_the_index_itself_at_most_every_few_minutes(
@@ -141,11 +160,16 @@ def test_storage_ignores_a_garbled_published_hash(api: Api, factory: sessionmake
     rds.hset("vigil:storage:cameras", mapping={"BAD!": "1 2", "a": "junk"})
     body = api.client.get("/api/v1/storage").json()
     assert body["source"] == "index" and body["cameras"][0]["bytes"] == 1010
-    rds.hset("vigil:storage", mapping={"updated_at": "1700000000", "bytes_segments": "12"})
+    rds.hset("vigil:storage", mapping={"updated_at": "1700000000", "bytes_segments": "12",
+                                       "cameras_updated_at": "1700000000"})
     body = api.client.get("/api/v1/storage").json()
     assert body["source"] == "recorder" and body["bytes_segments"] == 12
     # "a" has footage (read live) but no readable published count; the bad id is left out.
     assert [(c["camera_id"], c["segments"]) for c in body["cameras"]] == [("a", 0)]
+    # A recorder that publishes totals but no per-camera counts: those come from the API's own count.
+    rds.hdel("vigil:storage", "cameras_updated_at")
+    body = api.client.get("/api/v1/storage").json()
+    assert body["bytes_segments"] == 12 and body["cameras"][0]["bytes"] == 1010 and body["cameras_updated_at"]
 
 
 def test_bytes_per_hour_per_camera(api: Api, factory: sessionmaker[Session]) -> None:

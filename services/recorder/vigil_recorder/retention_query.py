@@ -49,8 +49,6 @@ class Totals:
     snapshot_bytes: int = 0
     day_videos: int = 0
     day_video_bytes: int = 0
-    # (camera_id, segments, bytes) of indexed segments per camera, from the same scan
-    per_camera: tuple[tuple[str, int, int], ...] = ()
 
     @property
     def bytes(self) -> int:
@@ -59,21 +57,26 @@ class Totals:
 
 
 def totals(session: Session) -> Totals:
-    # One scan of segments grouped by camera (what a plain SUM would cost too): the per-camera
-    # figures go to ``vigil:storage:cameras`` for the API's storage page.
-    per_camera = tuple(
+    seg = session.execute(
+        select(func.count(), func.coalesce(func.sum(Segment.bytes), 0)).where(Segment.deleting.is_(False))
+    ).one()
+    snap = session.execute(select(func.count(), func.coalesce(func.sum(Snapshot.bytes), 0))).one()
+    day = session.execute(
+        select(func.count(), func.coalesce(func.sum(DayVideo.bytes), 0)).where(DayVideo.path.is_not(None))
+    ).one()
+    return Totals(int(seg[0]), int(seg[1]), int(snap[0]), int(snap[1]), int(day[0]), int(day[1]))
+
+
+def camera_totals(session: Session) -> list[tuple[str, int, int]]:
+    """(camera_id, segments, bytes) of the indexed segments of each camera: a full grouped scan
+    (several times a plain SUM on SQLite), so the pass runs it at most every few minutes."""
+    return [
         (str(r[0]), int(r[1]), int(r[2]))
         for r in session.execute(
             select(Segment.camera_id, func.count(), func.coalesce(func.sum(Segment.bytes), 0))
             .where(Segment.deleting.is_(False)).group_by(Segment.camera_id).order_by(Segment.camera_id)
         )
-    )
-    seg = (sum(n for _, n, _ in per_camera), sum(b for _, _, b in per_camera))
-    snap = session.execute(select(func.count(), func.coalesce(func.sum(Snapshot.bytes), 0))).one()
-    day = session.execute(
-        select(func.count(), func.coalesce(func.sum(DayVideo.bytes), 0)).where(DayVideo.path.is_not(None))
-    ).one()
-    return Totals(seg[0], seg[1], int(snap[0]), int(snap[1]), int(day[0]), int(day[1]), per_camera)
+    ]
 
 
 def _segment_item(r: Any) -> Item:  # a Row of _SEG_COLS

@@ -7,7 +7,7 @@ import calendar
 import json
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -63,6 +63,9 @@ class StorageOut(BaseModel):
     updated_at: datetime | None = Field(
         description="when the byte and segment counts were taken (the recorder's last retention pass, or the "
                     "API's own count, kept a few minutes); oldest/newest, exports and the disk are read live")
+    cameras_updated_at: datetime | None = Field(
+        description="when the per-camera segment counts and bytes were taken (the recorder recounts them "
+                    "every few minutes)")
     source: Literal["recorder", "index"] = Field(
         description="recorder: figures the retention pass published; index: the API counted the index itself "
                     "(no pass has published figures yet)")
@@ -103,6 +106,7 @@ class Counted:
 
     source: Literal["recorder", "index"]
     updated_at: datetime
+    cameras_updated_at: datetime | None
     bytes_segments: int
     bytes_snapshots: int
     bytes_day_videos: int
@@ -116,18 +120,21 @@ def _int(value: bytes | None) -> int:
         return 0
 
 
+def _stamp(value: bytes | None) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(float(value), UTC) if value is not None else None
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
 def published(client: SyncRedis) -> Counted | None:
     """What the recorder's retention pass published, if it has (one HGETALL of two hashes)."""
     pipe = client.pipeline(transaction=True)
     pipe.hgetall(STORAGE_KEY)
     pipe.hgetall(STORAGE_CAMERAS_KEY)
     storage, cams = pipe.execute()
-    stamp = storage.get(b"updated_at")
-    if stamp is None or b"bytes_segments" not in storage:
-        return None
-    try:
-        updated = datetime.fromtimestamp(float(stamp), UTC)
-    except (ValueError, OverflowError, OSError):
+    updated = _stamp(storage.get(b"updated_at"))
+    if updated is None or b"bytes_segments" not in storage:
         return None
     per: dict[str, tuple[int, int]] = {}
     for cam, value in cams.items():
@@ -135,7 +142,8 @@ def published(client: SyncRedis) -> Counted | None:
         parts = value.split()
         if is_valid_camera_id(name) and len(parts) == 2:
             per[name] = (_int(parts[0]), _int(parts[1]))
-    return Counted("recorder", updated, _int(storage.get(b"bytes_segments")), _int(storage.get(b"bytes_snapshots")),
+    return Counted("recorder", updated, _stamp(storage.get(b"cameras_updated_at")),
+                   _int(storage.get(b"bytes_segments")), _int(storage.get(b"bytes_snapshots")),
                    _int(storage.get(b"bytes_day_videos")), per)
 
 
@@ -146,7 +154,8 @@ def count_index(db: Session) -> Counted:
         .where(Segment.deleting.is_(False)).group_by(Segment.camera_id))}
     snaps = int(db.scalar(select(func.coalesce(func.sum(Snapshot.bytes), 0))) or 0)
     days = int(db.scalar(select(func.coalesce(func.sum(DayVideo.bytes), 0))) or 0)
-    return Counted("index", utcnow(), sum(b for _, b in per.values()), snaps, days, per)
+    now = utcnow()
+    return Counted("index", now, now, sum(b for _, b in per.values()), snaps, days, per)
 
 
 def _cached_count(state: AppState, db: Session) -> Counted:
@@ -156,7 +165,8 @@ def _cached_count(state: AppState, db: Session) -> Counted:
         raw = client.get(INDEX_COUNT_KEY)
         if raw is not None:
             doc = json.loads(raw)
-            return Counted("index", datetime.fromisoformat(doc["updated_at"]), int(doc["bytes_segments"]),
+            stamp = datetime.fromisoformat(doc["updated_at"])
+            return Counted("index", stamp, stamp, int(doc["bytes_segments"]),
                            int(doc["bytes_snapshots"]), int(doc["bytes_day_videos"]),
                            {str(k): (int(v[0]), int(v[1])) for k, v in doc["per_camera"].items()})
     except (redis.RedisError, ValueError, KeyError, TypeError, IndexError) as exc:
@@ -198,6 +208,9 @@ def storage(state: State) -> StorageOut:
     with state.factory() as db:
         if counted is None:
             counted = _cached_count(state, db)
+        elif counted.cameras_updated_at is None:  # a recorder that publishes no per-camera counts (yet)
+            own = _cached_count(state, db)
+            counted = replace(counted, cameras_updated_at=own.updated_at, per_camera=own.per_camera)
         registry = set(db.scalars(select(Camera.id)))
         cams: list[CameraBytes] = []
         for cam in sorted(registry | set(counted.per_camera)):
@@ -211,7 +224,8 @@ def storage(state: State) -> StorageOut:
                       bytes_total=counted.bytes_segments + counted.bytes_snapshots + counted.bytes_day_videos + exports,
                       bytes_segments=counted.bytes_segments, bytes_snapshots=counted.bytes_snapshots,
                       bytes_day_videos=counted.bytes_day_videos, bytes_exports=exports, cameras=cams,
-                      retention=read_retention(state), updated_at=counted.updated_at, source=counted.source)
+                      retention=read_retention(state), updated_at=counted.updated_at,
+                      cameras_updated_at=counted.cameras_updated_at, source=counted.source)
 
 
 def _parse_day(value: str, name: str) -> date:
