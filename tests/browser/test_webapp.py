@@ -289,13 +289,29 @@ def test_admin_settings_users_cameras_and_retention(session: Session, stack: Sta
     page.wait_for_selector("#users tr:has-text('viewer1')")
     users = stack.api().get("/api/v1/users").json()
     assert {"viewer1": "viewer"}.items() <= {u["username"]: u["role"] for u in users}.items()
-    # Retention
+    # Retention: only the fields changed are sent (the floor keeps following VIGIL_MIN_FREE_BYTES).
+    page.wait_for_selector("#retention-days")
     page.fill("#retention-days", "12")
     page.fill("#retention-max", "2G")
     page.click("#retention-form button[type=submit]")
     wait_for(lambda: stack.api().get("/api/v1/settings/retention").json()["days"] == 12, 10, "retention saved")
     r = stack.api().get("/api/v1/settings/retention").json()
-    assert r["max_bytes"] == 2 * 1024**3 and set(r["overridden"]) == {"days", "max_bytes", "min_free_bytes"}
+    assert r["max_bytes"] == 2 * 1024**3 and set(r["overridden"]) == {"days", "max_bytes"}
+    # A cap of 0 is refused with the server's reason, and nothing changes.
+    page.wait_for_selector("#retention-reset-days")
+    page.fill("#retention-max", "0")
+    page.click("#retention-form button[type=submit]")
+    page.wait_for_selector(".toast:has-text('delete all footage')")
+    assert stack.api().get("/api/v1/settings/retention").json()["max_bytes"] == 2 * 1024**3
+    # "Use configured" for one field forgets that override only.
+    page.click("#retention-reset-days")
+    wait_for(lambda: stack.api().get("/api/v1/settings/retention").json()["overridden"] == ["max_bytes"], 10,
+             "days reset")
+    r = stack.api().get("/api/v1/settings/retention").json()
+    assert r["days"] == r["configured"]["days"] and r["max_bytes"] == 2 * 1024**3
+    page.wait_for_function("() => !document.querySelector('#retention-reset-days')")
+    page.click("#retention-reset-all")
+    wait_for(lambda: stack.api().get("/api/v1/settings/retention").json()["overridden"] == [], 10, "all reset")
     # Rename and disable a camera from the table, then delete one with its footage.
     row = page.locator("#settings-cameras tr[data-camera=wall-05]")
     row.locator("input").nth(0).fill("Renamed wall 5")
@@ -341,6 +357,7 @@ def test_storage_shows_bytes_per_hour(session: Session, stack: Stack) -> None:
     assert "demo-1" in legend
     page.wait_for_selector("#disk-meter")
     assert page.locator("#storage-cameras tr").count() >= 2
+    assert page.text_content("#storage-updated").startswith("Sizes and counts as of ")  # how fresh
 
 
 def test_events_and_notification_log(session: Session, stack: Stack) -> None:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -62,6 +63,55 @@ def test_invalid_values_are_refused(api: Api, body: dict[str, object]) -> None:
     r = api.client.put("/api/v1/settings/retention", json=body, headers=h)
     assert r.status_code == 422, (body, r.text)
     assert r.json()["detail"]
+
+
+def test_a_zero_cap_is_refused_with_a_reason(api: Api, factory: sessionmaker[Session]) -> None:
+    h = {"X-CSRF-Token": api.login()}
+    r = api.client.put("/api/v1/settings/retention", json={"max_bytes": 0, "days": 3}, headers=h)
+    assert r.status_code == 422, r.text
+    assert "delete all footage" in r.json()["detail"] and "null" in r.json()["detail"]
+    with factory() as db:
+        assert db.scalars(select(AppSetting)).all() == []  # nothing of the request was stored
+    # A 0 stored before this check (or by hand) is ignored: the configured cap applies.
+    assert not retention_overrides.valid_value("max_bytes", 0)
+    assert retention_overrides.valid_value("max_bytes", 1) and retention_overrides.valid_value("min_free_bytes", 0)
+    with factory.begin() as db:
+        set_setting(db, "retention.max_bytes", 0, by="test")
+    body = api.client.get("/api/v1/settings/retention").json()
+    assert body["max_bytes"] == api.settings.retention_max_bytes and body["overridden"] == []
+
+
+def test_a_free_floor_at_or_above_the_disk_size_is_refused(api: Api) -> None:
+    h = {"X-CSRF-Token": api.login()}
+    total = shutil.disk_usage(api.settings.data_dir.parent).total  # data_dir itself is made later
+    for floor in (total, total + 1):
+        r = api.client.put("/api/v1/settings/retention", json={"min_free_bytes": floor}, headers=h)
+        assert r.status_code == 422, r.text
+        assert str(total) in r.json()["detail"] and "disk" in r.json()["detail"]
+    assert api.client.get("/api/v1/settings/retention").json()["overridden"] == []
+    r = api.client.put("/api/v1/settings/retention", json={"min_free_bytes": total // 100}, headers=h)
+    assert r.status_code == 200 and r.json()["min_free_bytes"] == total // 100
+
+
+def test_one_key_goes_back_to_its_configured_value(api: Api, factory: sessionmaker[Session]) -> None:
+    h = {"X-CSRF-Token": api.login()}
+    r = api.client.put("/api/v1/settings/retention", json={"days": 7, "max_bytes": 10**9}, headers=h)
+    assert r.json()["overridden"] == ["days", "max_bytes"]
+    r = api.client.delete("/api/v1/settings/retention/days", headers=h)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["overridden"] == ["max_bytes"] and body["days"] == api.settings.retention_days
+    assert body["max_bytes"] == 10**9
+    assert api.client.delete("/api/v1/settings/retention/days", headers=h).status_code == 200  # idempotent
+    r = api.client.delete("/api/v1/settings/retention/other", headers=h)
+    assert r.status_code == 422 and r.json()["detail"]
+    assert api.client.delete("/api/v1/settings/retention/max_bytes").status_code == 403  # no CSRF token
+    add_user(factory, "viewer", VIEWER_PASSWORD)
+    api.client.cookies.clear()
+    hv = {"X-CSRF-Token": api.login("viewer", VIEWER_PASSWORD)}
+    assert api.client.delete("/api/v1/settings/retention/max_bytes", headers=hv).status_code == 403
+    api.client.cookies.clear()
+    assert api.client.delete("/api/v1/settings/retention/max_bytes").status_code == 401
 
 
 def test_viewers_read_but_cannot_change(api: Api, factory: sessionmaker[Session]) -> None:

@@ -3,10 +3,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+import redis
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.integration.test_api_support import (  # noqa: F401 - fixtures (api, factory)
@@ -15,8 +19,12 @@ from tests.integration.test_api_support import (  # noqa: F401 - fixtures (api, 
     add_segment,
     api,
     factory,
+    rds,
 )
+from tests.integration.test_retention_support import fake_segment, rclient, sessions  # noqa: F401
 from vigil_common.db.models import Camera, CameraEvent, MotionEvent, Segment, Snapshot
+from vigil_common.settings import Settings
+from vigil_recorder.retention import publish_camera_totals, run_pass
 
 pytestmark = pytest.mark.integration
 
@@ -48,6 +56,120 @@ def test_storage_summary_counts_bytes_per_camera_and_the_disk(api: Api, factory:
     disk = body["disk"]
     assert disk["total"] > 0 and 0 <= disk["free"] <= disk["total"]
     assert body["retention"]["days"] == api.settings.retention_days
+    # No retention pass has published figures: the API counted the index itself, and says so.
+    assert body["source"] == "index" and body["updated_at"]
+
+
+@contextmanager
+def _statements(api: Api) -> Iterator[list[str]]:
+    """The SQL the API sends while the block runs."""
+    seen: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(" ".join(statement.split()).lower())
+
+    engine = api.app.state.vigil.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def _scans(statements: list[str]) -> list[str]:
+    """Statements that aggregate over segments or snapshots (a scan of the whole table)."""
+    return [q for q in statements if ("from segments" in q or "from snapshots" in q)
+            and ("count(" in q or "sum(" in q or "group by" in q)]
+
+
+def test_storage_serves_what_the_retention_pass_published(
+    api: Api, factory: sessionmaker[Session], sessions: sessionmaker[Session], rclient: redis.Redis
+) -> None:
+    api.login()
+    now = datetime.now(UTC).replace(microsecond=0)
+    add_camera(factory, "a")
+    first = fake_segment(api.settings, sessions, "a", now - timedelta(hours=3), size=300)
+    fake_segment(api.settings, sessions, "a", now - timedelta(hours=2), size=200)
+    fake_segment(api.settings, sessions, "b", now - timedelta(hours=1), size=50)
+    run_pass(api.settings, sessions, rclient, now=now)
+    assert rclient.hgetall("vigil:storage:cameras") == {b"a": b"2 500", b"b": b"1 50"}
+    late = fake_segment(api.settings, sessions, "a", now - timedelta(minutes=5), size=7)  # after the pass
+    with _statements(api) as seen:
+        r = api.client.get("/api/v1/storage")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["source"] == "recorder"
+    stamp = float(rclient.hget("vigil:storage", "updated_at") or 0)
+    assert abs(datetime.fromisoformat(body["updated_at"]).timestamp() - stamp) < 0.01
+    assert body["cameras_updated_at"] is not None
+    per = {c["camera_id"]: c for c in body["cameras"]}
+    # Counts and bytes as of the pass; oldest/newest read live (two indexed LIMIT 1 reads).
+    assert (per["a"]["segments"], per["a"]["bytes"], per["b"]["bytes"]) == (2, 500, 50)
+    assert datetime.fromisoformat(per["a"]["oldest"]) == first.start
+    assert datetime.fromisoformat(per["a"]["newest"]) == late.end
+    assert body["bytes_segments"] == 550 and body["bytes_total"] == 550
+    assert _scans(seen) == [], seen
+    # Bounded: a handful of reads per camera, however many segments there are.
+    assert len([q for q in seen if "from segments" in q]) == 2 * 2, seen
+
+
+def test_the_pass_recounts_cameras_only_every_few_minutes(
+    settings: Settings, sessions: sessionmaker[Session], rclient: redis.Redis
+) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    fake_segment(settings, sessions, "a", now - timedelta(hours=1), size=10)
+    run_pass(settings, sessions, rclient, now=now)
+    assert rclient.hget("vigil:storage:cameras", "a") == b"1 10"
+    stamp = rclient.hget("vigil:storage", "cameras_updated_at")
+    fake_segment(settings, sessions, "a", now - timedelta(minutes=30), size=20)
+    fake_segment(settings, sessions, "c", now - timedelta(minutes=30), size=5)
+    run_pass(settings, sessions, rclient, now=now)  # the plain totals follow; the grouped count waits
+    assert rclient.hget("vigil:storage", "bytes_segments") == b"35"
+    assert rclient.hgetall("vigil:storage:cameras") == {b"a": b"1 10"}
+    assert rclient.hget("vigil:storage", "cameras_updated_at") == stamp
+    assert publish_camera_totals(sessions, rclient, force=True)  # (or CAMERA_TOTALS_EVERY_S later)
+    assert rclient.hgetall("vigil:storage:cameras") == {b"a": b"2 30", b"c": b"1 5"}
+
+
+def test_storage_counts_the_index_itself_at_most_every_few_minutes(
+    api: Api, factory: sessionmaker[Session], rds: redis.Redis
+) -> None:
+    api.login()
+    t = datetime(2024, 5, 1, 10, tzinfo=UTC)
+    add_segment(factory, "a", t)
+    with _statements(api) as seen:
+        first = api.client.get("/api/v1/storage").json()
+    assert first["source"] == "index" and first["bytes_segments"] == 1010 and _scans(seen)
+    add_segment(factory, "a", t + timedelta(seconds=10))
+    with _statements(api) as seen:
+        again = api.client.get("/api/v1/storage").json()
+    assert _scans(seen) == [], seen  # the count is cached, not redone per page view
+    assert again["bytes_segments"] == 1010 and again["updated_at"] == first["updated_at"]
+    assert again["cameras"][0]["newest"].startswith("2024-05-01T10:00:20")  # live
+    ttl = int(rds.ttl("vigil:storage:api_count"))  # type: ignore[arg-type]
+    assert 0 < ttl <= 300
+
+
+def test_storage_ignores_a_garbled_published_hash(api: Api, factory: sessionmaker[Session],
+                                                  rds: redis.Redis) -> None:
+    api.login()
+    add_camera(factory, "a")
+    add_camera(factory, "idle")  # no footage: not listed
+    add_segment(factory, "a", datetime(2024, 5, 1, 10, tzinfo=UTC))
+    rds.hset("vigil:storage", mapping={"updated_at": "soon", "bytes_segments": "x"})
+    rds.hset("vigil:storage:cameras", mapping={"BAD!": "1 2", "a": "junk"})
+    body = api.client.get("/api/v1/storage").json()
+    assert body["source"] == "index" and body["cameras"][0]["bytes"] == 1010
+    rds.hset("vigil:storage", mapping={"updated_at": "1700000000", "bytes_segments": "12",
+                                       "cameras_updated_at": "1700000000"})
+    body = api.client.get("/api/v1/storage").json()
+    assert body["source"] == "recorder" and body["bytes_segments"] == 12
+    # "a" has footage (read live) but no readable published count; the bad id is left out.
+    assert [(c["camera_id"], c["segments"]) for c in body["cameras"]] == [("a", 0)]
+    # A recorder that publishes totals but no per-camera counts: those come from the API's own count.
+    rds.hdel("vigil:storage", "cameras_updated_at")
+    body = api.client.get("/api/v1/storage").json()
+    assert body["bytes_segments"] == 12 and body["cameras"][0]["bytes"] == 1010 and body["cameras_updated_at"]
 
 
 def test_bytes_per_hour_per_camera(api: Api, factory: sessionmaker[Session]) -> None:

@@ -124,26 +124,51 @@ export function show(root) {
   async function loadRetention() {
     try {
       const r = await get('/settings/retention');
-      const days = h('input#retention-days', { type: 'number', min: 0.01, step: 'any', value: String(r.days), 'aria-label': 'Days' });
-      const max = h('input#retention-max', { value: r.max_bytes === null ? '' : String(r.max_bytes), placeholder: 'no cap (e.g. 500G)', 'aria-label': 'Total cap' });
-      const free = h('input#retention-free', { value: r.min_free_bytes === null ? '' : String(r.min_free_bytes), placeholder: 'no floor (e.g. 5G)', 'aria-label': 'Keep free' });
+      const sizeText = (v) => (v === null ? 'none' : bytes(v));
+      // Each field: only sent when the admin changed it, so the others keep following their
+      // VIGIL_ setting; "Use configured" forgets one override.
+      const fields = [
+        { key: 'days', label: 'Keep footage for (days)', shown: (v) => `${v} days`,
+          input: h('input#retention-days', { type: 'number', min: 0.01, step: 'any', value: String(r.days), 'aria-label': 'Days' }),
+          read: (el) => {
+            const v = Number(el.value);
+            if (el.value.trim() === '' || !(v > 0)) throw new Error('days: give a number above 0');
+            return v;
+          } },
+        { key: 'max_bytes', label: 'Total size cap (bytes, or 500M, 2G…; empty = none)', shown: sizeText,
+          input: h('input#retention-max', { value: r.max_bytes === null ? '' : String(r.max_bytes), placeholder: 'no cap (e.g. 500G)', 'aria-label': 'Total cap' }),
+          read: (el) => parseBytes(el.value) },
+        { key: 'min_free_bytes', label: 'Keep this much disk free (empty = none)', shown: sizeText,
+          input: h('input#retention-free', { value: r.min_free_bytes === null ? '' : String(r.min_free_bytes), placeholder: 'no floor (e.g. 5G)', 'aria-label': 'Keep free' }),
+          read: (el) => parseBytes(el.value) },
+      ];
+      const rows = fields.map((f) => {
+        const overridden = r.overridden.includes(f.key);
+        const reset = overridden ? h(`button#retention-reset-${f.key.replace(/_/g, '-')}`, { type: 'button', onclick: async () => {
+          try { await del(`/settings/retention/${f.key}`); toast(`${f.key} follows the configured value again`); loadRetention(); } catch (err) { fail(err); }
+        } }, 'Use configured') : null;
+        const note = h('span.muted', overridden ? ` Changed in the app; configured: ${f.shown(r.configured[f.key])}.` : ' As configured.');
+        return h('div.retention-field', { dataset: { key: f.key } }, h('label', f.label, f.input), h('p.hint', note, ' ', reset));
+      });
       const form = h('form.stack-form#retention-form', { onsubmit: async (ev) => {
         ev.preventDefault();
         try {
-          const body = { days: Number(days.value), max_bytes: parseBytes(max.value), min_free_bytes: parseBytes(free.value) };
+          const body = {};
+          for (const f of fields) {
+            const v = f.read(f.input);
+            if (v !== r[f.key]) body[f.key] = v;
+          }
+          if (!Object.keys(body).length) { toast('Nothing changed'); return; }
           await put('/settings/retention', body);
           toast('Retention saved; the recorder applies it on its next pass');
           loadRetention();
         } catch (err) { fail(err); }
       } },
-      h('label', 'Keep footage for (days)', days),
-      h('label', 'Total size cap (bytes, or 500M, 2G…; empty = none)', max),
-      h('label', 'Keep this much disk free (empty = none)', free),
-      h('p.muted', `Configured: ${r.configured.days} days, cap ${r.configured.max_bytes === null ? 'none' : bytes(r.configured.max_bytes)}, floor ${r.configured.min_free_bytes === null ? 'none' : bytes(r.configured.min_free_bytes)}.`),
+      ...rows,
       h('div.controls', h('button.primary', { type: 'submit' }, 'Save retention'),
-        h('button', { type: 'button', onclick: async () => {
+        r.overridden.length ? h('button#retention-reset-all', { type: 'button', onclick: async () => {
           try { await del('/settings/retention'); toast('Back to the configured retention'); loadRetention(); } catch (err) { fail(err); }
-        } }, 'Use configured values')));
+        } }, 'Use configured values for all') : null));
       retention.replaceChildren(form);
     } catch (err) { fail(err); }
   }

@@ -4,7 +4,7 @@ import { get } from '../api.js';
 import { fail, session } from '../app.js';
 import { stackedBars } from '../chart.js';
 import { h, setText } from '../dom.js';
-import { bytes, dateTime, serverDay } from '../format.js';
+import { ago, bytes, dateTime, serverDay } from '../format.js';
 
 export function show(root) {
   const disk = h('div#disk');
@@ -25,6 +25,9 @@ export function show(root) {
       const s = await get('/storage');
       const parts = [
         h('p', `Recordings ${bytes(s.bytes_segments)}, snapshots ${bytes(s.bytes_snapshots)}, day videos ${bytes(s.bytes_day_videos)}, exports ${bytes(s.bytes_exports)}: ${bytes(s.bytes_total)} in all.`),
+        // Sizes and counts are those the recorder last published (or the server's own count, kept a few minutes).
+        h('p.muted#storage-updated', { title: s.updated_at ? dateTime(s.updated_at) : '' },
+          `Sizes and counts as of ${s.updated_at ? ago(s.updated_at) : 'unknown'}${s.source === 'recorder' ? ' (the recorder\'s last retention pass)' : ''}; per camera as of ${s.cameras_updated_at ? ago(s.cameras_updated_at) : 'unknown'}.`),
       ];
       if (s.disk) {
         parts.unshift(h('div.disk-line', h('span', `Disk: ${bytes(s.disk.used)} used of ${bytes(s.disk.total)}, ${bytes(s.disk.free)} free`),

@@ -24,6 +24,9 @@ PREFIX = "retention"
 FIELDS = {"days": "retention_days", "max_bytes": "retention_max_bytes", "min_free_bytes": "min_free_bytes"}
 MAX_DAYS = 36_500.0
 MAX_BYTES = 2**62
+# A cap of 0 would mean "delete everything"; the API refuses it and a stored 0 is ignored.
+# (No cap is ``null``.)
+MIN_MAX_BYTES = 1
 
 
 def valid_value(key: str, value: Any) -> bool:
@@ -31,7 +34,8 @@ def valid_value(key: str, value: Any) -> bool:
     if key == "days":
         return isinstance(value, int | float) and not isinstance(value, bool) and 0 < value <= MAX_DAYS
     if key in ("max_bytes", "min_free_bytes"):
-        return value is None or (isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_BYTES)
+        low = MIN_MAX_BYTES if key == "max_bytes" else 0
+        return value is None or (isinstance(value, int) and not isinstance(value, bool) and low <= value <= MAX_BYTES)
     return False
 
 

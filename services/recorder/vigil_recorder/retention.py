@@ -46,7 +46,15 @@ from vigil_recorder.retention_delete import (
     finish_marked,
     storage_lock,
 )
-from vigil_recorder.retention_metrics import first_line, human, publish_counts, write_storage
+from vigil_recorder.retention_metrics import (
+    CAMERA_TOTALS_EVERY_S,
+    STORAGE_KEY,
+    first_line,
+    human,
+    publish_counts,
+    write_camera_storage,
+    write_storage,
+)
 from vigil_recorder.retention_plan import (
     DAY_VIDEO,
     FREE_SPACE,
@@ -214,7 +222,25 @@ def run_pass(settings: Settings, sessions: sessionmaker[Session], client: redis.
         disk.prune_empty_day_dirs(tally.removed.dirs, yesterday)
     report = PassReport(tally, totals, totals.bytes, _free_or_none(free, settings))
     _report(client, report)
+    publish_camera_totals(sessions, client)
     return report
+
+
+def publish_camera_totals(sessions: sessionmaker[Session], client: redis.Redis, *, force: bool = False) -> bool:
+    """Count each camera's segments and bytes into ``vigil:storage:cameras`` (for the API's
+    storage page) unless that was done less than ``CAMERA_TOTALS_EVERY_S`` ago. Outside the
+    storage lock; best effort. True if it counted."""
+    try:
+        last = client.hget(STORAGE_KEY, "cameras_updated_at")
+        if not force and last is not None and 0 <= time.time() - float(last) < CAMERA_TOTALS_EVERY_S:
+            return False
+        with sessions() as s:
+            per_camera = rq.camera_totals(s)
+    except (redis.RedisError, SQLAlchemyError, ValueError) as exc:
+        log.warning("could not count storage per camera: %s", first_line(exc))
+        return False
+    write_camera_storage(client, per_camera, time.time())
+    return True
 
 
 def with_overrides(settings: Settings, sessions: sessionmaker[Session]) -> Settings:

@@ -15,12 +15,18 @@ field               meaning
 ``bytes_disk``      bytes of the segment files on disk, from the reconciler's walk
 ``reconciled_at``   Unix time of the last reconciliation
 =================== ===========================================================
+
+Per camera, the hash ``vigil:storage:cameras`` maps a camera id to ``"<segments> <bytes>"`` of
+its indexed segments (field ``cameras_updated_at`` of ``vigil:storage``: when, Unix time).
+A retention pass replaces it whole when it is older than
+``CAMERA_TOTALS_EVERY_S`` (the grouped scan costs several times the pass's plain SUM), so the
+API's storage page never has to scan the index.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import redis
 
@@ -30,6 +36,8 @@ log = logging.getLogger(__name__)
 
 SERVICE = "recorder"
 STORAGE_KEY = f"{keys.PREFIX}:storage"
+STORAGE_CAMERAS_KEY = f"{STORAGE_KEY}:cameras"
+CAMERA_TOTALS_EVERY_S = 300.0
 
 
 def publish_counts(client: redis.Redis, deltas: Mapping[str, int]) -> None:
@@ -55,6 +63,20 @@ def write_storage(client: redis.Redis, fields: Mapping[str, int | float | str]) 
         pipe.execute()
     except redis.RedisError as exc:
         log.warning("could not write %s: %s", STORAGE_KEY, exc)
+
+
+def write_camera_storage(client: redis.Redis, per_camera: Iterable[tuple[str, int, int]], stamp: float) -> None:
+    """Replace ``vigil:storage:cameras`` and set ``cameras_updated_at``, in one transaction so
+    readers never see a half-written hash (best effort)."""
+    try:
+        pipe = client.pipeline(transaction=True)
+        pipe.delete(STORAGE_CAMERAS_KEY)
+        for cam, n, b in per_camera:
+            pipe.hset(STORAGE_CAMERAS_KEY, cam, f"{n} {b}")
+        pipe.hset(STORAGE_KEY, "cameras_updated_at", f"{stamp:.3f}")
+        pipe.execute()
+    except redis.RedisError as exc:
+        log.warning("could not write %s: %s", STORAGE_CAMERAS_KEY, exc)
 
 
 def human(n: int) -> str:

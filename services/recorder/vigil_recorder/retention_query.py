@@ -67,6 +67,18 @@ def totals(session: Session) -> Totals:
     return Totals(int(seg[0]), int(seg[1]), int(snap[0]), int(snap[1]), int(day[0]), int(day[1]))
 
 
+def camera_totals(session: Session) -> list[tuple[str, int, int]]:
+    """(camera_id, segments, bytes) of the indexed segments of each camera: a full grouped scan
+    (several times a plain SUM on SQLite), so the pass runs it at most every few minutes."""
+    return [
+        (str(r[0]), int(r[1]), int(r[2]))
+        for r in session.execute(
+            select(Segment.camera_id, func.count(), func.coalesce(func.sum(Segment.bytes), 0))
+            .where(Segment.deleting.is_(False)).group_by(Segment.camera_id).order_by(Segment.camera_id)
+        )
+    ]
+
+
 def _segment_item(r: Any) -> Item:  # a Row of _SEG_COLS
     return Item(SEGMENT, r.id, r.camera_id, r.start, r.end, int(r.bytes))
 

@@ -4,7 +4,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+import shutil
+from pathlib import Path
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
@@ -16,6 +18,24 @@ from vigil_common.db.app_settings import delete_setting, get_settings, set_setti
 from vigil_common.settings import Settings
 
 router = APIRouter(prefix=f"{API_PREFIX}/settings", tags=["settings"], dependencies=[Depends(require_user)])
+
+
+class DiskOut(BaseModel):
+    total: int
+    used: int
+    free: int
+
+
+def disk_usage(data_dir: Path) -> DiskOut | None:
+    """The file system holding ``data_dir`` (or its nearest existing parent); None if unreadable."""
+    path = data_dir
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    try:
+        usage = shutil.disk_usage(path)
+    except OSError:
+        return None
+    return DiskOut(total=usage.total, used=usage.used, free=usage.free)
 
 
 class RetentionValues(BaseModel):
@@ -35,7 +55,7 @@ class RetentionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     days: float | None = Field(default=None, gt=0, le=ro.MAX_DAYS, allow_inf_nan=False)
-    max_bytes: int | None = Field(default=None, ge=0, le=ro.MAX_BYTES)
+    max_bytes: int | None = Field(default=None, ge=0, le=ro.MAX_BYTES)  # 0 refused below, with a reason
     min_free_bytes: int | None = Field(default=None, ge=0, le=ro.MAX_BYTES)
 
 
@@ -71,7 +91,15 @@ def put_retention(body: RetentionIn, principal: Admin, state: State) -> Retentio
     if not changes:
         raise HTTPException(422, "give at least one of days, max_bytes, min_free_bytes")
     if "days" in changes and changes["days"] is None:
-        raise HTTPException(422, "days cannot be null (DELETE /settings/retention restores the configured value)")
+        raise HTTPException(422, "days cannot be null (DELETE /settings/retention/days restores the configured value)")
+    if changes.get("max_bytes") == 0:
+        raise HTTPException(422, "max_bytes 0 would delete all footage: give a positive cap, or null for no cap")
+    floor = changes.get("min_free_bytes")
+    if floor is not None:
+        disk = disk_usage(state.settings.data_dir)
+        if disk is not None and floor >= disk.total:
+            raise HTTPException(422, f"min_free_bytes ({floor} bytes) must be below the size of the data disk "
+                                     f"({disk.total} bytes, {_human(disk.total)}): no footage could ever be kept")
     with state.factory.begin() as db:
         for key, value in changes.items():
             set_setting(db, f"{ro.PREFIX}.{key}", value, by=principal.username)
@@ -87,4 +115,22 @@ def reset_retention(principal: Admin, state: State) -> RetentionOut:
     return read_retention(state)
 
 
-__all__ = ["RetentionOut", "read_retention", "router"]
+@router.delete("/retention/{key}", response_model=RetentionOut, responses=_errors)
+def reset_retention_key(key: Literal["days", "max_bytes", "min_free_bytes"], principal: Admin,
+                        state: State) -> RetentionOut:
+    """Forget one override: that key follows its VIGIL_ setting again (admin). Idempotent."""
+    with state.factory.begin() as db:
+        delete_setting(db, f"{ro.PREFIX}.{key}")
+    return read_retention(state)
+
+
+def _human(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{n} B"
+
+
+__all__ = ["DiskOut", "RetentionOut", "disk_usage", "read_retention", "router"]

@@ -4,33 +4,43 @@ the days of a month that have footage (the web app's calendar)."""
 from __future__ import annotations
 
 import calendar
+import json
+import logging
 import re
-import shutil
-from datetime import date, datetime, timedelta
-from typing import Annotated, Any
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any, Literal
 
+import redis
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 from pydantic import BaseModel, Field
+from redis import Redis as SyncRedis
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from vigil_api.deps import API_PREFIX, CameraId, State, require_user
 from vigil_api.routes.days import camera_known
-from vigil_api.routes.settings import RetentionOut, read_retention
+from vigil_api.routes.settings import DiskOut, RetentionOut, disk_usage, read_retention
 from vigil_api.schemas import ErrorOut
+from vigil_api.state import AppState
 from vigil_api.timeline import SegmentSpan, bytes_per_hour
+from vigil_common import keys
 from vigil_common.days import DATE_PATTERN, day_bounds, local_day, parse_day
-from vigil_common.db.models import DayVideo, Export, Segment, Snapshot, utcnow
+from vigil_common.db.models import Camera, DayVideo, Export, Segment, Snapshot, utcnow
+from vigil_common.ids import is_valid_camera_id
 
 router = APIRouter(prefix=f"{API_PREFIX}", tags=["storage"], dependencies=[Depends(require_user)])
 
 MONTH_PATTERN = r"^\d{4}-\d{2}$"
 MAX_SEGMENT_SPAN = timedelta(hours=1)  # as routes/recordings.py
+# Written by vigil_recorder.retention_metrics (the retention pass, every VIGIL_RETENTION_INTERVAL_S).
+STORAGE_KEY = f"{keys.PREFIX}:storage"
+STORAGE_CAMERAS_KEY = f"{STORAGE_KEY}:cameras"
+# The API's own count, used only until a retention pass has published figures.
+INDEX_COUNT_KEY = f"{keys.PREFIX}:storage:api_count"
+INDEX_COUNT_TTL_S = 300
 
-
-class DiskOut(BaseModel):
-    total: int
-    used: int
-    free: int
+log = logging.getLogger(__name__)
 
 
 class CameraBytes(BaseModel):
@@ -50,6 +60,15 @@ class StorageOut(BaseModel):
     bytes_exports: int
     cameras: list[CameraBytes]
     retention: RetentionOut
+    updated_at: datetime | None = Field(
+        description="when the byte and segment counts were taken (the recorder's last retention pass, or the "
+                    "API's own count, kept a few minutes); oldest/newest, exports and the disk are read live")
+    cameras_updated_at: datetime | None = Field(
+        description="when the per-camera segment counts and bytes were taken (the recorder recounts them "
+                    "every few minutes)")
+    source: Literal["recorder", "index"] = Field(
+        description="recorder: figures the retention pass published; index: the API counted the index itself "
+                    "(no pass has published figures yet)")
 
 
 class CameraHours(BaseModel):
@@ -81,34 +100,132 @@ _errors: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _disk(state: State) -> DiskOut | None:
-    path = state.settings.data_dir
-    while not path.exists() and path != path.parent:
-        path = path.parent
+@dataclass(frozen=True, slots=True)
+class Counted:
+    """Byte and segment counts of the index at one moment."""
+
+    source: Literal["recorder", "index"]
+    updated_at: datetime
+    cameras_updated_at: datetime | None
+    bytes_segments: int
+    bytes_snapshots: int
+    bytes_day_videos: int
+    per_camera: dict[str, tuple[int, int]]  # camera_id -> (segments, bytes)
+
+
+def _int(value: bytes | None) -> int:
     try:
-        usage = shutil.disk_usage(path)
-    except OSError:
+        return int(float(value)) if value is not None else 0
+    except ValueError:
+        return 0
+
+
+def _stamp(value: bytes | None) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(float(value), UTC) if value is not None else None
+    except (ValueError, OverflowError, OSError):
         return None
-    return DiskOut(total=usage.total, used=usage.used, free=usage.free)
+
+
+def published(client: SyncRedis) -> Counted | None:
+    """What the recorder's retention pass published, if it has (one HGETALL of two hashes)."""
+    pipe = client.pipeline(transaction=True)
+    pipe.hgetall(STORAGE_KEY)
+    pipe.hgetall(STORAGE_CAMERAS_KEY)
+    storage, cams = pipe.execute()
+    updated = _stamp(storage.get(b"updated_at"))
+    if updated is None or b"bytes_segments" not in storage:
+        return None
+    per: dict[str, tuple[int, int]] = {}
+    for cam, value in cams.items():
+        name = cam.decode(errors="replace")
+        parts = value.split()
+        if is_valid_camera_id(name) and len(parts) == 2:
+            per[name] = (_int(parts[0]), _int(parts[1]))
+    return Counted("recorder", updated, _stamp(storage.get(b"cameras_updated_at")),
+                   _int(storage.get(b"bytes_segments")), _int(storage.get(b"bytes_snapshots")),
+                   _int(storage.get(b"bytes_day_videos")), per)
+
+
+def count_index(db: Session) -> Counted:
+    """Count the index (full scans): only when the recorder has published nothing, and cached."""
+    per = {str(r[0]): (int(r[1]), int(r[2])) for r in db.execute(
+        select(Segment.camera_id, func.count(), func.coalesce(func.sum(Segment.bytes), 0))
+        .where(Segment.deleting.is_(False)).group_by(Segment.camera_id))}
+    snaps = int(db.scalar(select(func.coalesce(func.sum(Snapshot.bytes), 0))) or 0)
+    days = int(db.scalar(select(func.coalesce(func.sum(DayVideo.bytes), 0))) or 0)
+    now = utcnow()
+    return Counted("index", now, now, sum(b for _, b in per.values()), snaps, days, per)
+
+
+def _cached_count(state: AppState, db: Session) -> Counted:
+    """``count_index`` at most once per ``INDEX_COUNT_TTL_S`` per API (kept in Redis)."""
+    client = state.sync_redis
+    try:
+        raw = client.get(INDEX_COUNT_KEY)
+        if raw is not None:
+            doc = json.loads(raw)
+            stamp = datetime.fromisoformat(doc["updated_at"])
+            return Counted("index", stamp, stamp, int(doc["bytes_segments"]),
+                           int(doc["bytes_snapshots"]), int(doc["bytes_day_videos"]),
+                           {str(k): (int(v[0]), int(v[1])) for k, v in doc["per_camera"].items()})
+    except (redis.RedisError, ValueError, KeyError, TypeError, IndexError) as exc:
+        log.warning("cannot read the cached storage count: %s", exc)
+    counted = count_index(db)
+    doc = {"updated_at": counted.updated_at.isoformat(), "bytes_segments": counted.bytes_segments,
+           "bytes_snapshots": counted.bytes_snapshots, "bytes_day_videos": counted.bytes_day_videos,
+           "per_camera": {k: list(v) for k, v in counted.per_camera.items()}}
+    try:
+        client.set(INDEX_COUNT_KEY, json.dumps(doc), ex=INDEX_COUNT_TTL_S)
+    except redis.RedisError as exc:
+        log.warning("cannot cache the storage count: %s", exc)
+    return counted
+
+
+def _oldest_newest(db: Session, camera_id: str) -> tuple[datetime | None, datetime | None]:
+    """Two index-ordered LIMIT 1 reads ((camera_id, start) and (camera_id, end) indexes)."""
+    live = Segment.deleting.is_(False)
+    oldest = db.scalar(select(Segment.start).where(Segment.camera_id == camera_id, live)
+                       .order_by(Segment.start).limit(1))
+    newest = db.scalar(select(Segment.end).where(Segment.camera_id == camera_id, live)
+                       .order_by(Segment.end.desc()).limit(1))
+    return oldest, newest
 
 
 @router.get("/storage", response_model=StorageOut, responses=_errors)
 def storage(state: State) -> StorageOut:
     """Disk use of the data directory's file system, stored bytes by kind and per camera,
-    and the retention settings in force."""
+    and the retention settings in force.
+
+    The byte and segment counts are those the recorder's retention pass last published (see
+    ``updated_at``), so a page view costs a few indexed reads, not a scan of the index.
+    """
+    try:
+        counted = published(state.sync_redis)
+    except redis.RedisError as exc:
+        log.warning("cannot read %s: %s", STORAGE_KEY, exc)
+        counted = None
     with state.factory() as db:
-        rows = db.execute(
-            select(Segment.camera_id, func.count(), func.coalesce(func.sum(Segment.bytes), 0),
-                   func.min(Segment.start), func.max(Segment.end))
-            .where(Segment.deleting.is_(False)).group_by(Segment.camera_id).order_by(Segment.camera_id)).all()
-        snaps = int(db.scalar(select(func.coalesce(func.sum(Snapshot.bytes), 0))) or 0)
-        days = int(db.scalar(select(func.coalesce(func.sum(DayVideo.bytes), 0))) or 0)
+        if counted is None:
+            counted = _cached_count(state, db)
+        elif counted.cameras_updated_at is None:  # a recorder that publishes no per-camera counts (yet)
+            own = _cached_count(state, db)
+            counted = replace(counted, cameras_updated_at=own.updated_at, per_camera=own.per_camera)
+        registry = set(db.scalars(select(Camera.id)))
+        cams: list[CameraBytes] = []
+        for cam in sorted(registry | set(counted.per_camera)):
+            oldest, newest = _oldest_newest(db, cam)
+            n, size = counted.per_camera.get(cam, (0, 0))
+            if oldest is None and not n:
+                continue  # no footage
+            cams.append(CameraBytes(camera_id=cam, segments=n, bytes=size, oldest=oldest, newest=newest))
         exports = int(db.scalar(select(func.coalesce(func.sum(Export.bytes), 0))) or 0)
-    cams = [CameraBytes(camera_id=r[0], segments=int(r[1]), bytes=int(r[2]), oldest=r[3], newest=r[4]) for r in rows]
-    segs = sum(c.bytes for c in cams)
-    return StorageOut(disk=_disk(state), bytes_total=segs + snaps + days + exports, bytes_segments=segs,
-                      bytes_snapshots=snaps, bytes_day_videos=days, bytes_exports=exports, cameras=cams,
-                      retention=read_retention(state))
+    return StorageOut(disk=disk_usage(state.settings.data_dir),
+                      bytes_total=counted.bytes_segments + counted.bytes_snapshots + counted.bytes_day_videos + exports,
+                      bytes_segments=counted.bytes_segments, bytes_snapshots=counted.bytes_snapshots,
+                      bytes_day_videos=counted.bytes_day_videos, bytes_exports=exports, cameras=cams,
+                      retention=read_retention(state), updated_at=counted.updated_at,
+                      cameras_updated_at=counted.cameras_updated_at, source=counted.source)
 
 
 def _parse_day(value: str, name: str) -> date:
