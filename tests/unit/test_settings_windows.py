@@ -79,3 +79,14 @@ def test_windows_to_mark_covers_clock_error_at_edges() -> None:
     assert windows_to_mark(10_400, 10_000) == [0, 10_000]  # just after an edge: the previous too
     assert windows_to_mark(19_500, 10_000) == [10_000, 20_000]  # just before one: the next too
     assert windows_to_mark(20_000, 10_000, margin_ms=0) == [20_000]
+
+
+def test_a_zero_retention_cap_is_refused() -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    from vigil_common.settings import Settings
+
+    with pytest.raises(ValidationError, match="would delete all footage"):
+        Settings(_env_file=None, retention_max_bytes="0")  # type: ignore[call-arg]
+    assert Settings(_env_file=None, retention_max_bytes="2G").retention_max_bytes == 2 * 1024**3  # type: ignore[call-arg]

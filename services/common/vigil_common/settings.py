@@ -110,6 +110,14 @@ class Settings(BaseSettings):
     trusted_proxies: str = "127.0.0.1"
     cookie_secure: bool = False
 
+    @field_validator("retention_max_bytes")
+    @classmethod
+    def _positive_cap(cls, v: int | None) -> int | None:
+        if v is not None and v <= 0:
+            raise ValueError("VIGIL_RETENTION_MAX_BYTES must be a positive size (e.g. 500G), or unset for no cap; "
+                             "0 would delete all footage")
+        return v
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, v: str) -> str:
