@@ -50,6 +50,7 @@ class Watch:
     name: str = ""
     location: str = ""
     registered: bool = False  # the new-camera e-mail was written
+    listed: bool = False  # a camera seen in the registry (once deleted from it, it is forgotten)
     last_seen: float | None = None  # arrival time of the last sign of life
     down_since: float | None = None  # start of the current outage (the last sign of life)
     grace_from: float | None = None  # grace counted from here (later after our own broker loss)
@@ -280,18 +281,18 @@ def clock_check(prev_wall: float | None, prev_mono: float | None, wall: float, m
     return None, 0.0
 
 
-def forgotten_cameras(watched: list[str], registry: set[str], deleted: set[str], last_heard: dict[str, float | None],
-                      now: float, grace_s: float) -> list[str]:
-    """Watched cameras to forget: those deleted from the registry (``deleted``: in it before,
-    missing now), and those never in it that have not been heard for ``grace_s`` (a brand-new
-    camera is heard before its registry row is written; a deleted one's ghost is not)."""
+def forgotten_cameras(watches: list[Watch], registry: set[str], now: float, grace_s: float) -> list[str]:
+    """Camera watches to forget: those deleted from the registry (``listed`` before, missing
+    now), and those never in it that have not been heard for ``grace_s`` (a brand-new camera
+    is heard before ingest writes its registry row). Marks the listed ones on the way."""
     out = []
-    for ident in watched:
-        if ident in registry:
+    for w in watches:
+        if w.kind != CAMERA:
             continue
-        heard = last_heard.get(ident)
-        if ident in deleted or heard is None or now - heard >= grace_s:
-            out.append(ident)
+        if w.ident in registry:
+            w.listed = True
+        elif w.listed or w.last_seen is None or now - w.last_seen >= grace_s:
+            out.append(w.ident)
     return sorted(out)
 
 

@@ -96,8 +96,7 @@ class NotifierService:
         self.disabled: set[str] = set()
         # id -> name, location, last heartbeat (as the registry knows it), name locked
         self.registry: dict[str, tuple[str, str, float | None, bool]] = {}
-        self._registry_ids: set[str] | None = None  # the ids at the previous reload
-        self._deleted: set[str] = set()  # cameras removed from the registry, to forget
+        self._config_loaded = False
         self._drops: set[str] = set()  # notifier_state keys to delete
         self._rearm: set[str] = set()  # cameras that left `disabled`
         self._installed_at: float | None = None
@@ -165,7 +164,7 @@ class NotifierService:
             known = self.registry.get(ident)
             old = (kind == CAMERA and known is not None and known[2] is not None and self._installed_at is not None
                    and known[2] < self._installed_at)
-            w = self.watches[key] = Watch(kind, ident, registered=(kind == SERVICE or old))
+            w = self.watches[key] = Watch(kind, ident, registered=(kind == SERVICE or old), listed=known is not None)
         return w
 
     def _names(self, ident: str, name: str, location: str) -> tuple[str, str]:
@@ -264,8 +263,6 @@ class NotifierService:
                 else:
                     w = Watch.from_json(doc)
                     self.watches[w.key] = w
-                    if w.kind == CAMERA and w.ident not in self.registry:
-                        self._deleted.add(w.ident)  # deleted while the notifier was not running
         log.info("notifier state loaded: %d camera(s)/service(s), %d condition(s)",
                  len(self.watches), len(self.conds))
 
@@ -279,12 +276,9 @@ class NotifierService:
                                c.last_heartbeat_at.timestamp() if c.last_heartbeat_at is not None else None,
                                bool(c.name_locked)) for c in cams}
             self.min_free = self._min_free(db)
-        ids = set(registry)
-        if self._registry_ids is not None:
-            self._deleted |= self._registry_ids - ids
+        if self._config_loaded:
             self._rearm |= self.disabled - disabled
-        self._deleted -= ids
-        self._registry_ids = ids
+        self._config_loaded = True
         self.disabled, self.registry = disabled, registry
         self.policy = self._policy()
 
@@ -301,10 +295,7 @@ class NotifierService:
         self._installed_at = float(installed)
 
     def _forget_deleted(self, now: float) -> None:
-        cams = [w for w in self.watches.values() if w.kind == CAMERA]
-        gone = machine.forgotten_cameras([w.ident for w in cams], set(self.registry), self._deleted,
-                                         {w.ident: w.last_seen for w in cams}, now, ORPHAN_GRACE_S)
-        self._deleted.clear()
+        gone = machine.forgotten_cameras(list(self.watches.values()), set(self.registry), now, ORPHAN_GRACE_S)
         for ident in gone:
             key = f"{CAMERA}:{ident}"
             del self.watches[key]
