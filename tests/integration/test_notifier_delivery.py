@@ -283,3 +283,75 @@ def test_old_settled_rows_are_pruned_pending_ones_kept(factory: sessionmaker[Ses
     with factory() as db:
         assert db.get(Notification, old_sent) is None
         assert db.get(Notification, old_pending) is not None and db.get(Notification, new_sent) is not None
+
+
+def queue_subject(factory: sessionmaker[Session], subject: str) -> int:
+    mail = emails.test_email()
+    with factory.begin() as db:
+        row = outbox.add(db, emails.Email(mail.kind, "cam1", subject, mail.text, mail.html), RECIPIENTS, "smtp")
+        db.flush()
+        return int(row.id)
+
+
+def test_smtp_subject_with_line_separators_is_sent_on_one_line(factory: sessionmaker[Session]) -> None:
+    from aiosmtpd.controller import Controller
+
+    from tests.conftest import free_port
+
+    sink = SmtpSink()
+    port = free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    # A row written before subjects were cleaned (or by another writer): U+2028 and NEL inside.
+    nid = queue_subject(factory, '[Vigil] Camera "Front\u2028door\x85x" (cam1) is offline')
+    box = run_box(factory, SmtpChannel(f"smtp://127.0.0.1:{port}", SENDER, 5.0))
+    try:
+        r = settle(factory, nid, box)
+        assert (r.status, r.attempts) == ("sent", 1)
+        msg = message_from_bytes(sink.messages[0][2])
+        assert str(msg["Subject"]) == '[Vigil] Camera "Front door x" (cam1) is offline'
+    finally:
+        box.stop()
+        controller.stop()
+
+
+class Broken:
+    name = "smtp"
+    needs_recipients = True
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def send(self, msg: Any) -> None:
+        self.calls += 1
+        raise ValueError("Header values may not contain linefeed or carriage return characters")
+
+
+def test_an_unexpected_channel_error_fails_at_once(factory: sessionmaker[Session]) -> None:
+    channel = Broken()
+    nid = queue_one(factory, channel="smtp")
+    box = run_box(factory, channel)
+    try:
+        r = settle(factory, nid, box)
+        assert (r.status, r.attempts) == ("failed", 1)
+        assert "ValueError" in (r.error or "")
+        for _ in range(3):
+            box.poll()
+            time.sleep(0.2)
+        assert channel.calls == 1
+    finally:
+        box.stop()
+
+
+def test_a_row_claimed_max_attempts_times_fails_with_its_last_error(factory: sessionmaker[Session]) -> None:
+    channel = Broken()
+    nid = queue_one(factory, channel="smtp")
+    with factory.begin() as db:
+        r = db.get(Notification, nid)
+        assert r is not None
+        r.attempts, r.error = outbox.MAX_ATTEMPTS, "SMTP failed: TimeoutError"
+    box = Outbox(factory, channel, retry_base_s=0.2)
+    assert box.deliver(nid) is None
+    r = row(factory, nid)
+    assert (r.status, r.attempts, r.error) == ("failed", outbox.MAX_ATTEMPTS, "SMTP failed: TimeoutError")
+    assert channel.calls == 0

@@ -206,21 +206,25 @@ def test_registry_renames_disabled_cameras_and_cameras_older_than_the_notifier(
     engine = make_engine(database_url)
     now = datetime.now(UTC)
     with make_sessionmaker(engine).begin() as db:
-        db.add(Camera(id="old-cam", name="Old", first_seen=now - timedelta(days=2)))
+        # Beating before the notifier was installed: not new. Provisioned (`vigil camera add`)
+        # two days ago but never heard: new when its Pi comes up.
+        db.add(Camera(id="old-cam", name="Old", first_seen=now - timedelta(days=2),
+                      last_heartbeat_at=now - timedelta(minutes=5)))
+        db.add(Camera(id="provisioned", name="Shed", first_seen=now - timedelta(days=2)))
         db.add(Camera(id="renamed", name="Garage (admin)", name_locked=True, first_seen=now))
         db.add(Camera(id="off", name="Off", enabled=False, first_seen=now))
     engine.dispose()
     svc = Running(notifier_settings(settings, capture))
     try:
-        cams.start("old-cam", "renamed", "off")
-        wait_for(lambda: capture.mails(), 10, "new-camera e-mail")
+        cams.start("old-cam", "renamed", "off", "provisioned")
+        wait_for(lambda: len(capture.mails()) >= 2, 10, "new-camera e-mails")
         time.sleep(1)
-        # Only the camera registered just now is new; the admin's name wins over the heartbeat's.
-        assert capture.subjects() == ['[Vigil] New camera "Garage (admin)" (renamed) registered']
-        cams.stop("old-cam", "renamed", "off")
-        wait_for(lambda: len(capture.mails()) >= 3, 15, "two outage e-mails")
+        # Only cameras never heard before the notifier are new; the admin's name wins over the heartbeat's.
+        assert sorted(capture.subjects()) == ['[Vigil] New camera "Camera provisioned" (provisioned) registered',
+                                              '[Vigil] New camera "Garage (admin)" (renamed) registered']
+        cams.stop("old-cam", "renamed", "off", "provisioned")
+        wait_for(lambda: len(capture.mails()) >= 3, 15, "outage e-mails")
         time.sleep(2)
-        assert sorted(capture.subjects()[1:]) == ['[Vigil] Camera "Camera old-cam" (old-cam) is offline',
-                                                  '[Vigil] Camera "Garage (admin)" (renamed) is offline']
+        assert capture.subjects()[2:] == ["[Vigil] 3 cameras are offline"]
     finally:
         svc.stop()

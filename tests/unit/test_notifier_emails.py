@@ -40,6 +40,9 @@ def test_offline_subject_and_body() -> None:
     assert "https://vigil.example.org/api/v1/cameras/front-door/snapshot.jpg" in mail.text
     assert "Porch &lt;east&gt;" in mail.html and "<east>" not in mail.html
     assert 'href="https://vigil.example.org/api/v1/cameras/front-door/snapshot.jpg"' in mail.html
+    # The web app's router: #/camera/{id} (frontend/js/app.js, pages/live.js).
+    assert "Open in Vigil: https://vigil.example.org/#/camera/front-door" in mail.text
+    assert 'href="https://vigil.example.org/#/camera/front-door"' in mail.html
 
 
 def test_recovery_carries_the_duration() -> None:
@@ -117,3 +120,24 @@ def test_runtime_settings_fall_back_to_vigil_settings() -> None:
     assert c.reminder_every_s == s.reminder_every_s
     assert valid_email("x.y+z@example.co.uk")
     assert not valid_email("no at") and not valid_email("a@b") and not valid_email("a@b.c\n")
+
+
+def test_runtime_settings_report_the_channel_the_notifier_published() -> None:
+    s = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert from_stored(s, {}).channel == "console"  # the notifier never ran: the API's own guess
+    assert from_stored(s, {"active_channel": "sendgrid"}).channel == "sendgrid"
+    assert from_stored(s, {"active_channel": "carrier-pigeon"}).channel == "console"
+
+
+@pytest.mark.parametrize("sep", ["\n", "\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028",
+                                 "\u2029", "\x00", "\x7f"])
+def test_subjects_are_one_header_line_whatever_the_camera_name(sep: str) -> None:
+    from email.message import EmailMessage
+
+    mail = emails.compose(Alert("camera_offline", T + 75, (cam(name=f"Front{sep}door"),), duration_s=75), CTX)
+    assert mail.subject == '[Vigil] Camera "Front door" (front-door) is offline'
+    assert len(mail.subject.splitlines()) == 1
+    assert emails.header_text(f"a{sep}b") == "a b"
+    em = EmailMessage()
+    em["Subject"] = emails.header_text(f"[Vigil] Camera {sep} x")  # EmailMessage accepts it
+    assert "Ünïcödé names stay" == emails.header_text("Ünïcödé names stay")

@@ -50,7 +50,9 @@ class NotifierSettingsOut(BaseModel):
     offline_grace_s: float
     reminder_after_s: float | None
     reminder_every_s: float | None
-    channel: Channel = Field(description="Read-only: chosen by VIGIL_NOTIFY_CHANNEL / the configured backends")
+    channel: Channel = Field(description="Read-only: the channel the notifier delivers through (published by the "
+                                         "notifier when it starts; before it ever ran, guessed from the API's own "
+                                         "VIGIL_NOTIFY_CHANNEL / configured backends)")
 
 
 class NotifierSettingsIn(BaseModel):

@@ -21,6 +21,7 @@ from typing import Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from vigil_common.settings import Settings
+from vigil_notifier.emails import header_text
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,7 @@ class SendGridChannel:
 
         if not self.sender:
             raise DeliveryError("VIGIL_EMAIL_FROM is not set", retry=False)
-        mail = Mail(from_email=self.sender, to_emails=list(msg.recipients), subject=msg.subject,
+        mail = Mail(from_email=self.sender, to_emails=list(msg.recipients), subject=header_text(msg.subject),
                     plain_text_content=msg.text, html_content=msg.html)
         mail.custom_arg = CustomArg("vigil_notification_id", str(msg.id))
         try:
@@ -144,7 +145,7 @@ class SmtpChannel:
         em = EmailMessage()
         em["From"] = self.sender
         em["To"] = ", ".join(msg.recipients)
-        em["Subject"] = msg.subject
+        em["Subject"] = header_text(msg.subject)
         em["Message-ID"] = make_msgid(idstring=f"vigil-{msg.id}")
         em["X-Vigil-Notification-Id"] = str(msg.id)
         em.set_content(msg.text)

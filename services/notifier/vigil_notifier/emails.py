@@ -9,6 +9,16 @@ from zoneinfo import ZoneInfo
 
 from vigil_notifier.machine import ONLINE, Alert, Watch
 
+# What str.splitlines() splits on (and email headers must not hold): \n \r \v \f, the file/
+# group/record separators, NEL, LINE SEPARATOR and PARAGRAPH SEPARATOR.
+_LINE_BREAKS = frozenset("\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+
+
+def header_text(text: str) -> str:
+    """``text`` made safe for one header line (a subject): every line break and other control
+    character becomes a space (camera names may hold U+2028, which EmailMessage refuses)."""
+    return "".join(" " if ch in _LINE_BREAKS or ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0 else ch for ch in text)
+
 
 @dataclass(frozen=True, slots=True)
 class Email:
@@ -64,7 +74,7 @@ def _render(kind: str, camera_id: str | None, subject: str, lines: list[tuple[st
                         for label, url in links)
     body = (f"<!doctype html><html><body><p>{html.escape(intro)}</p><table>{rows}</table>{link_html}"
             "<p style=\"color:#777\">&mdash; Vigil</p></body></html>")
-    return Email(kind, camera_id, f"[Vigil] {subject}", "\n".join(text).strip() + "\n", body)
+    return Email(kind, camera_id, header_text(f"[Vigil] {subject}"), "\n".join(text).strip() + "\n", body)
 
 
 def _camera_links(w: Watch, ctx: Context) -> list[tuple[str, str]]:
@@ -72,7 +82,7 @@ def _camera_links(w: Watch, ctx: Context) -> list[tuple[str, str]]:
     snap = ctx.link(f"/api/v1/cameras/{w.ident}/snapshot.jpg")
     if snap:
         links.append(("Last snapshot", snap))
-    page = ctx.link(f"/#/cameras/{w.ident}")
+    page = ctx.link(f"/#/camera/{w.ident}")
     if page:
         links.append(("Open in Vigil", page))
     return links

@@ -50,6 +50,7 @@ class Watch:
     name: str = ""
     location: str = ""
     registered: bool = False  # the new-camera e-mail was written
+    listed: bool = False  # a camera seen in the registry (once deleted from it, it is forgotten)
     last_seen: float | None = None  # arrival time of the last sign of life
     down_since: float | None = None  # start of the current outage (the last sign of life)
     grace_from: float | None = None  # grace counted from here (later after our own broker loss)
@@ -239,6 +240,60 @@ def rebase(watches: dict[str, Watch], now: float) -> None:
             w.grace_from = now
             if w.last_seen is None:
                 w.last_seen = w.down_since
+
+
+def shift(watches: dict[str, Watch], conds: dict[str, Condition], offset: float) -> None:
+    """The wall clock jumped by ``offset`` seconds: move every remembered time with it, so
+    outage lengths, reminders and condition windows keep counting real elapsed time."""
+    for w in watches.values():
+        for name in ("last_seen", "down_since", "grace_from", "last_reminder_at", "recovered_at"):
+            value = getattr(w, name)
+            if value is not None:
+                setattr(w, name, value + offset)
+    for c in conds.values():
+        if c.bad_since is not None:
+            c.bad_since += offset
+        if c.good_since is not None:
+            c.good_since += offset
+
+
+STALL, JUMP = "stall", "jump"
+
+
+def clock_check(prev_wall: float | None, prev_mono: float | None, wall: float, mono: float, *,
+                stall_s: float, jump_s: float) -> tuple[str | None, float]:
+    """Compare this tick with the previous one (wall clock and monotonic clock).
+
+    Returns ``(STALL, 0)`` when the loop did not tick for longer than ``stall_s`` (a database
+    outage, a paused process: heartbeats may not have been handled, so silence proves
+    nothing), ``(JUMP, offset)`` when the wall clock moved ``offset`` seconds more (or less)
+    than the monotonic clock (an NTP step, a manual change), else ``(None, 0)``. A jump wins
+    over a stall (both rebase; a jump also shifts the remembered times).
+    """
+    if prev_wall is None or prev_mono is None:
+        return None, 0.0
+    mono_delta = mono - prev_mono
+    offset = (wall - prev_wall) - mono_delta
+    if abs(offset) > jump_s:
+        return JUMP, offset
+    if mono_delta > stall_s:
+        return STALL, 0.0
+    return None, 0.0
+
+
+def forgotten_cameras(watches: list[Watch], registry: set[str], now: float, grace_s: float) -> list[str]:
+    """Camera watches to forget: those deleted from the registry (``listed`` before, missing
+    now), and those never in it that have not been heard for ``grace_s`` (a brand-new camera
+    is heard before ingest writes its registry row). Marks the listed ones on the way."""
+    out = []
+    for w in watches:
+        if w.kind != CAMERA:
+            continue
+        if w.ident in registry:
+            w.listed = True
+        elif w.listed or w.last_seen is None or now - w.last_seen >= grace_s:
+            out.append(w.ident)
+    return sorted(out)
 
 
 # Conditions: recorder failing, disk low, ingest dropping -----------------------------------

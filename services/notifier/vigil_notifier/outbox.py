@@ -141,6 +141,14 @@ class Outbox:
                 return None
             if row.next_attempt_at is not None and row.next_attempt_at > now:
                 return None
+            if row.attempts >= MAX_ATTEMPTS:
+                # Claimed that often without an outcome (each claim crashed or was lost): give up.
+                row.status = "failed"
+                row.error = row.error or f"no outcome after {row.attempts} attempt(s)"
+                row.next_attempt_at = None
+                log.error("notification #%d failed for good after %d attempt(s): %s", nid, row.attempts, row.error)
+                self.counters.inc("vigil_notifier_deliveries_total", channel=self.channel.name, status="failed")
+                return None
             row.attempts += 1
             row.next_attempt_at = now + timedelta(seconds=CLAIM_S)
             return Outgoing(row.id, row.kind, row.camera_id, row.subject, row.body_text, row.body_html,
@@ -156,7 +164,14 @@ class Outbox:
             status, error = "failed", "no recipients configured (VIGIL_ALERT_EMAILS or the settings API)"
         else:
             try:
-                self.channel.send(msg)
+                try:
+                    self.channel.send(msg)
+                except DeliveryError:
+                    raise
+                except Exception as exc:  # a bug or unforeseen input: the same again would fail again
+                    log.exception("notification #%d via %s: unexpected error", nid, self.channel.name)
+                    raise DeliveryError(f"unexpected error in the {self.channel.name} channel: "
+                                        f"{type(exc).__name__}", retry=False) from exc
                 status = "logged" if self.channel.name == "console" else "sent"
             except DeliveryError as exc:
                 error = str(exc)

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from vigil_common import keys
 from vigil_common.counters import Counters
 from vigil_common.db import notifier_settings
-from vigil_common.db.app_settings import get_setting
+from vigil_common.db.app_settings import get_setting, set_setting
 from vigil_common.db.engine import make_engine, make_sessionmaker
 from vigil_common.db.models import Camera, NotifierState, utcnow
 from vigil_common.ids import is_valid_camera_id
@@ -40,11 +40,20 @@ log = logging.getLogger(__name__)
 SERVICE_NAME = "notifier"
 INBOX_MAX = 10_000
 HEALTH_TTL_S = 15
-# A camera first heard of by the notifier but registered longer ago than this is not "new"
-# (installing the notifier on a running system must not e-mail about every camera).
-NEW_CAMERA_MAX_AGE_S = 3600.0
+# A camera first heard of by the notifier is not "new" when the registry shows it sent
+# heartbeats before the notifier was installed (installing the notifier on a running system
+# must not e-mail about every camera; a camera provisioned with `vigil camera add` long before
+# its Pi is installed is new all the same). The install time is kept in app_settings.
+INSTALLED_AT_KEY = f"{notifier_settings.PREFIX}.installed_at"
 MAX_WATCHES = 4096  # cameras + services watched; ids beyond are dropped (bounded memory)
 PRUNE_EVERY_S = 3600.0
+# The loop did not tick for this long (database outage, paused process), or the wall clock
+# moved this much more or less than the monotonic clock (NTP step): silence proves nothing.
+STALL_S = 5.0
+JUMP_S = 5.0
+# A camera heard of but never in the registry is forgotten after this long without a
+# heartbeat (a brand-new camera's row is written by ingest within seconds of its first one).
+ORPHAN_GRACE_S = 300.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +94,14 @@ class NotifierService:
         self.conds: dict[str, Condition] = {}
         self._persisted: dict[str, str] = {}
         self.disabled: set[str] = set()
-        self.registry: dict[str, tuple[str, str, float, bool]] = {}  # id -> name, location, first seen, locked
+        # id -> name, location, last heartbeat (as the registry knows it), name locked
+        self.registry: dict[str, tuple[str, str, float | None, bool]] = {}
+        self._config_loaded = False
+        self._drops: set[str] = set()  # notifier_state keys to delete
+        self._rearm: set[str] = set()  # cameras that left `disabled`
+        self._installed_at: float | None = None
+        self._tick_wall: float | None = None
+        self._tick_mono: float | None = None
         self._unsaved: list[emails.Email] = []
         self.min_free: int | None = settings.min_free_bytes
         self._failures: list[float] = []
@@ -146,8 +162,9 @@ class NotifierService:
             if len(self.watches) >= MAX_WATCHES:
                 raise OverflowError("too many cameras/services watched")
             known = self.registry.get(ident)
-            old = kind == CAMERA and known is not None and now - known[2] > NEW_CAMERA_MAX_AGE_S
-            w = self.watches[key] = Watch(kind, ident, registered=(kind == SERVICE or old))
+            old = (kind == CAMERA and known is not None and known[2] is not None and self._installed_at is not None
+                   and known[2] < self._installed_at)
+            w = self.watches[key] = Watch(kind, ident, registered=(kind == SERVICE or old), listed=known is not None)
         return w
 
     def _names(self, ident: str, name: str, location: str) -> tuple[str, str]:
@@ -210,9 +227,14 @@ class NotifierService:
             doc = json.dumps(c.to_json(), sort_keys=True)
             if self._persisted.get(f"condition:{key}") != doc:
                 changed[f"condition:{key}"] = doc
-        if not changed and not mails:
+        drops = set(self._drops)
+        if not changed and not mails and not drops:
             return
         with self.factory.begin() as db:
+            for key in sorted(drops):
+                gone = db.get(NotifierState, key)
+                if gone is not None:
+                    db.delete(gone)
             for key, doc in changed.items():
                 row = db.get(NotifierState, key)
                 if row is None:
@@ -223,6 +245,9 @@ class NotifierService:
             for mail in mails:
                 outbox.add(db, mail, self.config.recipients, self.channel.name)
         self._persisted.update(changed)
+        for key in drops:
+            self._persisted.pop(key, None)
+        self._drops -= drops
         self._unsaved.clear()
         for mail in mails:
             log.info("notification queued: %s", mail.subject)
@@ -244,12 +269,57 @@ class NotifierService:
     def reload_config(self) -> None:
         with self.factory() as db:
             self.config = notifier_settings.load(db, self.settings)
-            cams = db.execute(select(Camera.id, Camera.name, Camera.location, Camera.first_seen, Camera.name_locked,
-                                     Camera.enabled)).all()
-            self.disabled = {c.id for c in cams if not c.enabled}
-            self.registry = {c.id: (c.name, c.location, c.first_seen.timestamp(), bool(c.name_locked)) for c in cams}
+            cams = db.execute(select(Camera.id, Camera.name, Camera.location, Camera.last_heartbeat_at,
+                                     Camera.name_locked, Camera.enabled)).all()
+            disabled = {c.id for c in cams if not c.enabled}
+            registry = {c.id: (c.name, c.location,
+                               c.last_heartbeat_at.timestamp() if c.last_heartbeat_at is not None else None,
+                               bool(c.name_locked)) for c in cams}
             self.min_free = self._min_free(db)
+        if self._config_loaded:
+            self._rearm |= self.disabled - disabled
+        self._config_loaded = True
+        self.disabled, self.registry = disabled, registry
         self.policy = self._policy()
+
+    def publish_identity(self) -> None:
+        """Remember when the notifier was first installed, and tell the API which delivery
+        channel is active (the API's own environment usually lacks the notifier's secrets)."""
+        with self.factory.begin() as db:
+            installed = get_setting(db, INSTALLED_AT_KEY, None)
+            if not isinstance(installed, (int, float)) or isinstance(installed, bool):
+                installed = time.time()
+                set_setting(db, INSTALLED_AT_KEY, installed, by=SERVICE_NAME)
+            if get_setting(db, notifier_settings.ACTIVE_CHANNEL_KEY, None) != self.channel.name:
+                set_setting(db, notifier_settings.ACTIVE_CHANNEL_KEY, self.channel.name, by=SERVICE_NAME)
+        self._installed_at = float(installed)
+
+    def _forget_deleted(self, now: float) -> None:
+        gone = machine.forgotten_cameras(list(self.watches.values()), set(self.registry), now, ORPHAN_GRACE_S)
+        for ident in gone:
+            key = f"{CAMERA}:{ident}"
+            del self.watches[key]
+            self._drops.add(key)
+            log.info("camera %s is not in the registry (deleted): no longer watched", ident)
+
+    def _clock(self, now: float, mono: float) -> None:
+        """Rebase every watch after a loop stall or a wall-clock jump (see machine.clock_check)."""
+        stall_s = max(STALL_S, 3 * self.intervals.tick_s)
+        what, offset = machine.clock_check(self._tick_wall, self._tick_mono, now, mono, stall_s=stall_s,
+                                           jump_s=JUMP_S)
+        if what == machine.JUMP:
+            log.warning("wall clock jumped by %+.0fs: remembered times moved with it, fresh window for every camera",
+                        offset)
+            machine.shift(self.watches, self.conds, offset)
+            if self._lost_at is not None:
+                self._lost_at += offset
+            self._failures = [t + offset for t in self._failures]
+        elif what == machine.STALL:
+            log.warning("notifier loop stalled for %.0fs (database outage?): fresh window for every camera",
+                        mono - (self._tick_mono or mono))
+        self._tick_wall, self._tick_mono = now, mono
+        if what is not None and self._lost_at is None and self._ever_connected:
+            machine.rebase(self.watches, now)
 
     def _min_free(self, db: Session) -> int | None:
         stored = get_setting(db, "retention.min_free_bytes", self.settings.min_free_bytes)
@@ -298,8 +368,9 @@ class NotifierService:
         return [emails.condition(kind, change == "raised", dict(c.detail), camera)]
 
     # the loop ----------------------------------------------------------------------------------
-    def tick(self, now: float) -> None:
+    def tick(self, now: float, mono: float | None = None) -> None:
         mails: list[emails.Email] = []
+        self._clock(now, time.monotonic() if mono is None else mono)
         if not self.bus.connected.is_set():
             if self._ever_connected and self._lost_at is None:
                 self._lost_at = now
@@ -314,6 +385,13 @@ class NotifierService:
             machine.rebase(self.watches, now)
             self._ever_connected = True
             self._lost_at = None
+        for ident in sorted(self._rearm):
+            w = self.watches.get(f"{CAMERA}:{ident}")
+            if w is not None and ident not in self.disabled:
+                log.info("camera %s enabled again: fresh window", ident)
+                machine.rebase({w.key: w}, now)
+        self._rearm.clear()
+        self._forget_deleted(now)
         # Disabled cameras are not watched (their state is kept for when they are enabled).
         active = {k: w for k, w in self.watches.items() if not (w.kind == CAMERA and w.ident in self.disabled)}
         for alert in machine.plan(active, now, self.policy):
@@ -321,6 +399,14 @@ class NotifierService:
         self.commit(mails)
 
     def drain(self, until: float) -> None:
+        """Handle what is queued already (always: after a stall the next tick must not run on
+        stale heartbeats), then what arrives until ``until`` (monotonic)."""
+        for _ in range(INBOX_MAX):
+            try:
+                item = self.inbox.get_nowait()
+            except queue.Empty:
+                break
+            self._dispatch(item)
         while True:
             timeout = until - time.monotonic()
             if timeout <= 0:
@@ -329,9 +415,12 @@ class NotifierService:
                 item = self.inbox.get(timeout=timeout)
             except queue.Empty:
                 return
-            mails = [m for a in self.handle(item) for m in self._emails(a)]
-            if mails:
-                self.commit(mails)
+            self._dispatch(item)
+
+    def _dispatch(self, item: Inbound) -> None:
+        mails = [m for a in self.handle(item) for m in self._emails(a)]
+        if mails:
+            self.commit(mails)
 
     def healthy(self) -> bool:
         return self.bus.connected.is_set() and self.outbox.healthy
@@ -354,6 +443,7 @@ class NotifierService:
         def _load() -> None:
             self.reload_config()
             self.load_state()
+            self.publish_identity()
 
         try:
             retry(_load, what="notifier start (database)", stop=stop, exceptions=(SQLAlchemyError,))
@@ -382,7 +472,7 @@ class NotifierService:
                     self._health()
                 if mono >= next_tick:
                     next_tick = mono + iv.tick_s
-                    self.tick(now)
+                    self.tick(now, mono)
                 if mono >= next_cond:
                     next_cond = mono + iv.conditions_s
                     self.commit(self.check_conditions(now))

@@ -15,6 +15,10 @@ from vigil_common.db.app_settings import get_settings
 from vigil_common.settings import Settings
 
 PREFIX = "notifier"
+# Written by the notifier when it starts: the channel it actually delivers through (the API's
+# own environment usually lacks the notifier's SendGrid key / SMTP URL).
+ACTIVE_CHANNEL_KEY = f"{PREFIX}.active_channel"
+CHANNELS = ("sendgrid", "smtp", "webhook", "console")
 # A practical address check (no display names, no spaces, one @, a dotted domain).
 EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63})+$")
 
@@ -46,13 +50,14 @@ def from_stored(settings: Settings, stored: dict[str, Any]) -> NotifierConfig:
     if not isinstance(recipients, list):
         recipients = list(settings.alert_emails)
     recipients = [r for r in recipients if isinstance(r, str) and valid_email(r)]
+    active = stored.get("active_channel")
     grace = _number(stored.get("offline_grace_s", settings.offline_grace_s), settings.offline_grace_s)
     return NotifierConfig(
         recipients=recipients,
         offline_grace_s=grace if grace is not None else settings.offline_grace_s,
         reminder_after_s=_number(stored.get("reminder_after_s", settings.reminder_after_s), settings.reminder_after_s),
         reminder_every_s=_number(stored.get("reminder_every_s", settings.reminder_every_s), settings.reminder_every_s),
-        channel=settings.notifier_channel(),
+        channel=active if isinstance(active, str) and active in CHANNELS else settings.notifier_channel(),
     )
 
 
