@@ -1,13 +1,16 @@
-"""Small builders shared by tests (JPEG frames, envelopes, heartbeats)."""
+"""Small builders shared by tests (JPEG frames, envelopes, heartbeats, a running stack)."""
 
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import cv2
+import httpx
 import numpy as np
 
 from vigil_common import envelope
@@ -54,3 +57,19 @@ def wait_for(cond: Callable[[], object], timeout: float = 10.0, what: str = "con
             return value
         time.sleep(poll)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+@dataclass
+class Stack:
+    """A ``vigil up`` started by a test: its URL, environment, process, output lines and an
+    HTTP client logged in by the fixture."""
+
+    base: str
+    env: dict[str, str]
+    proc: subprocess.Popen[bytes]
+    output: list[str] = field(default_factory=list)
+    client: httpx.Client | None = None
+
+    def api(self) -> httpx.Client:
+        assert self.client is not None
+        return self.client

@@ -31,7 +31,7 @@ import redis
 from paho.mqtt.enums import CallbackAPIVersion
 
 from tests.conftest import create_database, drop_database, free_port, wait_port
-from tests.helpers import wait_for
+from tests.helpers import Stack, wait_for
 from vigil_common import envelope
 from vigil_common.envelope import Codec, Frame
 from vigil_common.mqtt import parse_mqtt_url
@@ -51,19 +51,6 @@ if not Path(CHROMIUM).exists():  # `make test` installs it (scripts/ensure-brows
     pytest.skip(f"no chromium at {CHROMIUM} (run scripts/ensure-browser.sh)", allow_module_level=True)
 
 sync_api = pytest.importorskip("playwright.sync_api")
-
-
-@dataclass
-class Stack:
-    base: str
-    env: dict[str, str]
-    proc: subprocess.Popen[bytes]
-    output: list[str] = field(default_factory=list)
-    client: httpx.Client | None = None
-
-    def api(self) -> httpx.Client:
-        assert self.client is not None
-        return self.client
 
 
 def _jpeg(i: int, cam: int) -> bytes:

@@ -12,7 +12,6 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import av
@@ -23,26 +22,13 @@ import redis
 from paho.mqtt.enums import CallbackAPIVersion
 
 from tests.conftest import create_database, drop_database, free_port, wait_port
-from tests.helpers import make_jpeg, wait_for
+from tests.helpers import Stack, make_jpeg, wait_for
 from vigil_common.mqtt import parse_mqtt_url
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
 E2E_REDIS = os.environ.get("VIGIL_TEST_E2E_REDIS_URL", "redis://127.0.0.1:6379/12")
 PASSWORD = "e2e-" + secrets.token_hex(8)
-
-
-@dataclass
-class Stack:
-    base: str
-    env: dict[str, str]
-    proc: subprocess.Popen[bytes]
-    output: list[str] = field(default_factory=list)
-    client: httpx.Client | None = None
-
-    def api(self) -> httpx.Client:
-        assert self.client is not None
-        return self.client
 
 
 @pytest.fixture(scope="module")
