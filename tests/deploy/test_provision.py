@@ -60,7 +60,8 @@ def test_password_file_round_trip_and_mode(tmp_path: Path) -> None:
     assert not mosquitto_passwd.verify_password("first-password", entries["a"])
     assert stat.S_IMODE(path.stat().st_mode) == 0o640
     assert mosquitto_passwd.remove_user(path, "a") and list(mosquitto_passwd.read_entries(path)) == ["b"]
-    assert list(path.parent.iterdir()) == [path]  # no temporary file left behind
+    # no temporary file left behind (the empty lock file that serialises writers stays)
+    assert sorted(p.name for p in path.parent.iterdir()) == [".passwd.lock", "passwd"]
 
 
 @pytest.mark.parametrize("bad", ["a:b", "", "x\ny"])
@@ -172,3 +173,27 @@ def test_camera_add_needs_to_know_how_the_pi_reaches_the_broker(env: dict[str, s
     assert out.returncode == 2 and "VIGIL_CAMERA_BROKER_URL" in out.stderr
     out = run_camera_add(env, "porch", "--broker-url", "http://wrong:1")
     assert out.returncode == 2 and "scheme" in out.stderr
+
+
+def test_concurrent_writers_keep_every_entry(tmp_path: Path) -> None:
+    """Many processes adding accounts at once (e.g. two `vigil camera add`): none is lost."""
+    import multiprocessing as mp
+
+    from vigil_common.mosquitto_passwd import read_entries
+
+    path = tmp_path / "passwd"
+    ctx = mp.get_context("spawn")
+    procs = [ctx.Process(target=_add_accounts, args=(str(path), f"w{i}", 10)) for i in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    assert sorted(read_entries(path)) == sorted(f"w{i}-{n}" for i in range(4) for n in range(10))
+
+
+def _add_accounts(path: str, prefix: str, count: int) -> None:
+    from vigil_common.mosquitto_passwd import set_password
+
+    for n in range(count):
+        set_password(Path(path), f"{prefix}-{n}", "secret-password")

@@ -8,11 +8,14 @@ broker re-reads the file on SIGHUP.
 from __future__ import annotations
 
 import base64
+import contextlib
+import fcntl
 import hashlib
 import hmac
 import os
 import secrets
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 ITERATIONS = 101  # mosquitto_passwd's own default in 2.0
@@ -83,18 +86,34 @@ def write_entries(path: Path, entries: dict[str, str]) -> None:
         raise
 
 
+@contextlib.contextmanager
+def _exclusive(path: Path) -> Iterator[None]:
+    """Serialise read-modify-write of ``path`` between processes (two ``vigil camera add`` at
+    once would otherwise each write the file without the other's entry)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path.parent / f".{path.name}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
 def set_password(path: Path, username: str, password: str) -> bool:
     """Add or replace ``username``'s entry. Returns True when the user was new."""
-    entries = read_entries(path)
-    new = check_username(username) not in entries
-    entries[username] = hash_password(password)
-    write_entries(path, entries)
+    encoded = hash_password(password)
+    with _exclusive(path):
+        entries = read_entries(path)
+        new = check_username(username) not in entries
+        entries[username] = encoded
+        write_entries(path, entries)
     return new
 
 
 def remove_user(path: Path, username: str) -> bool:
-    entries = read_entries(path)
-    if entries.pop(username, None) is None:
-        return False
-    write_entries(path, entries)
+    with _exclusive(path):
+        entries = read_entries(path)
+        if entries.pop(username, None) is None:
+            return False
+        write_entries(path, entries)
     return True
