@@ -101,3 +101,21 @@ def test_test_email_is_queued_for_the_notifier(api: Api, factory: sessionmaker[S
     assert api.client.post(f"{BASE}/test", json={"to": []}, headers=h).status_code == 422
     items = api.client.get(BASE).json()["items"]
     assert items[0]["status"] == "pending" and items[0]["kind"] == "test"
+
+
+def test_viewers_see_recipient_addresses_masked(api: Api, factory: sessionmaker[Session]) -> None:
+    """Admins manage the alert recipients and see them whole; viewers only see that mail goes out."""
+    from vigil_api.routes.notifications import mask_address
+
+    with factory.begin() as db:
+        _row(db, "camera_offline", "cam1")
+    h = {"X-CSRF-Token": api.login()}
+    assert api.client.put(f"{BASE}/settings", json={"recipients": ["alice@example.com"]}, headers=h).status_code == 200
+    assert api.client.get(f"{BASE}/settings").json()["recipients"] == ["alice@example.com"]
+    assert api.client.get(BASE).json()["items"][0]["recipients"] == ["a@x.org"]
+    api.client.cookies.clear()
+    add_user(factory, "viewer", VIEWER_PASSWORD, "viewer")
+    api.login("viewer", VIEWER_PASSWORD)
+    assert api.client.get(f"{BASE}/settings").json()["recipients"] == ["a…@example.com"]
+    assert api.client.get(BASE).json()["items"][0]["recipients"] == ["a…@x.org"]
+    assert mask_address("not-an-address") == "…"

@@ -13,7 +13,8 @@ from fastapi import APIRouter, Depends, Query, status
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import func, select
 
-from vigil_api.deps import API_PREFIX, Admin, State, require_user
+from vigil_api.auth import Principal
+from vigil_api.deps import API_PREFIX, Admin, State, User, require_user
 from vigil_api.notification_schemas import (
     NotificationOut,
     NotificationPage,
@@ -42,9 +43,20 @@ _errors: dict[int | str, dict[str, Any]] = {
 _admin_errors: dict[int | str, dict[str, Any]] = {**_errors, 403: {"model": ErrorOut, "description": "Admin only"}}
 
 
-def _out(row: Notification) -> NotificationOut:
+def mask_address(address: str) -> str:
+    """``alice@example.com`` -> ``a…@example.com``: what viewers see of the alert recipients
+    (admins, who manage them, see them whole)."""
+    local, at, domain = address.partition("@")
+    return f"{local[:1]}…{at}{domain}" if at else "…"
+
+
+def _recipients(addresses: list[str], principal: Principal) -> list[str]:
+    return addresses if principal.is_admin else [mask_address(a) for a in addresses]
+
+
+def _out(row: Notification, principal: Principal) -> NotificationOut:
     try:
-        recipients = [r for r in json.loads(row.recipients) if isinstance(r, str)]
+        recipients = _recipients([r for r in json.loads(row.recipients) if isinstance(r, str)], principal)
     except ValueError:
         recipients = []
     return NotificationOut(id=row.id, created_at=row.created_at, kind=row.kind, camera_id=row.camera_id,
@@ -56,12 +68,14 @@ def _out(row: Notification) -> NotificationOut:
 @router.get("", response_model=NotificationPage, responses=_errors)
 def list_notifications(
     state: State,
+    principal: User,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     kind: Annotated[str | None, Query(pattern=KIND_PATTERN)] = None,
     camera_id: Annotated[str | None, Query(pattern=CAMERA_ID_PATTERN, max_length=32)] = None,
 ) -> NotificationPage:
-    """The notification log, newest first: what was sent, to whom, when, and how it went."""
+    """The notification log, newest first: what was sent, to whom (addresses masked for viewers),
+    when, and how it went."""
     query = select(Notification)
     if kind:
         query = query.where(Notification.kind == kind)
@@ -70,21 +84,22 @@ def list_notifications(
     with state.factory() as db:
         total = db.scalar(select(func.count()).select_from(query.subquery())) or 0
         rows = db.scalars(query.order_by(Notification.id.desc()).limit(limit).offset(offset)).all()
-        return NotificationPage(items=[_out(r) for r in rows], total=int(total))
+        return NotificationPage(items=[_out(r, principal) for r in rows], total=int(total))
 
 
-def _settings_out(state: AppState) -> NotifierSettingsOut:
+def _settings_out(state: AppState, principal: Principal) -> NotifierSettingsOut:
     with state.factory() as db:
         cfg = notifier_settings.load(db, state.settings)
-    return NotifierSettingsOut(recipients=cfg.recipients, offline_grace_s=cfg.offline_grace_s,
+    return NotifierSettingsOut(recipients=_recipients(cfg.recipients, principal), offline_grace_s=cfg.offline_grace_s,
                                reminder_after_s=cfg.reminder_after_s, reminder_every_s=cfg.reminder_every_s,
                                channel=cfg.channel)
 
 
 @router.get("/settings", response_model=NotifierSettingsOut, responses=_errors)
-def get_notifier_settings(state: State) -> NotifierSettingsOut:
-    """Recipients, grace period and reminders (stored values over the VIGIL_ settings)."""
-    return _settings_out(state)
+def get_notifier_settings(state: State, principal: User) -> NotifierSettingsOut:
+    """Recipients (masked for viewers), grace period and reminders (stored values over the
+    VIGIL_ settings)."""
+    return _settings_out(state, principal)
 
 
 @router.put("/settings", response_model=NotifierSettingsOut, responses=_admin_errors)
@@ -93,7 +108,7 @@ def put_notifier_settings(state: State, admin: Admin, body: NotifierSettingsIn) 
     with state.factory.begin() as db:
         for name in sorted(body.model_fields_set):
             set_setting(db, f"{notifier_settings.PREFIX}.{name}", getattr(body, name), by=admin.username)
-    return _settings_out(state)
+    return _settings_out(state, admin)
 
 
 def _queue_test(state: AppState, to: list[str] | None) -> int:
