@@ -24,9 +24,7 @@ each camera's day once the day has ended (plus a settling time for its last segm
 from __future__ import annotations
 
 import logging
-import os
 import secrets
-import time
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path, PurePosixPath
@@ -100,23 +98,9 @@ def lock_key(camera_id: str, day: str) -> str:
 
 
 def sweep_stale_partials(directory: Path, older_than_s: float = JOB_TIMEOUT_S + 600.0) -> int:
-    """Remove temporary files that killed writers left in ``directory`` (only those older than
-    any job can run, so a running writer's file is never touched). Returns how many."""
-    removed = 0
-    now = time.time()
-    try:
-        entries = list(os.scandir(directory))
-    except FileNotFoundError:
-        return 0
-    for entry in entries:
-        if not (entry.name.startswith(".") and entry.name.endswith(storage.PARTIAL_SUFFIX)):
-            continue
-        try:
-            if now - entry.stat().st_mtime > older_than_s:
-                os.unlink(entry.path)
-                removed += 1
-        except FileNotFoundError:
-            continue
+    """Temporary files killed jobs left in ``directory`` (older than any job can run, so a
+    running writer's file is never touched). Returns how many went."""
+    removed = storage.sweep_dir(directory, older_than_s)
     if removed:
         log.info("removed %d stale partial files in %s", removed, directory)
     return removed

@@ -95,12 +95,30 @@ def discard(tmp: Path) -> None:
         log.warning("could not remove %s: %s", tmp, exc)
 
 
-def sweep_partials(recordings_dir: Path, older_than_s: float, now: float | None = None) -> int:
-    """Remove temporary files left by killed writers, in each camera's two newest day folders.
+def sweep_dir(directory: Path, older_than_s: float, now: float | None = None) -> int:
+    """Remove the temporary files killed writers left in ``directory`` that are older than
+    ``older_than_s`` (choose it well above the job timeout so a running writer's file is never
+    touched). Returns how many went."""
+    now = time.time() if now is None else now
+    removed = 0
+    try:
+        entries = list(os.scandir(directory))
+    except FileNotFoundError:
+        return 0
+    for entry in entries:
+        if not (entry.name.startswith(".") and entry.name.endswith(PARTIAL_SUFFIX)):
+            continue
+        try:
+            if now - entry.stat().st_mtime > older_than_s:
+                os.unlink(entry.path)
+                removed += 1
+        except FileNotFoundError:
+            continue
+    return removed
 
-    Only files older than ``older_than_s`` go (choose it well above the job timeout so a
-    running writer's file is never touched). Returns how many were removed.
-    """
+
+def sweep_partials(recordings_dir: Path, older_than_s: float, now: float | None = None) -> int:
+    """:func:`sweep_dir` over each camera's two newest day folders. Returns how many went."""
     now = time.time() if now is None else now
     removed = 0
     try:
@@ -110,15 +128,7 @@ def sweep_partials(recordings_dir: Path, older_than_s: float, now: float | None 
     for cam_dir in cameras:
         days = sorted((d for d in cam_dir.iterdir() if d.is_dir()), reverse=True)[:2]
         for day in days:
-            for entry in os.scandir(day):
-                if not (entry.name.startswith(".") and entry.name.endswith(PARTIAL_SUFFIX)):
-                    continue
-                try:
-                    if now - entry.stat().st_mtime > older_than_s:
-                        os.unlink(entry.path)
-                        removed += 1
-                except FileNotFoundError:
-                    continue
+            removed += sweep_dir(day, older_than_s, now)
     if removed:
         log.info("removed %d stale partial segment files", removed)
     return removed
