@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import subprocess
+import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 import cv2
 import httpx
@@ -73,3 +79,41 @@ class Stack:
     def api(self) -> httpx.Client:
         assert self.client is not None
         return self.client
+
+
+@contextlib.contextmanager
+def running_stack(env: dict[str, str], up_args: list[str], port: int, admin_password: str,
+                  cwd: Path | None = None) -> Iterator[Stack]:
+    """``vigil up`` with ``env``, its output collected, until its banner; then an HTTP client
+    logged in as admin (CSRF header set). Stopped with SIGTERM (the whole group if it hangs)."""
+    from tests.conftest import wait_port
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vigil_common.cli", "up", *up_args],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True, cwd=cwd,
+    )
+    s = Stack(f"http://127.0.0.1:{port}", env, proc)
+
+    def pump() -> None:
+        assert proc.stdout is not None
+        for raw in iter(proc.stdout.readline, b""):
+            s.output.append(raw.decode(errors="replace").rstrip())
+
+    threading.Thread(target=pump, daemon=True).start()
+    try:
+        wait_port("127.0.0.1", port, timeout=90)
+        wait_for(lambda: any("Vigil is running" in line for line in s.output), 60, "the banner")
+        s.client = httpx.Client(base_url=s.base, timeout=30)
+        r = s.client.post("/api/v1/auth/login", json={"username": "admin", "password": admin_password})
+        assert r.status_code == 200, r.text
+        s.client.headers["X-CSRF-Token"] = r.json()["csrf_token"]
+        yield s
+    finally:
+        if s.client:
+            s.client.close()
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()

@@ -11,9 +11,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -23,15 +20,14 @@ from pathlib import Path
 from typing import Any
 
 import cv2
-import httpx
 import numpy as np
 import paho.mqtt.client as mqtt
 import pytest
 import redis
 from paho.mqtt.enums import CallbackAPIVersion
 
-from tests.conftest import create_database, drop_database, free_port, wait_port
-from tests.helpers import Stack, wait_for
+from tests.conftest import create_database, drop_database, free_port
+from tests.helpers import Stack, running_stack
 from vigil_common import envelope
 from vigil_common.envelope import Codec, Frame
 from vigil_common.mqtt import parse_mqtt_url
@@ -122,40 +118,15 @@ def stack(tmp_path_factory: pytest.TempPathFactory, mqtt_url: str) -> Iterator[S
         "VIGIL_LOG_LEVEL": "WARNING",
         "VIGIL_TIMEZONE": "UTC",
     }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "vigil_common.cli", "up", "--camera-fps", "6", "--camera-size", "320x180"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
-        cwd=Path(__file__).resolve().parents[2],
-    )
-    s = Stack(f"http://127.0.0.1:{port}", env, proc)
-
-    def pump() -> None:
-        assert proc.stdout is not None
-        for raw in iter(proc.stdout.readline, b""):
-            s.output.append(raw.decode(errors="replace").rstrip())
-
-    threading.Thread(target=pump, daemon=True).start()
     publisher: Publisher | None = None
     try:
-        wait_port("127.0.0.1", port, timeout=90)
-        wait_for(lambda: any("Vigil is running" in line for line in s.output), 60, "the banner")
-        s.client = httpx.Client(base_url=s.base, timeout=30)
-        r = s.client.post("/api/v1/auth/login", json={"username": "admin", "password": PASSWORD})
-        assert r.status_code == 200, r.text
-        s.client.headers["X-CSRF-Token"] = r.json()["csrf_token"]
-        publisher = Publisher(mqtt_url, prefix, EXTRA_CAMERAS)
-        yield s
+        with running_stack(env, ["--camera-fps", "6", "--camera-size", "320x180"], port, PASSWORD,
+                           cwd=Path(__file__).resolve().parents[2]) as s:
+            publisher = Publisher(mqtt_url, prefix, EXTRA_CAMERAS)
+            yield s
     finally:
         if publisher is not None:
             publisher.close()
-        if s.client:
-            s.client.close()
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
         drop_database(db_url)
 
 

@@ -21,8 +21,8 @@ import pytest
 import redis
 from paho.mqtt.enums import CallbackAPIVersion
 
-from tests.conftest import create_database, drop_database, free_port, wait_port
-from tests.helpers import Stack, make_jpeg, wait_for
+from tests.conftest import create_database, drop_database, free_port
+from tests.helpers import Stack, make_jpeg, running_stack, wait_for
 from vigil_common.mqtt import parse_mqtt_url
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
@@ -48,35 +48,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory, mqtt_url: str) -> Iterator[S
         "VIGIL_SEGMENT_SECONDS": "2",
         "VIGIL_SEGMENT_GRACE_S": "1",
     }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "vigil_common.cli", "up", "--camera-fps", "8", "--camera-size", "320x240"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    s = Stack(f"http://127.0.0.1:{port}", env, proc)
-
-    def pump() -> None:
-        assert proc.stdout is not None
-        for raw in iter(proc.stdout.readline, b""):
-            s.output.append(raw.decode(errors="replace").rstrip())
-
-    threading.Thread(target=pump, daemon=True).start()
     try:
-        wait_port("127.0.0.1", port, timeout=90)
-        wait_for(lambda: any("Vigil is running" in line for line in s.output), 60, "the banner")
-        s.client = httpx.Client(base_url=s.base, timeout=30)
-        r = s.client.post("/api/v1/auth/login", json={"username": "admin", "password": PASSWORD})
-        assert r.status_code == 200, r.text
-        s.client.headers["X-CSRF-Token"] = r.json()["csrf_token"]
-        yield s
+        with running_stack(env, ["--camera-fps", "8", "--camera-size", "320x240"], port, PASSWORD) as s:
+            yield s
     finally:
-        if s.client:
-            s.client.close()
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
         drop_database(db_url)
 
 
