@@ -90,3 +90,23 @@ def test_status() -> None:
     for bad in (b"", b"ONLINE", b"\xff", b"offline; drop table"):
         with pytest.raises(Rejected):
             validate_status(bad)
+
+
+def test_an_accepted_frame_is_a_view_into_the_message_not_a_copy() -> None:
+    now = time.time_ns()
+    message = make_envelope(seq=7, capture_ns=now)
+    accepted = validate_frame(message, now, LIMITS)
+    assert accepted.payload.obj is message  # the writer sends this view: no 100 KB copy per frame
+    assert bytes(accepted.payload) == message[envelope.HEADER_SIZE:] == accepted.frame.payload
+    bare = make_jpeg(64, 48)
+    accepted = validate_frame(bare, now, LIMITS)
+    assert accepted.payload.obj is bare and bytes(accepted.payload) == bare
+
+
+def test_jpeg_checks_inside_a_larger_message_look_only_at_the_jpeg() -> None:
+    from vigil_common.jpeg import JpegError, jpeg_dimensions
+
+    jpeg = make_jpeg(64, 48)
+    assert jpeg_dimensions(b"x" * 28 + jpeg, 28) == (64, 48)
+    with pytest.raises(JpegError):  # the EOI must be the JPEG's own, at its end
+        jpeg_dimensions(b"\xff\xd9" + b"x" * 26 + jpeg[:-2] + b"\x00\x00", 28)

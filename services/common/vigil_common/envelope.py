@@ -65,8 +65,20 @@ def is_envelope(data: bytes) -> bool:
     return data[:4] == MAGIC
 
 
-def parse(data: bytes) -> Frame:
-    """Parse a VGF1 envelope; checks the header only (payload checks live in the validators)."""
+@dataclass(frozen=True, slots=True)
+class Header:
+    """An envelope's header fields; the payload starts at ``HEADER_SIZE``."""
+
+    codec: Codec
+    keyframe: bool
+    seq: int
+    capture_ns: int
+    width: int
+    height: int
+
+
+def parse_header(data: bytes) -> Header:
+    """Check and unpack a VGF1 header without touching (or copying) the payload."""
     if len(data) < HEADER_SIZE:
         raise EnvelopeError("truncated_header", f"envelope shorter than {HEADER_SIZE} bytes")
     magic, version, codec, flags, _reserved, seq, capture_ns, width, height = HEADER.unpack_from(data)
@@ -78,12 +90,10 @@ def parse(data: bytes) -> Frame:
         codec_enum = Codec(codec)
     except ValueError as exc:
         raise EnvelopeError("bad_codec", f"unknown codec {codec}") from exc
-    return Frame(
-        codec=codec_enum,
-        keyframe=bool(flags & FLAG_KEYFRAME),
-        seq=seq,
-        capture_ns=capture_ns,
-        width=width,
-        height=height,
-        payload=bytes(data[HEADER_SIZE:]),
-    )
+    return Header(codec_enum, bool(flags & FLAG_KEYFRAME), seq, capture_ns, width, height)
+
+
+def parse(data: bytes) -> Frame:
+    """Parse a VGF1 envelope; checks the header only (payload checks live in the validators)."""
+    h = parse_header(data)
+    return Frame(h.codec, h.keyframe, h.seq, h.capture_ns, h.width, h.height, bytes(data[HEADER_SIZE:]))

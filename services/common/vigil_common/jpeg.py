@@ -14,21 +14,22 @@ class JpegError(ReasonedError):
     """Not a complete JPEG."""
 
 
-def looks_like_jpeg(data: bytes) -> bool:
-    return data[:2] == JPEG_SOI
+def looks_like_jpeg(data: bytes, start: int = 0) -> bool:
+    return data.startswith(JPEG_SOI, start)
 
 
-def jpeg_dimensions(data: bytes) -> tuple[int, int]:
-    """Return ``(width, height)`` of a complete JPEG; raise :class:`JpegError` if it is not one.
+def jpeg_dimensions(data: bytes, start: int = 0) -> tuple[int, int]:
+    """Return ``(width, height)`` of the complete JPEG ``data[start:]``; raise :class:`JpegError`
+    if it is not one. (``start`` spares a copy of a frame inside a larger message.)
 
     Checks the SOI marker, walks the marker segments up to the first SOFn header, and
     requires an EOI marker at the end (trailing padding bytes are tolerated).
     """
-    if data[:2] != JPEG_SOI:
+    if not data.startswith(JPEG_SOI, start):
         raise JpegError("not_jpeg", "payload does not start with a JPEG SOI marker")
-    if JPEG_EOI not in data[-16:]:
+    if data.find(JPEG_EOI, max(start, len(data) - 16)) < 0:
         raise JpegError("truncated_jpeg", "JPEG has no EOI marker (truncated?)")
-    i = 2
+    i = start + 2
     n = len(data)
     while i + 4 <= n:
         if data[i] != 0xFF:

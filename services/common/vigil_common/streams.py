@@ -16,22 +16,48 @@ segment windows are cut on it, which puts every frame in exactly one window. Fie
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Protocol
 
 from vigil_common import keys
 from vigil_common.envelope import Codec, Frame
 from vigil_common.windows import stream_id_ms
 
 
-def to_fields(frame: Frame) -> dict[bytes, bytes | int]:
-    return {
-        keys.F_CAPTURE_NS: frame.capture_ns,
-        keys.F_SEQ: frame.seq,
-        keys.F_CODEC: int(frame.codec),
-        keys.F_KEYFRAME: 1 if frame.keyframe else 0,
-        keys.F_WIDTH: frame.width,
-        keys.F_HEIGHT: frame.height,
-        keys.F_DATA: frame.payload,
-    }
+class FrameLike(Protocol):
+    """What an entry is made of: a :class:`Frame`, or ingest's zero-copy view of one."""
+
+    @property
+    def codec(self) -> Codec: ...
+    @property
+    def keyframe(self) -> bool: ...
+    @property
+    def seq(self) -> int: ...
+    @property
+    def capture_ns(self) -> int: ...
+    @property
+    def width(self) -> int: ...
+    @property
+    def height(self) -> int: ...
+    @property
+    def payload(self) -> bytes | memoryview: ...
+
+
+def entry_fields(frame: FrameLike) -> list[bytes | memoryview]:
+    """The entry as the flat field/value list XADD takes (values as ASCII, ``data`` last)."""
+    return [
+        keys.F_CAPTURE_NS, b"%d" % frame.capture_ns,
+        keys.F_SEQ, b"%d" % frame.seq,
+        keys.F_CODEC, b"%d" % int(frame.codec),
+        keys.F_KEYFRAME, b"1" if frame.keyframe else b"0",
+        keys.F_WIDTH, b"%d" % frame.width,
+        keys.F_HEIGHT, b"%d" % frame.height,
+        keys.F_DATA, frame.payload,
+    ]
+
+
+def to_fields(frame: FrameLike) -> dict[bytes, bytes | memoryview]:
+    flat = entry_fields(frame)
+    return {bytes(flat[i]): flat[i + 1] for i in range(0, len(flat), 2)}
 
 
 def from_fields(fields: Mapping[bytes, bytes]) -> Frame:

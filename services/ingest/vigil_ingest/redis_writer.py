@@ -1,15 +1,18 @@
 """Writes accepted frames to the per-camera Redis streams, pipelined, trimmed by time.
 
 The MQTT network thread hands frames over through a bounded queue (``submit``); one writer
-thread drains it in batches and writes each batch in one MULTI/EXEC transaction: the XADDs
-(``MINID ~`` trimming), a ``ZADD NX`` marking the segment window(s) pending, and a PEXPIRE
-so a quiet camera's stream goes away. The transaction means no frame can land in Redis
-without its window being marked, even across Redis restarts or failed batches.
+thread drains it in batches and sends each batch as one pipeline on one connection: first a
+``ZADD NX`` marking the batch's segment window(s) pending, then the XADDs (``MINID ~``
+trimming), then a PEXPIRE per camera so a quiet camera's stream goes away. Redis runs one
+connection's commands in order, and AOF and RDB keep them in that order, so no frame can land
+in Redis without its window having been marked first, even across Redis restarts or batches
+cut off half way (a retried batch may add an entry twice: the recorder drops repeats).
 
 Redis assigns the entry ids (its clock decides the window); the writer predicts the window
 from a sampled Redis clock and, within ``BOUNDARY_MARGIN_MS`` of a window edge, marks both
 neighbours. A spare mark only yields an empty job. (A Lua script doing XADD+ZADD per frame
-was exact but copied every payload through Lua: a third of the throughput lost.)
+was exact but copied every payload through Lua: a third of the throughput lost. MULTI/EXEC
+added a QUEUED reply per command and bought nothing the command order does not give.)
 """
 
 from __future__ import annotations
@@ -23,9 +26,10 @@ import redis
 
 from vigil_common import keys, streams
 from vigil_common.counters import Counters
-from vigil_common.envelope import Frame
 from vigil_common.lifecycle import backoff_delays
+from vigil_common.streams import FrameLike
 from vigil_ingest.background import BackgroundLoop
+from vigil_ingest.resp import CommandPacker
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +52,7 @@ def windows_to_mark(now_ms: int, segment_ms: int, margin_ms: int = BOUNDARY_MARG
 @dataclass(frozen=True, slots=True)
 class PendingFrame:
     camera_id: str
-    frame: Frame
+    frame: FrameLike
 
 
 class RedisClock:
@@ -90,7 +94,7 @@ class StreamWriter(BackgroundLoop):
         self._clock = RedisClock(client)
 
 
-    def submit(self, camera_id: str, frame: Frame) -> bool:
+    def submit(self, camera_id: str, frame: FrameLike) -> bool:
         """Queue a frame for writing; False (and counted) when the queue is full."""
         try:
             self._queue.put_nowait(PendingFrame(camera_id, frame))
@@ -145,25 +149,51 @@ class StreamWriter(BackgroundLoop):
 
     def _write(self, items: list[PendingFrame]) -> None:
         now_ms = self._clock.now_ms()
-        min_id = str(max(0, now_ms - self._buffer_ms))
+        min_id = b"%d" % max(0, now_ms - self._buffer_ms)
         # A stream outlives its last frame by the buffer plus a segment, then expires.
         expire_ms = self._buffer_ms + 2 * self._segment_ms
         starts = windows_to_mark(now_ms, self._segment_ms)
         per_camera: dict[str, list[int]] = {}
-        pipe = self._client.pipeline(transaction=True)
         for item in items:
-            pipe.xadd(keys.frames_stream(item.camera_id), streams.to_fields(item.frame), minid=min_id,
-                      approximate=True)
             counts = per_camera.setdefault(item.camera_id, [0, 0])
             counts[0] += 1
             counts[1] += len(item.frame.payload)
+        batch = CommandPacker()
+        marks: list[bytes | str | int] = [b"ZADD", keys.PENDING_WINDOWS, b"NX"]
         for camera_id in per_camera:
-            marks = {keys.window_member(camera_id, start): start + self._segment_ms for start in starts}
-            pipe.zadd(keys.PENDING_WINDOWS, marks, nx=True)
-            pipe.pexpire(keys.frames_stream(camera_id), expire_ms)
-        # If the reply is lost the batch is retried: duplicate entries are harmless (the
-        # recorder drops repeated seq/capture-time pairs).
-        pipe.execute()
+            for start in starts:
+                marks += [start + self._segment_ms, keys.window_member(camera_id, start)]
+        batch.add(marks)  # before the frames: see the module's docstring
+        for item in items:
+            batch.add([b"XADD", keys.frames_stream(item.camera_id), b"MINID", b"~", min_id, b"*",
+                       *streams.entry_fields(item.frame)])
+        for camera_id in per_camera:
+            batch.add([b"PEXPIRE", keys.frames_stream(camera_id), expire_ms])
+        self._send(batch)
         for camera_id, (frames, nbytes) in per_camera.items():
             self._counters.inc("vigil_ingest_frames_total", frames, camera=camera_id)
             self._counters.inc("vigil_ingest_bytes_total", nbytes, camera=camera_id)
+
+    def _send(self, batch: CommandPacker) -> None:
+        """Send a packed batch and read every reply; an error reply raises ``ResponseError``.
+
+        On any failure the connection is dropped, so a retry starts on a clean one (never
+        reading the replies of an earlier attempt).
+        """
+        pool = self._client.connection_pool
+        conn = pool.get_connection()
+        try:
+            conn.send_packed_command(batch.packed())
+            failure: redis.ResponseError | None = None
+            for _ in range(batch.commands):
+                try:
+                    conn.read_response()
+                except redis.ResponseError as exc:  # the other replies still have to be read
+                    failure = failure or exc
+            if failure is not None:
+                raise failure
+        except BaseException:
+            conn.disconnect()
+            raise
+        finally:
+            pool.release(conn)

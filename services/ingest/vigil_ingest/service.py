@@ -106,9 +106,8 @@ class IngestService:
             return
         if accepted.retimed and not accepted.bare:
             self.counters.inc("vigil_ingest_retimed_total", camera=camera_id)
-        frame = accepted.frame
-        if self.writer.submit(camera_id, frame):
-            self.registry.frame(camera_id, frame.width, frame.height, frame.codec.name.lower())
+        if self.writer.submit(camera_id, accepted):  # a view into the message: no copy
+            self.registry.frame(camera_id, accepted.width, accepted.height, accepted.codec.name.lower())
 
     def on_heartbeat(self, msg: mqtt.MQTTMessage) -> None:
         camera_id = self._camera_of(msg)
