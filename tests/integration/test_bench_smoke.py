@@ -17,8 +17,9 @@ pytestmark = [
 def test_ingest_bench_smoke() -> None:
     from vigil_ingest import bench
 
-    result = bench.run(rounds=1, seconds=0.5, warmup_s=0.2, window=50, throughput_cameras=2, loss_seconds=0.5,
-                       cameras=2, fps=5, latency_seconds=1.0, frame_kb=20, latency_frame_kb=10, verbose=False)
+    result = bench.run(rounds=1, seconds=0.5, warmup_s=0.2, store_warmup_s=0.2, window=50, throughput_cameras=2,
+                       loss_seconds=0.5, cameras=2, fps=5, latency_seconds=1.0, frame_kb=20, latency_frame_kb=10,
+                       verbose=False)
     for key in ("bare_fps", "ingest_fps", "ratio", "loss_published", "loss_lost", "latency_p99_ms",
                 "baseline_latency_p99_ms"):
         assert key in result, key

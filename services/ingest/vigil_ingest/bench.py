@@ -12,13 +12,16 @@ Phases:
    (published but not yet counted by the consumer) and otherwise publishes as fast as it can,
    so the consumer runs flat out while neither the broker's queue (``max_queued_messages``)
    nor ingest's queue can overflow. Consumers, in alternating rounds (ABC CBA ...), after one
-   unmeasured warm-up round (Redis faults its memory in once):
+   unmeasured warm-up round; the consumers that store run unmeasured for ingest's buffer + 1 s
+   first (``--store-warmup``), so their streams trim as fast as they grow when measured:
 
    - *bare*: a paho subscriber (CallbackAPIVersion.VERSION2) in a child process that only
      counts messages (shared-memory counter) -- the baseline of the quality bar;
-   - *ingest*: ``vigil ingest``, counted as entries landed in the Redis streams (XLEN);
+   - *ingest*: ``vigil ingest``, counted as entries landed in the Redis streams (the lag of a
+     consumer group that never reads: ``entries-added``, which trimming does not lower);
    - *bare_xadd* (diagnostic): paho subscriber + one thread XADDing in pipelined batches of
-     128, i.e. ingest's shape without validation, registry, metrics or window marks.
+     128, trimmed by time like ingest, i.e. ingest's shape without validation, registry,
+     metrics or window marks.
 
    frames/s = consumed in the measured interval / its length; ratio = ingest / bare (goal
    >= 0.7), the median of per-round ratios. Frames lost = published - consumed after the round
@@ -82,6 +85,8 @@ INGEST_PREFIX = "vbi"  # topic prefix ingest listens on
 BARE_PREFIX = "vbb"  # topic prefix of the baselines (same length: same packet sizes)
 THROUGHPUT_GOAL = 0.7
 LATENCY_GOAL_P99_MS = 50.0
+# Ingest's Redis buffer in phases 1-2: the shortest it allows, so Redis memory stays bounded.
+BUFFER_S = 10
 POLL_S = 0.005  # how often the closed-loop publisher reads the consumer's count
 
 _CTX = mp.get_context("spawn")  # never fork a process that has paho/redis threads
@@ -503,7 +508,7 @@ def bare_xadd_main(host: str, port: int, topic_filter: str, redis_url: str, stre
     client.close()
 
 
-def bare_pipeline_main(host: str, port: int, topic_filter: str, redis_url: str, stream_prefix: str,
+def bare_pipeline_main(host: str, port: int, topic_filter: str, redis_url: str, stream_prefix: str, buffer_ms: int,
                        counter: Synchronized[int], ready: Any, stop: Any, max_s: float) -> None:
     """Second throughput baseline: paho subscriber -> queue -> one thread XADDing in pipelined
     batches of up to 128 (ingest's shape without validation, registry, metrics or windows).
@@ -526,9 +531,11 @@ def bare_pipeline_main(host: str, port: int, topic_filter: str, redis_url: str, 
                 except queue_mod.Empty:
                     break
             pipe = client.pipeline(transaction=False)
+            min_id = str(int(time.time() * 1000) - buffer_ms)  # trimmed by time, like ingest
             for topic, payload in batch:
                 pipe.xadd(f"{stream_prefix}{topic.split('/')[2]}",
-                          {b"t": HEADER.unpack_from(payload)[6], b"data": payload[HEADER.size:]})
+                          {b"t": HEADER.unpack_from(payload)[6], b"data": payload[HEADER.size:]},
+                          minid=min_id, approximate=True)
             pipe.execute()
             counter.value += len(batch)
 
@@ -574,8 +581,8 @@ def wait_settled(count: Callable[[], int], target: int, timeout: float, settle: 
 
 
 def closed_loop(pub: RawPublisher, topics: Sequence[bytes], frames: FrameSource, consumed: Callable[[], int],
-                *, window: int, warmup_s: float, seconds: float,
-                probe: CpuProbe) -> tuple[float, int, float, dict[str, float]]:
+                *, window: int, warmup_s: float, seconds: float, probe: CpuProbe,
+                on_measure: Callable[[], object] | None = None) -> tuple[float, int, float, dict[str, float]]:
     """Publish as fast as the consumer takes frames, at most ``window`` outstanding.
 
     Returns (consumer frames/s over the measured interval, frames published, interval s, CPU
@@ -593,6 +600,8 @@ def closed_loop(pub: RawPublisher, topics: Sequence[bytes], frames: FrameSource,
     while True:
         now = time.monotonic()
         if c0 < 0 and now >= t0:
+            if on_measure is not None:
+                on_measure()
             c0, m0 = consumed(), now
             probe.start()
         if now >= t1:
@@ -780,6 +789,7 @@ def run(
     rounds: int = 3,
     seconds: float = 5.0,
     warmup_s: float = 1.0,
+    store_warmup_s: float | None = None,
     window: int = 500,
     throughput_cameras: int = 4,
     loss_fraction: float = 0.5,
@@ -823,11 +833,12 @@ def run(
         ingest: IngestGroup | None = None
         try:
             # Throughput and loss: the shortest Redis buffer ingest allows (10 s), so Redis memory
-            # stays bounded at these rates (phases are counted by XLEN within 10 s, or entries-added).
-            ingest = IngestGroup.start(infra, log_path, buffer_s=10, processes=processes)
+            # stays bounded at these rates (phases are counted by entries-added).
+            ingest = IngestGroup.start(infra, log_path, buffer_s=BUFFER_S, processes=processes)
             say(f"private mosquitto :{infra.mqtt_port}, redis :{infra.redis_port}, ingest pids {ingest.pids}")
             result["throughput"] = _throughput(
                 host, port, infra, rc, ingest.pids, pids, big, rounds=rounds, seconds=seconds, warmup_s=warmup_s,
+                store_warmup_s=BUFFER_S + 1.0 if store_warmup_s is None else store_warmup_s,
                 window=window, cameras=throughput_cameras, say=say)
             # As asked: a fraction of the bare rate; and the same fraction of ingest's own measured
             # rate, which is "below saturation" whatever the ratio turned out to be.
@@ -929,8 +940,33 @@ def entries_added(client: redis.Redis, stream_keys: Sequence[str]) -> int:
     return int(client.eval(_ENTRIES_ADDED, len(stream_keys), *stream_keys))
 
 
+# Counting entries while streams are trimmed, cheaply enough to poll every few ms: a consumer
+# group that never reads, created at id 0 with 0 entries read, has lag = entries-added (Redis >= 7;
+# trimming does not invalidate it, only XDEL would). XINFO GROUPS replies are a few bytes.
+COUNT_GROUP = "bench-count"
+
+
+def start_counting(client: redis.Redis, stream_keys: Sequence[str]) -> None:
+    for key in stream_keys:
+        client.xgroup_create(key, COUNT_GROUP, id="0", mkstream=True, entries_read=0)
+
+
+def added_by_groups(client: redis.Redis, stream_keys: Sequence[str]) -> int:
+    pipe = client.pipeline(transaction=False)
+    for key in stream_keys:
+        pipe.xinfo_groups(key)
+    total = 0
+    for groups in pipe.execute():
+        lag = next((g["lag"] for g in groups if g["name"] in (COUNT_GROUP, COUNT_GROUP.encode())), None)
+        if lag is None:
+            raise RuntimeError("stream count unavailable (lag of the counting group is unknown)")
+        total += int(lag)
+    return total
+
+
 def _throughput(host: str, port: int, infra: Infra, rc: redis.Redis, ingest_pids: dict[str, int], pids: dict[str, int],
-                frames: FrameSource, *, rounds: int, seconds: float, warmup_s: float, window: int, cameras: int,
+                frames: FrameSource, *, rounds: int, seconds: float, warmup_s: float, store_warmup_s: float,
+                window: int, cameras: int,
                 say: Callable[[str], None]) -> dict[str, Any]:
     cams = [f"tp-{i}" for i in range(cameras)]
     ingest_topics = [Topics(INGEST_PREFIX).frame(c).encode() for c in cams]
@@ -939,10 +975,7 @@ def _throughput(host: str, port: int, infra: Infra, rc: redis.Redis, ingest_pids
     bare_streams = "bench:bare:"
 
     def landed() -> int:
-        pipe = rc.pipeline(transaction=False)
-        for c in cams:
-            pipe.xlen(keys.frames_stream(c))
-        return int(sum(pipe.execute()))
+        return added_by_groups(rc, [keys.frames_stream(c) for c in cams])
 
     def one_round(kind: str, label: str, measure_s: float) -> RoundResult:
         pub = RawPublisher(host, port, f"bench-{label}-{os.getpid()}")
@@ -950,6 +983,7 @@ def _throughput(host: str, port: int, infra: Infra, rc: redis.Redis, ingest_pids
         try:
             if kind == "ingest":
                 _unlink_streams(rc, [f"{keys.PREFIX}:frames:tp-*"])
+                start_counting(rc, [keys.frames_stream(c) for c in cams])
                 probe = CpuProbe({**pids, **ingest_pids})
                 topics, consumed = ingest_topics, landed
             else:
@@ -957,8 +991,8 @@ def _throughput(host: str, port: int, infra: Infra, rc: redis.Redis, ingest_pids
                 if kind == "bare":
                     bare = _Bare(bare_counter_main, host, port, bare_filter, counter, max_s=measure_s + 90)
                 else:
-                    bare = _Bare(bare_pipeline_main, host, port, bare_filter, infra.redis_url, bare_streams, counter,
-                                 max_s=measure_s + 90)
+                    bare = _Bare(bare_pipeline_main, host, port, bare_filter, infra.redis_url, bare_streams,
+                                 int(BUFFER_S * 1000), counter, max_s=measure_s + 90)
                 bare.start()
                 probe = CpuProbe({**pids, "subscriber": bare.pid})
                 topics = bare_topics
@@ -966,9 +1000,12 @@ def _throughput(host: str, port: int, infra: Infra, rc: redis.Redis, ingest_pids
                 def consumed(counter: Any = counter) -> int:
                     return int(counter.value)
 
-            rc.config_resetstat()  # private server: Redis time per command for this round only
+            # Consumers that store run until their streams trim as fast as they grow (Redis has
+            # stopped growing its heap): the steady state of a running system.
+            warm = store_warmup_s if kind in ("ingest", "bare_xadd") and label != "warmup" else warmup_s
             rate, published, interval, cpu = closed_loop(
-                pub, topics, frames, consumed, window=window, warmup_s=warmup_s, seconds=measure_s, probe=probe)
+                pub, topics, frames, consumed, window=window, warmup_s=warm, seconds=measure_s, probe=probe,
+                on_measure=rc.config_resetstat)  # Redis time per command over the measured interval only
             total = wait_settled(consumed, published, timeout=20)
             cmds = {name.removeprefix("cmdstat_"): (int(v["calls"]), int(v["usec"]))
                     for name, v in rc.info("commandstats").items()}
@@ -1249,6 +1286,9 @@ def main(argv: list[str]) -> int:
     p.add_argument("--rounds", type=int, default=3, help="throughput rounds per consumer (alternating)")
     p.add_argument("--seconds", type=float, default=5.0, help="measured length of each throughput round")
     p.add_argument("--warmup", type=float, default=1.0, help="unmeasured start of each round, s")
+    p.add_argument("--store-warmup", type=float, default=None,
+                   help="unmeasured start of the rounds that store into Redis (default: ingest's 10 s buffer"
+                        " + 1 s, so the streams trim as fast as they grow); 1 measures a cold Redis")
     p.add_argument("--window", type=int, default=500, help="closed loop: most frames outstanding")
     p.add_argument("--loss-fraction", type=float, default=0.5,
                    help="loss test: this fraction of the bare and of the ingest rate")
@@ -1271,6 +1311,7 @@ def main(argv: list[str]) -> int:
     # SIGTERM -> KeyboardInterrupt, so the private servers and ingest are stopped on the way out.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     result = run(frame_kb=args.frame_kb, rounds=args.rounds, seconds=args.seconds, warmup_s=args.warmup,
+                 store_warmup_s=args.store_warmup,
                  window=args.window, loss_fraction=args.loss_fraction, loss_seconds=args.loss_seconds,
                  cameras=args.cameras, fps=args.fps, latency_seconds=args.latency_seconds,
                  latency_frame_kb=args.latency_frame_kb, keep=args.keep, verbose=not args.json,
