@@ -117,3 +117,30 @@ def running_stack(env: dict[str, str], up_args: list[str], port: int, admin_pass
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def private_redis(port: int, workdir: Path, *extra: str) -> subprocess.Popen[bytes]:
+    """A redis-server of the test's own on loopback (for restarts, limits: never the shared one)."""
+    import redis
+
+    proc = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(workdir), *extra],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            redis.Redis(port=port).ping()
+            return proc
+        except redis.ConnectionError:
+            assert time.monotonic() < deadline, "private redis did not start"
+            time.sleep(0.05)

@@ -6,13 +6,15 @@ camera's frames for a sustained time (``vigil_ingest_dropped_total``)."""
 
 from __future__ import annotations
 
+import shutil
 import time
+from pathlib import Path
 
 import pytest
 import redis
 from rq import Queue, SimpleWorker
 
-from tests.helpers import wait_for
+from tests.helpers import free_port, private_redis, wait_for
 from tests.integration.test_notifier_support import (  # noqa: F401 - fixture
     CaptureServer,
     Running,
@@ -57,3 +59,31 @@ def test_recorder_failing_disk_low_and_ingest_dropping(settings: Settings, captu
     finally:
         svc.stop()
         rds.close()
+
+
+@pytest.mark.skipif(not shutil.which("redis-server"), reason="needs redis-server")
+def test_redis_near_its_maxmemory_is_alerted_once_and_cleared(settings: Settings, capture: CaptureServer,
+                                                              tmp_path: Path) -> None:
+    """Before Redis is full (when every frame would be refused), the admin hears of it."""
+    port = free_port()
+    server = private_redis(port, tmp_path, "--maxmemory", "64mb", "--maxmemory-policy", "noeviction")
+    url = f"redis://127.0.0.1:{port}/0"
+    rds = redis.Redis.from_url(url)
+    svc = Running(notifier_settings(settings, capture, redis_url=url, notify_redis_memory_pct=80))
+    try:
+        time.sleep(1.5)
+        assert not any("Redis" in s for s in capture.subjects())  # a nearly empty Redis
+        blob = b"x" * 1_000_000
+        for i in range(56):  # ~56 MB of 64: above 80 %, below the limit
+            rds.set(f"fill:{i}", blob)
+        wait_for(lambda: "[Vigil] Redis memory is near its limit" in capture.subjects(), 10, "memory alert")
+        time.sleep(1.5)
+        assert capture.subjects().count("[Vigil] Redis memory is near its limit") == 1  # once, not per sample
+        mail = next(m for m in capture.mails() if m.body["subject"] == "[Vigil] Redis memory is near its limit")
+        text = next(c["value"] for c in mail.body["content"] if c["type"] == "text/plain")
+        assert "64.0 MiB" in text and "VIGIL_STREAM_BUFFER_S" in text
+    finally:
+        svc.stop()
+        rds.close()
+        server.terminate()
+        server.wait(10)

@@ -20,6 +20,7 @@ from rq import Queue, Retry, Worker
 from rq.job import Job, JobStatus
 from sqlalchemy import select
 
+from tests.helpers import free_port, private_redis
 from vigil_common import keys, streams
 from vigil_common.db.engine import make_engine, make_sessionmaker
 from vigil_common.db.models import Segment
@@ -170,34 +171,10 @@ def test_sigterm_is_a_warm_shutdown(settings: Settings, client: redis.Redis) -> 
     assert not [p for p in Path(settings.data_dir).rglob(".*partial")]
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _private_redis(port: int, workdir: Path) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(workdir)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            redis.Redis(port=port).ping()
-            return proc
-        except redis.ConnectionError:
-            assert time.monotonic() < deadline, "private redis did not start"
-            time.sleep(0.05)
-
-
 @pytest.mark.skipif(not shutil.which("redis-server"), reason="needs redis-server")
 def test_worker_survives_a_redis_restart(settings: Settings, tmp_path: Path) -> None:
-    port = _free_port()
-    server = _private_redis(port, tmp_path)
+    port = free_port()
+    server = private_redis(port, tmp_path)
     url = f"redis://127.0.0.1:{port}/0"
     local = settings.model_copy(update={"redis_url": url})
     proc = start_worker(local)
@@ -211,7 +188,7 @@ def test_worker_survives_a_redis_restart(settings: Settings, tmp_path: Path) -> 
         server.terminate()
         server.wait(10)
         time.sleep(0.5)
-        server = _private_redis(port, tmp_path)  # empty again: nothing persisted
+        server = private_redis(port, tmp_path)  # empty again: nothing persisted
         job = enqueue(client, add_window(client, 1_700_000_300_000, 5))
         deadline = time.monotonic() + 60
         while job.get_status() != JobStatus.FINISHED:

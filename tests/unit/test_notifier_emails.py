@@ -141,3 +141,27 @@ def test_subjects_are_one_header_line_whatever_the_camera_name(sep: str) -> None
     em = EmailMessage()
     em["Subject"] = emails.header_text(f"[Vigil] Camera {sep} x")  # EmailMessage accepts it
     assert "Ünïcödé names stay" == emails.header_text("Ünïcödé names stay")
+
+
+def test_redis_memory_high_compares_used_with_the_limit() -> None:
+    from vigil_notifier.conditions import redis_memory_high
+
+    assert redis_memory_high(900, 1000, 90) and redis_memory_high(999, 1000, 90)
+    assert not redis_memory_high(899, 1000, 90)
+    assert not redis_memory_high(10**12, 0, 90)  # no maxmemory: nothing to compare against
+    assert not redis_memory_high(None, 1000, 90)
+    mail = emails.condition("redis_memory_high", True, {"used": "95.0 MiB", "limit": "100.0 MiB"})
+    assert mail.subject == "[Vigil] Redis memory is near its limit"
+    assert "VIGIL_STREAM_BUFFER_S" in mail.text and "95.0 MiB" in mail.text
+    back = emails.condition("redis_memory_high", False, {"used": "10.0 MiB"})
+    assert back.subject == "[Vigil] Redis memory is below its limit again"
+
+
+@pytest.mark.parametrize(("value", "text"), [
+    (None, "unknown"), (0, "0 B"), (1023, "1023 B"), (1536, "1.5 KiB"), (95 * 2**20, "95.0 MiB"),
+    (3 * 2**40, "3.0 TiB"), (5 * 2**50, "5120.0 TiB"),
+])
+def test_format_size(value: int | None, text: str) -> None:
+    from vigil_common.sizes import format_size
+
+    assert format_size(value) == text

@@ -100,6 +100,8 @@ class Settings(BaseSettings):
     recorder_fail_threshold: int = Field(default=3, ge=1)  # failed recorder jobs ...
     recorder_fail_window_s: float = Field(default=600, gt=0)  # ... within this window -> alert
     ingest_drop_sustain_s: float = Field(default=60, gt=0)  # drops this long -> alert
+    # Redis used memory at this % of its maxmemory -> alert (frames are refused when it is full).
+    notify_redis_memory_pct: float = Field(default=90, gt=0, le=100)
     notify_log_days: float = Field(default=90, gt=0)  # notification log kept this long
 
     # Sessions and logins.

@@ -22,3 +22,15 @@ def parse_size(value: str | int | None) -> int | None:
     if not m:
         raise ValueError(f"not a size: {value!r} (use e.g. 500M, 2G)")
     return int(float(m.group(1)) * _UNITS[m.group(2).upper()])
+
+
+def format_size(value: int | None) -> str:
+    """``1536`` -> ``1.5 KiB``; ``None`` -> ``unknown`` (for people, e.g. in e-mails)."""
+    if value is None:
+        return "unknown"
+    amount = float(value)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if amount < 1024 or unit == "TiB":
+            return f"{amount:.0f} {unit}" if unit == "B" else f"{amount:.1f} {unit}"
+        amount /= 1024
+    raise AssertionError("unreachable")

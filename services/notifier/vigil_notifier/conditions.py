@@ -1,6 +1,7 @@
 """Reading the system conditions the notifier alerts on, from what the services already write
 to Redis: the recorder's RQ failed-job registries, ``vigil:storage`` (free bytes, written by
-the recorder's retention) and ingest's ``vigil_ingest_dropped_total`` counters."""
+the recorder's retention) and ingest's ``vigil_ingest_dropped_total`` counters; and Redis's own
+memory use against its ``maxmemory`` (INFO memory)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ class Sample:
     failed_jobs: int | None  # total in the recorder queues' failed registries
     bytes_free: int | None
     dropped: dict[str, int]  # camera -> frames dropped by ingest (not counting disabled cameras)
+    redis_used: int | None = None  # bytes (INFO memory used_memory)
+    redis_max: int | None = None  # bytes (maxmemory; 0 = no limit)
 
 
 def failed_job_count(client: redis.Redis) -> int:
@@ -65,7 +68,18 @@ def sample(client: redis.Redis, now: float) -> Sample:
     except ValueError:
         bytes_free = None
     dropped = parse_dropped(client.hgetall(keys.metrics_hash("ingest")))
-    return Sample(failed, bytes_free, dropped)
+    memory = client.info("memory")
+    used, limit = memory.get("used_memory"), memory.get("maxmemory")
+    return Sample(failed, bytes_free, dropped, used if isinstance(used, int) else None,
+                  limit if isinstance(limit, int) else None)
+
+
+def redis_memory_high(used: int | None, limit: int | None, percent: float) -> bool:
+    """Redis near its maxmemory: once full, every XADD is refused and ingest drops frames.
+    Without a limit (0) Redis grows until the machine runs out; nothing to compare against."""
+    if used is None or not limit:
+        return False
+    return used >= limit * percent / 100
 
 
 def disk_low(bytes_free: int | None, floor: int | None) -> bool:

@@ -158,6 +158,12 @@ def condition(kind: str, raised: bool, detail: dict[str, object], camera_id: str
     elif kind == "ingest_dropping":
         what = (f'Ingest is dropping frames of camera "{camera_id}"' if raised
                 else f'Ingest no longer drops frames of camera "{camera_id}"')
+    elif kind == "redis_memory_high":
+        what = "Redis memory is near its limit" if raised else "Redis memory is below its limit again"
+        if raised:
+            return _render(kind, None, what, lines, what + ". When it is full, Redis refuses new frames and "
+                           "they are lost: raise Redis's maxmemory (REDIS_MAXMEMORY in compose) or lower "
+                           "VIGIL_STREAM_BUFFER_S (the seconds of frames kept per camera).", [])
     else:
         raise ValueError(f"no e-mail for condition {kind!r}")
     return _render(kind, camera_id, what, lines, what + ".", [])

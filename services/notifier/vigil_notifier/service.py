@@ -31,6 +31,7 @@ from vigil_common.logsetup import RateLimitedLog
 from vigil_common.messages import OFFLINE, ONLINE, Heartbeat, parse_status
 from vigil_common.mqtt import MqttBus, Will
 from vigil_common.settings import Settings
+from vigil_common.sizes import format_size
 from vigil_common.topics import CameraTopic, TopicError, Topics
 from vigil_notifier import conditions, emails, machine, outbox
 from vigil_notifier.channels import make_channel
@@ -348,6 +349,12 @@ class NotifierService:
         c.detail = {"free_bytes": smp.bytes_free, "floor_bytes": self.min_free}
         out += self._condition_mail(c, "disk_low", conditions.disk_low(smp.bytes_free, self.min_free), now,
                                     0.0, 300.0)
+        c = self.conds.setdefault("redis_memory_high", Condition("redis_memory_high"))
+        c.detail = {"used": format_size(smp.redis_used), "limit": format_size(smp.redis_max),
+                    "alert_at": f"{s.notify_redis_memory_pct:g} % of the limit"}
+        out += self._condition_mail(c, "redis_memory_high",
+                                    conditions.redis_memory_high(smp.redis_used, smp.redis_max,
+                                                                 s.notify_redis_memory_pct), now, 0.0, 300.0)
         if self._dropped is not None:
             for camera, total in smp.dropped.items():
                 if not is_valid_camera_id(camera):
