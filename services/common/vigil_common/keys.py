@@ -20,6 +20,11 @@ RECORDER_QUEUE = "vigil-recorder"
 # Long jobs (day videos, exports). Workers serve RECORDER_QUEUE first, so a segment job never
 # waits behind more than the slow jobs already running (each well under the Redis buffer).
 RECORDER_SLOW_QUEUE = "vigil-recorder-slow"
+# Storage figures the recorder's retention pass publishes (free bytes, totals; see
+# vigil_recorder.retention_metrics) for the api's /storage and the notifier's disk alert;
+# per camera "<segments> <bytes>" in STORAGE_CAMERAS.
+STORAGE = f"{PREFIX}:storage"
+STORAGE_CAMERAS = f"{STORAGE}:cameras"
 
 
 def frames_stream(camera_id: str) -> str:

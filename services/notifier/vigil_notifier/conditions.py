@@ -14,7 +14,7 @@ import redis
 
 from vigil_common import keys
 
-STORAGE_KEY = f"{keys.PREFIX}:storage"  # written by vigil_recorder.retention_metrics
+STORAGE_KEY = keys.STORAGE  # written by vigil_recorder.retention_metrics
 _DROPPED = re.compile(r'^vigil_ingest_dropped_total\{(?P<labels>.*)\}$')
 _LABEL = re.compile(r'(\w+)="([^"]*)"')
 STORAGE_FRESH_S = 3600.0

@@ -35,8 +35,8 @@ from vigil_common import keys
 log = logging.getLogger(__name__)
 
 SERVICE = "recorder"
-STORAGE_KEY = f"{keys.PREFIX}:storage"
-STORAGE_CAMERAS_KEY = f"{STORAGE_KEY}:cameras"
+STORAGE_KEY = keys.STORAGE
+STORAGE_CAMERAS_KEY = keys.STORAGE_CAMERAS
 CAMERA_TOTALS_EVERY_S = 300.0
 
 

@@ -34,8 +34,8 @@ router = APIRouter(prefix=f"{API_PREFIX}", tags=["storage"], dependencies=[Depen
 MONTH_PATTERN = r"^\d{4}-\d{2}$"
 MAX_SEGMENT_SPAN = timedelta(hours=1)  # as routes/recordings.py
 # Written by vigil_recorder.retention_metrics (the retention pass, every VIGIL_RETENTION_INTERVAL_S).
-STORAGE_KEY = f"{keys.PREFIX}:storage"
-STORAGE_CAMERAS_KEY = f"{STORAGE_KEY}:cameras"
+STORAGE_KEY = keys.STORAGE
+STORAGE_CAMERAS_KEY = keys.STORAGE_CAMERAS
 # The API's own count, used only until a retention pass has published figures.
 INDEX_COUNT_KEY = f"{keys.PREFIX}:storage:api_count"
 INDEX_COUNT_TTL_S = 300
