@@ -41,8 +41,8 @@ class EnvelopeError(ReasonedError):
 
 
 @dataclass(frozen=True, slots=True)
-class Frame:
-    """One frame, as carried by the envelope."""
+class Header:
+    """An envelope's header fields; the payload starts at ``HEADER_SIZE``."""
 
     codec: Codec
     keyframe: bool
@@ -50,6 +50,12 @@ class Frame:
     capture_ns: int
     width: int
     height: int
+
+
+@dataclass(frozen=True, slots=True)
+class Frame(Header):
+    """One frame, as carried by the envelope: the header's fields and the payload."""
+
     payload: bytes
 
 
@@ -63,18 +69,6 @@ def pack(frame: Frame) -> bytes:
 
 def is_envelope(data: bytes) -> bool:
     return data[:4] == MAGIC
-
-
-@dataclass(frozen=True, slots=True)
-class Header:
-    """An envelope's header fields; the payload starts at ``HEADER_SIZE``."""
-
-    codec: Codec
-    keyframe: bool
-    seq: int
-    capture_ns: int
-    width: int
-    height: int
 
 
 def parse_header(data: bytes) -> Header:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from vigil_common import envelope
-from vigil_common.envelope import Codec, EnvelopeError, Frame
+from vigil_common.envelope import Codec, EnvelopeError, Frame, Header
 from vigil_common.errors import ReasonedError
 from vigil_common.jpeg import JpegError, jpeg_dimensions, looks_like_jpeg
 from vigil_common.messages import Heartbeat, parse_status
@@ -29,19 +29,14 @@ class FrameLimits:
 
 
 @dataclass(frozen=True, slots=True)
-class AcceptedFrame:
+class AcceptedFrame(Header):
     """A valid frame, still inside the MQTT message it came in: ``data[offset:]`` is the image.
 
     Ingest never copies a payload (a 100 KB copy is a measurable share of its CPU per frame);
-    the Redis writer sends ``payload``, a view, straight to the socket.
+    the Redis writer sends ``payload``, a view, straight to the socket. ``capture_ns`` is the
+    arrival time when ``retimed``.
     """
 
-    codec: Codec
-    keyframe: bool
-    seq: int
-    capture_ns: int  # the arrival time when ``retimed``
-    width: int
-    height: int
     data: bytes
     offset: int
     # True when the capture time was replaced by the arrival time (bare JPEG or a bad clock).
