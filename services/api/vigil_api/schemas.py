@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -148,12 +148,21 @@ class RecordingOut(BaseModel):
     url: str
 
 
-class RecordingPage(BaseModel):
-    items: list[RecordingOut]
+ItemT = TypeVar("ItemT", bound=BaseModel)
+
+
+class Page(BaseModel, Generic[ItemT]):
+    """One page of a listing (recordings, events, snapshots): the rows and how many match."""
+
+    items: list[ItemT]
     total: int = Field(description="Matching rows; a lower bound when total_exact is false.")
     total_exact: bool
     limit: int
     offset: int
+
+
+class RecordingPage(Page[RecordingOut]):
+    pass
 
 
 # --- system -------------------------------------------------------------------------------

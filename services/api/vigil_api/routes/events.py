@@ -12,7 +12,7 @@ from sqlalchemy import Select, or_, select
 
 from vigil_api.deps import API_PREFIX, State, require_user
 from vigil_api.routes.snapshots import capped_count, jpeg_file, time_range
-from vigil_api.schemas import ErrorOut
+from vigil_api.schemas import ErrorOut, Page
 from vigil_common.db.models import MotionEvent
 from vigil_common.ids import CAMERA_ID_PATTERN
 
@@ -37,12 +37,8 @@ class EventOut(BaseModel):
     thumbnail_url: str | None
 
 
-class EventPage(BaseModel):
-    items: list[EventOut]
-    total: int = Field(description="Matching rows; a lower bound when total_exact is false.")
-    total_exact: bool
-    limit: int
-    offset: int
+class EventPage(Page[EventOut]):
+    pass
 
 
 _errors: dict[int | str, dict[str, Any]] = {

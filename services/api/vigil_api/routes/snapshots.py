@@ -17,7 +17,7 @@ from sqlalchemy import Select, exists, func, select
 
 from vigil_api.deps import API_PREFIX, CameraId, State, require_user
 from vigil_api.files import resolve_under
-from vigil_api.schemas import ErrorOut
+from vigil_api.schemas import ErrorOut, Page
 from vigil_api.timeparse import optional_request_time
 from vigil_common.db.models import Camera, Snapshot
 
@@ -42,12 +42,8 @@ class SnapshotOut(BaseModel):
     bytes: int
 
 
-class SnapshotPage(BaseModel):
-    items: list[SnapshotOut]
-    total: int = Field(description="Matching rows; a lower bound when total_exact is false.")
-    total_exact: bool
-    limit: int
-    offset: int
+class SnapshotPage(Page[SnapshotOut]):
+    pass
 
 
 _errors: dict[int | str, dict[str, Any]] = {
