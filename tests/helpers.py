@@ -119,14 +119,6 @@ def running_stack(env: dict[str, str], up_args: list[str], port: int, admin_pass
             proc.wait()
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def private_redis(port: int, workdir: Path, *extra: str) -> subprocess.Popen[bytes]:
     """A redis-server of the test's own on loopback (for restarts, limits: never the shared one)."""
     import redis

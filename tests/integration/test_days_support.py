@@ -11,6 +11,8 @@ Two kinds of segment:
   16 black/white stripes, read back by :func:`frame_number`.
 """
 
+# ruff: noqa: F811
+
 from __future__ import annotations
 
 import os
@@ -31,8 +33,8 @@ from av.video.frame import PictureType, VideoFrame
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from tests.integration.test_retention_support import sessions  # noqa: F401 - fixture, re-exported
 from vigil_common import keys, streams
-from vigil_common.db.engine import make_engine, make_sessionmaker
 from vigil_common.db.models import Segment
 from vigil_common.envelope import Codec, Frame
 from vigil_common.settings import Settings
@@ -50,13 +52,6 @@ BITS = 16
 
 def ns_of(t: datetime) -> int:
     return int(t.timestamp()) * S + t.microsecond * 1000
-
-
-@pytest.fixture
-def sessions(settings: Settings) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(settings.effective_database_url())
-    yield make_sessionmaker(engine)
-    engine.dispose()
 
 
 @pytest.fixture

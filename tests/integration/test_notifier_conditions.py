@@ -14,7 +14,8 @@ import pytest
 import redis
 from rq import Queue, SimpleWorker
 
-from tests.helpers import free_port, private_redis, wait_for
+from tests.conftest import free_port
+from tests.helpers import private_redis, wait_for
 from tests.integration.test_notifier_support import (  # noqa: F401 - fixture
     CaptureServer,
     Running,

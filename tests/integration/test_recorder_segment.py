@@ -1,9 +1,10 @@
 """record_segment against real Redis and PostgreSQL: frames XADDed to a camera's stream,
 one MP4 written crash-safely and indexed."""
 
+# ruff: noqa: F811
+
 from __future__ import annotations
 
-from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from av.video.frame import VideoFrame
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from tests.integration.test_days_support import client, sessions  # noqa: F401 - fixtures
 from vigil_common import keys, streams
 from vigil_common.db.engine import make_engine, make_sessionmaker
 from vigil_common.db.models import Segment
@@ -52,20 +54,6 @@ def frame(seq: int, width: int = 320, height: int = 240, payload: bytes | None =
         height,
         payload if payload is not None else jpeg(width, height, seq),
     )
-
-
-@pytest.fixture
-def client(settings: Settings) -> Iterator[redis.Redis]:
-    c = redis.Redis.from_url(settings.redis_url)
-    yield c
-    c.close()
-
-
-@pytest.fixture
-def sessions(settings: Settings) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(settings.effective_database_url())
-    yield make_sessionmaker(engine)
-    engine.dispose()
 
 
 def xadd(client: redis.Redis, frames: list[Frame], arrival_ms: list[int] | None = None, cam: str = CAM) -> None:

@@ -20,7 +20,8 @@ from rq import Queue, Retry, Worker
 from rq.job import Job, JobStatus
 from sqlalchemy import select
 
-from tests.helpers import free_port, private_redis
+from tests.conftest import free_port
+from tests.helpers import private_redis
 from vigil_common import keys, streams
 from vigil_common.db.engine import make_engine, make_sessionmaker
 from vigil_common.db.models import Segment
