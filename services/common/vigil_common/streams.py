@@ -16,47 +16,28 @@ segment windows are cut on it, which puts every frame in exactly one window. Fie
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Protocol
 
 from vigil_common import keys
-from vigil_common.envelope import Codec, Frame
+from vigil_common.envelope import Codec, Frame, Header
 from vigil_common.windows import stream_id_ms
 
 
-class FrameLike(Protocol):
-    """What an entry is made of: a :class:`Frame`, or ingest's zero-copy view of one."""
-
-    @property
-    def codec(self) -> Codec: ...
-    @property
-    def keyframe(self) -> bool: ...
-    @property
-    def seq(self) -> int: ...
-    @property
-    def capture_ns(self) -> int: ...
-    @property
-    def width(self) -> int: ...
-    @property
-    def height(self) -> int: ...
-    @property
-    def payload(self) -> bytes | memoryview: ...
-
-
-def entry_fields(frame: FrameLike) -> list[bytes | memoryview]:
-    """The entry as the flat field/value list XADD takes (values as ASCII, ``data`` last)."""
+def entry_fields(header: Header, payload: bytes | memoryview) -> list[bytes | memoryview]:
+    """The entry as the flat field/value list XADD takes (values as ASCII, ``data`` last).
+    ``payload`` may be a view (ingest sends the image inside the MQTT message uncopied)."""
     return [
-        keys.F_CAPTURE_NS, b"%d" % frame.capture_ns,
-        keys.F_SEQ, b"%d" % frame.seq,
-        keys.F_CODEC, b"%d" % int(frame.codec),
-        keys.F_KEYFRAME, b"1" if frame.keyframe else b"0",
-        keys.F_WIDTH, b"%d" % frame.width,
-        keys.F_HEIGHT, b"%d" % frame.height,
-        keys.F_DATA, frame.payload,
+        keys.F_CAPTURE_NS, b"%d" % header.capture_ns,
+        keys.F_SEQ, b"%d" % header.seq,
+        keys.F_CODEC, b"%d" % int(header.codec),
+        keys.F_KEYFRAME, b"1" if header.keyframe else b"0",
+        keys.F_WIDTH, b"%d" % header.width,
+        keys.F_HEIGHT, b"%d" % header.height,
+        keys.F_DATA, payload,
     ]
 
 
-def to_fields(frame: FrameLike) -> dict[bytes, bytes | memoryview]:
-    flat = entry_fields(frame)
+def to_fields(frame: Frame) -> dict[bytes, bytes | memoryview]:
+    flat = entry_fields(frame, frame.payload)
     return {bytes(flat[i]): flat[i + 1] for i in range(0, len(flat), 2)}
 
 

@@ -26,10 +26,11 @@ import redis
 
 from vigil_common import keys, streams
 from vigil_common.counters import Counters
+from vigil_common.envelope import Frame
 from vigil_common.lifecycle import backoff_delays
-from vigil_common.streams import FrameLike
 from vigil_ingest.background import BackgroundLoop
 from vigil_ingest.resp import CommandPacker
+from vigil_ingest.validate import AcceptedFrame
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ def windows_to_mark(now_ms: int, segment_ms: int, margin_ms: int = BOUNDARY_MARG
 @dataclass(frozen=True, slots=True)
 class PendingFrame:
     camera_id: str
-    frame: FrameLike
+    frame: Frame | AcceptedFrame  # AcceptedFrame: the image is a view into the MQTT message
 
 
 class RedisClock:
@@ -94,7 +95,7 @@ class StreamWriter(BackgroundLoop):
         self._clock = RedisClock(client)
 
 
-    def submit(self, camera_id: str, frame: FrameLike) -> bool:
+    def submit(self, camera_id: str, frame: Frame | AcceptedFrame) -> bool:
         """Queue a frame for writing; False (and counted) when the queue is full."""
         try:
             self._queue.put_nowait(PendingFrame(camera_id, frame))
@@ -154,8 +155,12 @@ class StreamWriter(BackgroundLoop):
         expire_ms = self._buffer_ms + 2 * self._segment_ms
         starts = windows_to_mark(now_ms, self._segment_ms)
         per_camera: dict[str, list[int]] = {}
+        stream_of: dict[str, str] = {}  # key names checked once per camera, not per frame
         for item in items:
-            counts = per_camera.setdefault(item.camera_id, [0, 0])
+            counts = per_camera.get(item.camera_id)
+            if counts is None:
+                counts = per_camera[item.camera_id] = [0, 0]
+                stream_of[item.camera_id] = keys.frames_stream(item.camera_id)
             counts[0] += 1
             counts[1] += len(item.frame.payload)
         batch = CommandPacker()
@@ -165,10 +170,11 @@ class StreamWriter(BackgroundLoop):
                 marks += [start + self._segment_ms, keys.window_member(camera_id, start)]
         batch.add(marks)  # before the frames: see the module's docstring
         for item in items:
-            batch.add([b"XADD", keys.frames_stream(item.camera_id), b"MINID", b"~", min_id, b"*",
-                       *streams.entry_fields(item.frame)])
-        for camera_id in per_camera:
-            batch.add([b"PEXPIRE", keys.frames_stream(camera_id), expire_ms])
+            frame = item.frame
+            batch.add([b"XADD", stream_of[item.camera_id], b"MINID", b"~", min_id, b"*",
+                       *streams.entry_fields(frame, frame.payload)])
+        for stream in stream_of.values():
+            batch.add([b"PEXPIRE", stream, expire_ms])
         self._send(batch)
         for camera_id, (frames, nbytes) in per_camera.items():
             self._counters.inc("vigil_ingest_frames_total", frames, camera=camera_id)

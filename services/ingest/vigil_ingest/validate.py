@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from vigil_common import envelope
-from vigil_common.envelope import Codec, EnvelopeError, Frame, Header
+from vigil_common.envelope import Codec, EnvelopeError, Header
 from vigil_common.errors import ReasonedError
 from vigil_common.jpeg import JpegError, jpeg_dimensions, looks_like_jpeg
 from vigil_common.messages import Heartbeat, parse_status
@@ -46,12 +46,6 @@ class AcceptedFrame(Header):
     @property
     def payload(self) -> memoryview:
         return memoryview(self.data)[self.offset:]
-
-    @property
-    def frame(self) -> Frame:
-        """A :class:`Frame` holding a copy of the image."""
-        return Frame(self.codec, self.keyframe, self.seq, self.capture_ns, self.width, self.height,
-                     self.data[self.offset:])
 
 
 def validate_frame(payload: bytes, arrival_ns: int, limits: FrameLimits) -> AcceptedFrame:
