@@ -59,23 +59,19 @@ def delete_footage(data_dir: Path, factory: sessionmaker[Session], camera_id: st
             removed += _unlink(data_dir, folder, row[1])
         return on_row
 
+    def drain_table(model: Any, path_col: Any, folder: str) -> None:
+        """Rows of a table keyed by ``id`` whose ``path_col`` names a file under ``folder``."""
+        _drain(factory,
+               lambda db: db.execute(select(model.id, path_col).where(model.camera_id == camera_id)
+                                     .limit(CHUNK)).all(),
+               counted(folder),
+               lambda db, ids: db.execute(delete(model).where(model.id.in_(ids))))
+
     with factory.begin() as db:
         db.execute(update(Segment).where(Segment.camera_id == camera_id).values(deleting=True))
-    _drain(factory,
-           lambda db: db.execute(select(Segment.id, Segment.path).where(Segment.camera_id == camera_id)
-                                 .limit(CHUNK)).all(),
-           counted("recordings"),
-           lambda db, ids: db.execute(delete(Segment).where(Segment.id.in_(ids))))
-    _drain(factory,
-           lambda db: db.execute(select(Snapshot.id, Snapshot.path).where(Snapshot.camera_id == camera_id)
-                                 .limit(CHUNK)).all(),
-           counted("snapshots"),
-           lambda db, ids: db.execute(delete(Snapshot).where(Snapshot.id.in_(ids))))
-    _drain(factory,
-           lambda db: db.execute(select(MotionEvent.id, MotionEvent.thumbnail_path)
-                                 .where(MotionEvent.camera_id == camera_id).limit(CHUNK)).all(),
-           counted("thumbnails"),
-           lambda db, ids: db.execute(delete(MotionEvent).where(MotionEvent.id.in_(ids))))
+    drain_table(Segment, Segment.path, "recordings")
+    drain_table(Snapshot, Snapshot.path, "snapshots")
+    drain_table(MotionEvent, MotionEvent.thumbnail_path, "thumbnails")
     _drain(factory,
            lambda db: db.execute(select(DayVideo.date, DayVideo.path).where(DayVideo.camera_id == camera_id)
                                  .limit(CHUNK)).all(),
