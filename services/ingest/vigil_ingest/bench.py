@@ -920,26 +920,6 @@ class IngestGroup:
         return [stop_process(p, timeout=15) for p in self.procs]
 
 
-# Frames ever added to the streams (trimming does not lower it), summed server side: XINFO's
-# first/last entries (the payloads) never cross the socket.
-_ENTRIES_ADDED = """
-local total = 0
-for _, key in ipairs(KEYS) do
-  if redis.call('EXISTS', key) == 1 then
-    local info = redis.call('XINFO', 'STREAM', key)
-    for j = 1, #info, 2 do
-      if info[j] == 'entries-added' then total = total + info[j + 1] end
-    end
-  end
-end
-return total
-"""
-
-
-def entries_added(client: redis.Redis, stream_keys: Sequence[str]) -> int:
-    return int(client.eval(_ENTRIES_ADDED, len(stream_keys), *stream_keys))
-
-
 # Counting entries while streams are trimmed, cheaply enough to poll every few ms: a consumer
 # group that never reads, created at id 0 with 0 entries read, has lag = entries-added (Redis >= 7;
 # trimming does not invalidate it, only XDEL would). XINFO GROUPS replies are a few bytes.
@@ -1100,8 +1080,11 @@ def _loss(host: str, port: int, infra: Infra, rc: redis.Redis, ingest_pids: dict
     topics = [Topics(INGEST_PREFIX).frame(f"ls-{i}").encode() for i in range(cameras)]
     streams = [keys.frames_stream(f"ls-{i}") for i in range(cameras)]
 
-    def landed() -> int:  # only polled after publishing: XINFO under load would disturb Redis
-        return entries_added(rc, streams)
+    def landed() -> int:  # only polled after publishing
+        return added_by_groups(rc, streams)
+
+    _unlink_streams(rc, [f"{keys.PREFIX}:frames:ls-*"])
+    start_counting(rc, streams)
 
     sys_names = ("publish/messages/dropped",)
     time.sleep(2.5)  # let ingest flush its counters, then take the "before" values
