@@ -7,16 +7,17 @@
 FROM python:3.11.10-slim-bookworm AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/vigil
-# The context is only services/ and frontend/ (.dockerignore).
+# The context is services/, frontend/ and the lock (.dockerignore).
 COPY . /src/
-# Only the server's packages (never vigil-capture: cameras run the Pi image). The notifier is
-# included when its package is present.
-RUN set -eu; cd /src/services; \
-    pkgs="./common[db] ./ingest ./recorder ./api"; \
-    if [ -f notifier/pyproject.toml ]; then pkgs="$pkgs ./notifier"; fi; \
-    /opt/vigil/bin/pip install $pkgs; \
-    mkdir -p /app; \
-    if [ -f /src/frontend/index.html ] || [ -f /src/frontend/dist/index.html ]; then cp -R /src/frontend /app/frontend; fi
+# Every third-party package from the server lock (exact versions, hashes checked, nothing
+# resolved), then our server packages without dependencies (never vigil-capture: cameras run the
+# Pi image); `pip check` proves the lock covers what they declare.
+RUN set -eu; cd /src; \
+    /opt/vigil/bin/pip install --require-hashes --no-deps -r requirements/server.txt; \
+    /opt/vigil/bin/pip install --no-deps --no-build-isolation \
+      ./services/common ./services/ingest ./services/recorder ./services/api ./services/notifier; \
+    /opt/vigil/bin/pip check; \
+    mkdir -p /app; cp -R /src/frontend /app/frontend
 
 FROM python:3.11.10-slim-bookworm AS runtime
 RUN groupadd --gid 10001 vigil \

@@ -17,4 +17,4 @@ if ! "$PY" -m venv "$VENV" 2>/dev/null; then
     echo "cannot create a virtual environment: install python3-venv" >&2; exit 1
   fi
 fi
-"$VENV/bin/python" -m pip install -q --upgrade pip
+# pip itself is upgraded from the lock by scripts/install.sh (never to an unpinned release).

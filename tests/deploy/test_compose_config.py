@@ -211,6 +211,7 @@ def test_server_image_is_multi_stage_non_root_with_a_healthcheck() -> None:
     assert [line for w, line in ins if w == "CMD"][-1] == 'CMD ["vigil", "api"]'
     install = next(line for w, line in ins if w == "RUN" and "pip install" in line)
     assert "capture" not in install  # cameras run the Pi image
+    assert "--require-hashes --no-deps -r requirements/server.txt" in install  # the server lock
 
 
 def test_pi_image_installs_only_capture_on_the_raspberry_pi_archive() -> None:
@@ -221,7 +222,8 @@ def test_pi_image_installs_only_capture_on_the_raspberry_pi_archive() -> None:
     assert "python3-picamera2" in text and "python3-opencv" in text
     assert "--system-site-packages" in text
     copies = [line.split()[1] for w, line in ins if w == "COPY"]
-    assert copies == ["services/common", "services/capture"]
+    assert copies == ["requirements/capture-pi.txt", "services/common", "services/capture"]
+    assert "--require-hashes --no-deps -r /src/requirements/capture-pi.txt" in text  # the camera lock
     for _, line in ins:
         for pkg in ("api", "ingest", "recorder", "notifier", "fastapi", "sqlalchemy", "psycopg", "rq"):
             assert f"services/{pkg}" not in line and f" {pkg} " not in line.lower()
@@ -236,6 +238,7 @@ def test_dockerignore_files_keep_the_context_small() -> None:
     assert server[server.index("*")] == "*" and "!services/" in server
     pi = (ROOT / "deploy" / "pi" / "Dockerfile.dockerignore").read_text().split()
     assert "*" in pi and "!services/common/" in pi and "!services/capture/" in pi
+    assert "!requirements/server.txt" in server and "!requirements/capture-pi.txt" in pi
 
 
 def test_broker_config_has_no_anonymous_access_and_confines_cameras() -> None:
