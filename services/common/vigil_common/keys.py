@@ -25,6 +25,23 @@ RECORDER_SLOW_QUEUE = "vigil-recorder-slow"
 # per camera "<segments> <bytes>" in STORAGE_CAMERAS.
 STORAGE = f"{PREFIX}:storage"
 STORAGE_CAMERAS = f"{STORAGE}:cameras"
+# The recording watchdog's inputs (vigil_common.recording_watch), written by the recorder:
+# per camera the end (arrival ms) of the newest finished window (sorted set, ZADD GT);
+# worker-loop failures (sorted set "instance:time" scored by time) and the last one's exception
+# type; the time of the last segment write that failed with ENOSPC.
+RECORDED_THROUGH = f"{PREFIX}:recorder:through"
+RECORDER_CRASHES = f"{PREFIX}:recorder:crashes"
+RECORDER_LAST_CRASH = f"{PREFIX}:recorder:last-crash"
+RECORDER_DISK_FULL = f"{PREFIX}:recorder:disk-full"
+# Each recorder process refreshes its own short-lived key every second from a thread of its own,
+# on a Redis connection named RECORDER_CLIENT_PREFIX + instance: a key gone with the connection
+# still open is a stopped (hung) process, both gone a dead one.
+RECORDER_ALIVE_PATTERN = f"{PREFIX}:recorder:alive:*"
+RECORDER_CLIENT_PREFIX = "vigil-recorder-"
+
+
+def recorder_alive(instance: str) -> str:
+    return f"{PREFIX}:recorder:alive:{instance}"
 
 
 def frames_stream(camera_id: str) -> str:

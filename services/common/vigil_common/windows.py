@@ -37,3 +37,20 @@ def stream_id_ms(entry_id: bytes | str) -> int:
 def closable(window_end_ms: int, now_ms: int, grace_s: float) -> bool:
     """A window is closed once its end plus the lateness grace has passed."""
     return now_ms >= window_end_ms + int(grace_s * 1000)
+
+
+# Motion-only recording (vigil_recorder.motion_recording) may put a window's keep/skip decision
+# off for the pre-roll plus some slack for the detector, never so long that Redis trims the
+# window's frames. The recording watchdog allows a motion-only camera this much extra lag.
+MOTION_DETECTOR_SLACK_MS = 30_000
+# Margin for encoding and queueing once a window is released, before Redis trims its frames.
+MOTION_BUFFER_MARGIN_MS = 30_000
+# A re-enqueued wait runs through RQ's scheduler, whose lock a killed worker holds for up to this.
+SCHEDULER_STALL_MS = 61_000
+
+
+def motion_max_wait_ms(pre_roll_s: float, stream_buffer_s: float, segment_seconds: float) -> int:
+    """How long after a window's (arrival) end its motion decision may be put off."""
+    wanted = int(pre_roll_s * 1000) + MOTION_DETECTOR_SLACK_MS
+    buffer_left = int((stream_buffer_s - segment_seconds) * 1000) - MOTION_BUFFER_MARGIN_MS - SCHEDULER_STALL_MS
+    return max(0, min(wanted, buffer_left))

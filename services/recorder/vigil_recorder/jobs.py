@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 from datetime import timedelta
 from typing import Any
 
 from vigil_common.ids import require_camera_id
 from vigil_common.recorder_jobs import enqueue_segment
-from vigil_recorder import metrics
+from vigil_recorder import metrics, progress
 from vigil_recorder.context import get_context
 from vigil_recorder.segment import write_segment
 from vigil_recorder.snapshot_source import redis_now_ms
@@ -28,12 +29,18 @@ def record_segment(camera_id: str, start_ms: int, end_ms: int, waits: int = 0) -
     """
     cam = require_camera_id(camera_id)
     ctx = get_context()
-    summary = write_segment(ctx.settings, ctx.redis, ctx.sessions, cam, start_ms, end_ms,
-                            motion_gate=waits < MAX_MOTION_WAITS)
+    try:
+        summary = write_segment(ctx.settings, ctx.redis, ctx.sessions, cam, start_ms, end_ms,
+                                motion_gate=waits < MAX_MOTION_WAITS)
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            progress.mark_disk_full(ctx.redis)
+        raise
     if summary["status"] == "waiting":
         delay_ms = max(1000, int(summary["until_ms"]) - redis_now_ms(ctx.redis))
         enqueue_segment(ctx.redis, cam, start_ms, end_ms, segment_seconds=ctx.settings.segment_seconds,
                         waits=waits + 1, delay=timedelta(milliseconds=delay_ms))
         return summary
+    progress.mark_finished(ctx.redis, summary)
     metrics.publish(ctx.redis, summary)
     return summary

@@ -23,9 +23,9 @@ from types import FrameType
 import redis
 from rq import Queue, Worker
 from rq.exceptions import NoSuchJobError
+from rq.executions import Execution
 from rq.job import Job
 from rq.registry import StartedJobRegistry
-from rq.utils import as_text
 from sqlalchemy import text
 
 from vigil_common import keys
@@ -35,7 +35,7 @@ from vigil_common.logsetup import setup_logging
 from vigil_common.presence import Presence
 from vigil_common.recorder_jobs import RECORD_JOB
 from vigil_common.settings import Settings
-from vigil_recorder import storage
+from vigil_recorder import progress, storage
 from vigil_recorder.duties import FAST_LEADER_KEY, DutyContext, DutyRunner, build_duties, split_duties
 from vigil_recorder.segment import data_dir_writable
 
@@ -49,6 +49,10 @@ log = logging.getLogger(__name__)
 MAINTENANCE_INTERVAL_S = 10
 JOB_MONITORING_INTERVAL_S = 5
 HEARTBEAT_MARGIN_S = 10
+# An idle worker blocks in its dequeue for worker_ttl - 15 s (RQ: dequeue_timeout), and runs its
+# maintenance only between two dequeues: 25 s keeps maintenance (and the abandoned-job check)
+# to the 10 s above even when no job arrives.
+WORKER_TTL_S = 25
 # Jobs that are idempotent, so running one twice (if its worker was only slow) is harmless.
 REQUEUE_ABANDONED = frozenset({RECORD_JOB})
 # Temporary files older than this belong to dead writers (well above any job timeout).
@@ -57,13 +61,21 @@ STALE_PARTIAL_S = 3600
 
 class RecorderWorker(Worker):
     """RQ's worker, telling our stop signal when a shutdown is requested, and recovering the
-    jobs of killed workers within seconds rather than minutes."""
+    jobs of killed workers within seconds rather than minutes.
+
+    RQ offers no setting for the margin it adds to a job's heartbeat (a fixed 60 s) nor a hook
+    for "an abandoned job was found": this class overrides two public methods of RQ's
+    ``Worker`` (``get_heartbeat_ttl``, ``run_maintenance_tasks``) with RQ 3's signatures, and
+    ``request_stop`` (RQ's signal handler). tests/integration/test_recorder_rq.py checks the
+    behaviour each gives (margin, requeue, warm stop) against the installed RQ, so a release
+    that changes them fails a test rather than a user's recordings.
+    """
 
     stop: StopSignal | None = None
 
-    def get_heartbeat_ttl(self, job: Job) -> int:
+    def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
         if job.timeout and job.timeout > 0:
-            remaining = job.timeout - self.current_job_working_time
+            remaining = job.timeout - working_time
             return int(min(remaining, self.job_monitoring_interval)) + HEARTBEAT_MARGIN_S
         return int(self.job_monitoring_interval) + HEARTBEAT_MARGIN_S
 
@@ -83,19 +95,28 @@ class RecorderWorker(Worker):
 
 
 def requeue_abandoned(connection: redis.Redis, queue: Queue, logger: logging.Logger) -> list[str]:
-    """Put segment jobs whose worker stopped heartbeating back at the front of the queue."""
+    """Put segment jobs whose worker stopped heartbeating back at the front of the queue.
+
+    Only RQ's public registry API: the expired job ids, the (job, execution) pairs of the started
+    registry and :class:`rq.executions.Execution` for the member name. Removing that member is
+    the claim: of several workers checking at once, only the one whose ZREM removed it requeues.
+    """
     registry = StartedJobRegistry(queue=queue)
+    expired = set(registry.get_expired_job_ids(time.time()))
+    if not expired:
+        return []
     requeued = []
-    for entry in connection.zrangebyscore(registry.key, 0, time.time()):
-        key = as_text(entry)  # type: ignore[arg-type]
-        job_id = key.split(":", 1)[0]
+    pairs = registry.get_job_and_execution_ids(cleanup=False)
+    for job_id in sorted(expired):
         try:
             job = Job.fetch(job_id, connection=connection)
         except NoSuchJobError:
             continue
         if job.func_name not in REQUEUE_ABANDONED:
             continue  # RQ's own handling (failed registry, retries) applies
-        if not connection.zrem(registry.key, key):
+        members = [Execution(id=ex, job_id=jid, connection=connection).composite_key
+                   for jid, ex in pairs if jid == job_id]
+        if not members or not connection.zrem(registry.key, *members):
             continue  # another worker took it first
         logger.warning("requeueing abandoned job %s (its worker stopped)", job_id)
         queue.enqueue_job(job, at_front=True)
@@ -144,10 +165,26 @@ def wait_for_redis(url: str, stop: StopSignal) -> redis.Redis:
     return client
 
 
+class LastError(logging.Handler):
+    """Remembers the exception type of the last ERROR RQ logs: its work loop swallows the
+    exception that ends it (logs it and returns), and the watchdog wants to name it."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.error = ""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.exc_info and record.exc_info[0] is not None:
+            self.error = record.exc_info[0].__name__
+
+
 def run_worker(settings: Settings, args: argparse.Namespace, stop: StopSignal) -> int:
     """Run workers until stopped (or, with ``--burst``, until the queue is empty)."""
     delays = backoff_delays(initial=1.0, maximum=30.0)
+    last_error = LastError()
+    logging.getLogger("rq.worker").addHandler(last_error)
     while not stop.is_set():
+        name = worker_name(args.name)
         try:
             connection = wait_for_redis(settings.redis_url, stop)
         except Exception:  # noqa: BLE001 - only reached when stopping during the wait
@@ -156,12 +193,14 @@ def run_worker(settings: Settings, args: argparse.Namespace, stop: StopSignal) -
             # Order is priority: segment jobs first, long jobs only when none is waiting.
             [Queue(keys.RECORDER_QUEUE, connection=connection), Queue(keys.RECORDER_SLOW_QUEUE, connection=connection)],
             connection=connection,
-            name=worker_name(args.name),
+            name=name,
             maintenance_interval=MAINTENANCE_INTERVAL_S,
             job_monitoring_interval=JOB_MONITORING_INTERVAL_S,
+            worker_ttl=WORKER_TTL_S,
         )
         worker.stop = stop
         log.info("recorder worker %s on queues %s, %s", worker.name, keys.RECORDER_QUEUE, keys.RECORDER_SLOW_QUEUE)
+        last_error.error = ""
         try:
             worker.work(
                 burst=args.burst,
@@ -169,15 +208,19 @@ def run_worker(settings: Settings, args: argparse.Namespace, stop: StopSignal) -
                 # RQ's own INFO lines (five per job) only at DEBUG; segments are logged by us.
                 logging_level="DEBUG" if settings.log_level.upper() == "DEBUG" else "WARNING",
             )
-        except Exception:  # any failure of the loop: log, back off, start a new worker
+        except Exception as exc:  # any failure of the loop: log, back off, start a new worker
+            last_error.error = type(exc).__name__
             log.exception("worker %s failed", worker.name)
         finally:
+            if not (args.burst or stop.is_set()):
+                progress.record_crash(connection, worker.name, last_error.error or "the worker loop ended")
             connection.close()
             stop.install()  # RQ's handlers raise outside its loop; ours only set the event
         if args.burst or stop.is_set():
             return 0
         delay = delays()
-        log.warning("worker loop ended unexpectedly; starting a new worker in %.1fs", delay)
+        log.warning("worker loop ended unexpectedly%s; starting a new worker in %.1fs",
+                    f" ({last_error.error})" if last_error.error else "", delay)
         stop.wait(delay)
     return 0
 
@@ -197,12 +240,15 @@ def main(argv: list[str]) -> int:
     storage.sweep_partials(settings.recordings_dir, STALE_PARTIAL_S)
     presence = Presence(settings, "recorder")
     presence.start()
+    liveness = progress.Liveness(settings.redis_url, worker_name(args.name))
+    liveness.start()
     runners = [] if args.burst or args.no_duties else start_duties(settings, presence)
     try:
         return run_worker(settings, args, stop)
     finally:
         for runner in runners:
             runner.stop()
+        liveness.stop()
         presence.stop()
 
 

@@ -35,16 +35,13 @@ from vigil_common import keys
 from vigil_common.db.models import Camera, MotionEvent
 from vigil_common.ids import require_camera_id
 from vigil_common.settings import Settings
+from vigil_common.windows import motion_max_wait_ms
 from vigil_recorder.snapshot_source import redis_now_ms
 
 log = logging.getLogger(__name__)
 
 MOTION_MODE = "motion"
 PROGRESS_TTL_S = 300
-# Margin for encoding and queueing once a window is released, before Redis trims its frames.
-BUFFER_MARGIN_MS = 30_000
-# How long past the pre-roll a window waits for a lagging detector before it is kept anyway.
-DETECTOR_SLACK_MS = 30_000
 MIN_WAIT_MS = 1_000
 UNKNOWN_PROGRESS_WAIT_MS = 5_000
 # Events of one camera follow each other; a few more cover the rare overlap left by a
@@ -116,17 +113,11 @@ def read_progress(client: redis.Redis, camera_id: str) -> Progress | None:
         return None
 
 
-SCHEDULER_STALL_MS = 61_000
-
-
 def max_wait_ms(settings: Settings) -> int:
     """How long after a window's (arrival) end a decision may be put off: the pre-roll plus
-    some slack for the detector, but never so long that Redis trims the window's frames."""
-    wanted = int(settings.motion_pre_roll_s * 1000) + DETECTOR_SLACK_MS
-    # A re-enqueued wait runs through RQ's scheduler, whose lock a killed worker holds for up to
-    # SCHEDULER_STALL_MS: the frames must outlive that too.
-    buffer_left = (settings.stream_buffer_s - settings.segment_seconds) * 1000 - BUFFER_MARGIN_MS - SCHEDULER_STALL_MS
-    return max(0, min(wanted, buffer_left))
+    some slack for the detector, but never so long that Redis trims the window's frames (the
+    rule is shared with the recording watchdog: :func:`vigil_common.windows.motion_max_wait_ms`)."""
+    return motion_max_wait_ms(settings.motion_pre_roll_s, settings.stream_buffer_s, settings.segment_seconds)
 
 
 def overlaps(span: Span, start_ms: int, end_ms: int, pre_roll_ms: int, post_roll_ms: int) -> bool:
