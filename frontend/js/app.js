@@ -1,6 +1,7 @@
 // The app shell: session, navigation (hash router), the login page, toasts.
 
 import { api, ApiError, setCsrf, whenUnauthorized } from './api.js';
+import { hideBanner, startBanner } from './banner.js';
 import { clear, h, setText } from './dom.js';
 import { setServerZone } from './format.js';
 
@@ -79,6 +80,7 @@ async function render() {
 
 function showLogin(message) {
   topbar.hidden = true;
+  hideBanner();
   clear(main);
   const error = h('p.error#login-error', { role: 'alert' });
   if (message) setText(error, message);
@@ -115,6 +117,7 @@ function showLogin(message) {
 
 function afterLogin() {
   setText(document.getElementById('whoami'), `${me.username} (${me.role})`);
+  startBanner(() => !!me);
   if (!location.hash || location.hash === '#/login') location.hash = '#/live';
   else render();
 }

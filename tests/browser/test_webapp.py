@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -396,3 +399,38 @@ def test_download_the_day_and_a_segment(session: Session, stack: Stack) -> None:
     seg = seg_info.value
     assert re.fullmatch(r"demo-1-\d+\.mp4", seg.suggested_filename)
     assert open(seg.path(), "rb").read()[4:8] == b"ftyp"
+
+
+def _recorder_pid(stack: Stack) -> int:
+    """The `vigil recorder` process `vigil up` started (a child of its supervisor)."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == stack.proc.pid and b"recorder" in cmdline:
+            return int(entry.name)
+    raise AssertionError("no recorder process under vigil up")
+
+
+def test_a_stalled_recorder_shows_a_banner_on_every_page(session: Session, stack: Stack) -> None:
+    """Last in the module: the recorder is paused (SIGSTOP) until the banner shows, then resumed."""
+    page = session.page
+    wait_recorded(stack, "demo-1", 1)
+    assert page.locator("#stall-banner").is_hidden()
+    pid = _recorder_pid(stack)
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        banner = page.locator("#stall-banner")
+        banner.wait_for(state="visible", timeout=60_000)
+        text = banner.inner_text()
+        assert text.startswith("Recording stalled on ") and "the recorder is not responding" in text, text
+        session.goto("storage")  # every page: the banner is outside the page's own content
+        page.locator("#stall-banner").wait_for(state="visible")
+        session.shot("stall-banner")
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    page.locator("#stall-banner").wait_for(state="hidden", timeout=90_000)

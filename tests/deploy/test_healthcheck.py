@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -53,10 +54,17 @@ def test_liveness_keys_and_retained_presence(env: dict[str, str], redis_url: str
 
     client = redis.Redis.from_url(redis_url)
     client.set(f"vigil:health:ingest:{socket.gethostname()}-1234", b"ok", ex=30)
-    client.set(f"rq:worker:recorder-{socket.gethostname().split('.')[0]}-1234-abcdef", b"x", ex=30)
-    client.close()
+    recorder = f"recorder-{socket.gethostname().split('.')[0]}-1234-abcdef"
+    client.set(f"vigil:recorder:alive:{recorder}", b"1", ex=30)
     assert health(env, "ingest").returncode == 0
     assert health(env, "recorder").returncode == 0
+    # alive, but its worker loop keeps failing: not healthy
+    now = time.time()
+    client.zadd("vigil:recorder:crashes", {f"{recorder}:{now - 20}": now - 20, "recorder-elsewhere-1:1": now})
+    assert health(env, "recorder").returncode == 0  # one failure, and another host's
+    client.zadd("vigil:recorder:crashes", {f"{recorder}:{now}": now})
+    assert health(env, "recorder").returncode == 1
+    client.close()
 
     addr = parse_mqtt_url(mqtt_url)
     pub = mqtt.Client(CallbackAPIVersion.VERSION2)

@@ -32,7 +32,10 @@ def test_health_is_public_and_reports_dependencies(api: Api) -> None:
     r = api.client.get("/api/v1/health")
     assert r.status_code == 200
     body = r.json()
-    assert body == {"status": "ok", "database": "ok", "redis": "ok", "mqtt": "ok", "version": body["version"]}
+    recording = {"status": "ok", "threshold_s": 3.0 * api.settings.segment_seconds, "streaming": 0, "workers_alive": 0, "reason": None,
+                 "detail": "", "stalled": []}
+    assert body == {"status": "ok", "database": "ok", "redis": "ok", "mqtt": "ok", "recording": recording,
+                    "version": body["version"]}
     assert "password" not in r.text and "postgres" not in r.text
 
 
@@ -44,6 +47,7 @@ def test_health_degraded_when_redis_is_down(settings: Settings, factory: session
         assert r.status_code == 200
         body = r.json()
         assert body["status"] == "degraded" and body["redis"] == "error" and body["database"] == "ok"
+        assert body["recording"]["status"] == "unknown"  # the watchdog cannot read Redis
         # Routes that need Redis answer 503 with a reason, not 500.
         csrf = client.post("/api/v1/auth/login", json={"username": "admin", "password": "correct-horse-battery"})
         assert csrf.status_code == 200

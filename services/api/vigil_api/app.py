@@ -42,11 +42,13 @@ from vigil_api.routes import (
     settings as settings_routes,
 )
 from vigil_api.state import AppState
+from vigil_common import recording_probe
 from vigil_common.db.engine import make_engine, make_sessionmaker
 from vigil_common.db.users import bootstrap_admin
 from vigil_common.lifecycle import backoff_delays
 from vigil_common.mqtt import MqttBus, Will
 from vigil_common.presence import PRESENCE_REFRESH_S
+from vigil_common.recording_watch import WatchReport
 from vigil_common.settings import Settings
 from vigil_common.topics import Topics
 
@@ -105,16 +107,23 @@ def _build_state(settings: Settings) -> AppState:
         republish_every_s=PRESENCE_REFRESH_S,  # replicas share the presence topic
         max_queued=1000,
     )
+    factory = make_sessionmaker(engine)
+    sync_redis = SyncRedis.from_url(settings.redis_url, socket_connect_timeout=3, socket_timeout=5)
+
+    def recording() -> WatchReport:
+        with factory() as db:
+            return recording_probe.check(settings, db, sync_redis)
+
     return AppState(
         settings=settings,
         topics=topics,
         engine=engine,
-        factory=make_sessionmaker(engine),
+        factory=factory,
         redis=redis,
-        sync_redis=SyncRedis.from_url(settings.redis_url, socket_connect_timeout=3, socket_timeout=5),
+        sync_redis=sync_redis,
         bus=bus,
         hub=LiveHub(redis, max_viewers=MAX_LIVE_VIEWERS),
-        health=HealthProbe(engine, redis, bus.connected.is_set),
+        health=HealthProbe(engine, redis, bus.connected.is_set, recording),
     )
 
 

@@ -5,8 +5,9 @@ Exit status 0 when the service running on THIS host (container, pod) is alive, 1
 - ``api``: ``GET /api/v1/health`` on loopback answers 200;
 - ``ingest``: its liveness key ``vigil:health:ingest:<host>-<pid>`` exists in Redis (refreshed by
   every ingest process with a short TTL);
-- ``recorder``: an RQ worker named ``recorder-<host>-...`` is registered in Redis (RQ drops the
-  registration when the worker stops heartbeating);
+- ``recorder``: its liveness key ``vigil:recorder:alive:recorder-<host>-...`` exists (refreshed
+  every second, 5 s TTL), and its worker loop has not failed twice in the last 5 minutes (a
+  process that stays up while its worker crash-loops is not healthy);
 - ``capture`` (the Pi image): the camera's retained ``vigil/cameras/<VIGIL_CAMERA_ID>/status`` is
   ``online``;
 - any other service (``notifier``): its liveness key if it writes one, else its retained presence
@@ -57,6 +58,26 @@ def _redis_has(settings: Settings, pattern: str) -> bool:
         client.close()
 
 
+def recorder_alive(settings: Settings, prefix: str) -> bool:
+    import time
+
+    import redis
+
+    from vigil_common.recording_watch import CRASH_LOOP_MIN, CRASH_WINDOW_S
+
+    if not _redis_has(settings, keys.recorder_alive(f"{prefix}*")):
+        return False
+    client = redis.Redis.from_url(settings.redis_url, socket_timeout=TIMEOUT_S, socket_connect_timeout=TIMEOUT_S)
+    try:
+        recent = client.zrangebyscore(keys.RECORDER_CRASHES, time.time() - CRASH_WINDOW_S, "+inf")
+        mine = [m for m in recent if (m.decode() if isinstance(m, bytes) else str(m)).startswith(prefix)]
+        return len(mine) < CRASH_LOOP_MIN
+    except redis.RedisError:
+        return False
+    finally:
+        client.close()
+
+
 def retained_online(settings: Settings, topic: str, client_name: str) -> bool:
     """True when the broker holds a retained ``online`` on ``topic``."""
     from vigil_common.mqtt import MqttBus
@@ -93,7 +114,7 @@ def service_alive(settings: Settings, service: str) -> bool:
     if service == "api":
         return api_alive(settings)
     if service == "recorder":
-        return _redis_has(settings, f"rq:worker:recorder-{host.split('.')[0]}-*")
+        return recorder_alive(settings, f"recorder-{host.split('.')[0]}-")
     if _redis_has(settings, keys.service_health(service, f"{host}-*")):
         return True
     if service == "ingest":

@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     segment_seconds: int = Field(default=10, ge=2, le=600)
     segment_grace_s: float = Field(default=2.0, ge=0, le=60)
     stream_buffer_s: int = Field(default=120, ge=10, le=3600)
+    # The recording watchdog: a streaming camera whose newest recorded window trails its frames by
+    # more than this many segment lengths is "stalled" (/health degraded, an alert, a banner).
+    recording_stall_segments: float = Field(default=3, ge=1.5, le=100)
     x264_preset: str = "veryfast"
     x264_crf: int = Field(default=23, ge=0, le=51)
     x264_threads: int = Field(default=1, ge=0, le=64)  # per job; scale with recorder workers (0 = auto)

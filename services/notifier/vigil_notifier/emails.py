@@ -164,6 +164,16 @@ def condition(kind: str, raised: bool, detail: dict[str, object], camera_id: str
             return _render(kind, None, what, lines, what + ". When it is full, Redis refuses new frames and "
                            "they are lost: raise Redis's maxmemory (REDIS_MAXMEMORY in compose) or lower "
                            "VIGIL_STREAM_BUFFER_S (the seconds of frames kept per camera).", [])
+    elif kind == "recording_stalled":
+        cameras = str(detail.get("cameras", ""))
+        if raised:
+            what = f"Recording has stalled: {cameras}" if cameras else "Recording has stalled"
+            return _render(kind, None, what, lines, f"Frames from {cameras or 'some cameras'} are arriving but are no "
+                           f"longer being recorded: {detail.get('detail') or detail.get('reason')}. Footage is lost "
+                           "once it leaves the Redis buffer (VIGIL_STREAM_BUFFER_S).", [])
+        what = "Recording has caught up"
+        return _render(kind, None, what, lines, what + f": every streaming camera is being recorded again "
+                       f"(stalled for {detail.get('stalled_for', 'unknown')}).", [])
     else:
         raise ValueError(f"no e-mail for condition {kind!r}")
     return _render(kind, camera_id, what, lines, what + ".", [])

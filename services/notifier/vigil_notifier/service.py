@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from vigil_common import keys
+from vigil_common import keys, recording_probe
 from vigil_common.counters import Counters
 from vigil_common.db import notifier_settings
 from vigil_common.db.app_settings import get_setting, set_setting
@@ -355,6 +355,7 @@ class NotifierService:
         out += self._condition_mail(c, "redis_memory_high",
                                     conditions.redis_memory_high(smp.redis_used, smp.redis_max,
                                                                  s.notify_redis_memory_pct), now, 0.0, 300.0)
+        out += self.check_recording(now)
         if self._dropped is not None:
             for camera, total in smp.dropped.items():
                 if not is_valid_camera_id(camera):
@@ -366,6 +367,31 @@ class NotifierService:
                                             s.ingest_drop_sustain_s, camera)
         self._dropped = smp.dropped
         return out
+
+    def check_recording(self, now: float) -> list[emails.Email]:
+        """The recording watchdog (vigil_common.recording_watch): one alert when streaming cameras
+        stop being recorded, one when every camera is recorded again (held for two thresholds, so
+        a crash-looping recorder that records a segment now and then stays one episode)."""
+        try:
+            with self.factory() as db:
+                report = recording_probe.check(self.settings, db, self.redis)
+        except (redis.RedisError, SQLAlchemyError) as exc:
+            log.warning("could not check recording progress: %s", type(exc).__name__)
+            return []
+        c = self.conds.setdefault("recording_stalled", Condition("recording_stalled"))
+        if report.stalled:
+            names = [self._label(cam.camera_id) for cam in report.stalled]
+            c.detail = {"cameras": ", ".join(names), "reason": report.reason, "detail": report.detail,
+                        "lag": emails.duration(max(cam.lag_s for cam in report.stalled)),
+                        "threshold": emails.duration(report.threshold_s)}
+        elif c.notified and "stalled_for" not in c.detail:  # the first good check ends the stall
+            c.detail = dict(c.detail) | {"stalled_for": emails.duration(now - (c.bad_since or now))}
+        return self._condition_mail(c, "recording_stalled", bool(report.stalled), now, 0.0, 2 * report.threshold_s)
+
+    def _label(self, camera_id: str) -> str:
+        known = self.registry.get(camera_id)
+        name = known[0] if known is not None else ""
+        return f"{name} ({camera_id})" if name and name != camera_id else camera_id
 
     def _condition_mail(self, c: Condition, kind: str, bad: bool, now: float, raise_after: float,
                         clear_after: float, camera: str | None = None) -> list[emails.Email]:

@@ -12,9 +12,11 @@ from vigil_api import __version__
 from vigil_api.deps import API_PREFIX, State, require_user
 from vigil_api.metrics import CONTENT_TYPE, collect_redis_hashes, gauge, labels, render_redis_samples
 from vigil_api.routes.cameras import camera_out
-from vigil_api.schemas import ErrorOut, HealthOut
+from vigil_api.schemas import ErrorOut, HealthOut, RecordingHealthOut
 from vigil_api.state import AppState
 from vigil_common.db.models import Camera, Segment, utcnow
+from vigil_common.recording_watch import WatchReport
+from vigil_common.settings import Settings
 
 public = APIRouter(prefix=API_PREFIX, tags=["system"])
 metrics_router = APIRouter(tags=["system"], dependencies=[Depends(require_user)])
@@ -23,10 +25,27 @@ metrics_router = APIRouter(tags=["system"], dependencies=[Depends(require_user)]
 INDEX_GAUGE_TTL_S = 15.0
 
 
+def recording_out(rec: WatchReport | None, settings: Settings) -> RecordingHealthOut:
+    if rec is None:
+        threshold = settings.recording_stall_segments * settings.segment_seconds
+        return RecordingHealthOut(status="unknown", threshold_s=threshold, streaming=0, workers_alive=0)
+    return RecordingHealthOut.model_validate({
+        "status": "ok" if rec.ok else "stalled",
+        "threshold_s": rec.threshold_s,
+        "streaming": len(rec.cameras),
+        "workers_alive": rec.workers_alive,
+        "reason": rec.reason,
+        "detail": rec.detail,
+        "stalled": [{"camera_id": c.camera_id, "lag_s": round(c.lag_s, 1), "reason": rec.reason}
+                    for c in rec.stalled],
+    })
+
+
 @public.get("/health", response_model=HealthOut)
 async def health(state: State, response: Response) -> HealthOut:
-    """Each dependency's state. Always 200 while the process serves (usable as a liveness
-    probe); ``status`` is ``degraded`` when any dependency is down.
+    """Each dependency's state and the recording watchdog's. Always 200 while the process
+    serves (usable as a liveness probe); ``status`` is ``degraded`` when any dependency is down
+    or a streaming camera's recording has stalled (``recording.stalled`` names the cameras).
     """
     report = await state.health.check()
     response.headers["Cache-Control"] = "no-store"
@@ -40,6 +59,7 @@ async def health(state: State, response: Response) -> HealthOut:
             "database": word(report.database),
             "redis": word(report.redis),
             "mqtt": word(report.mqtt),
+            "recording": recording_out(report.recording, state.settings),
             "version": __version__,
         }
     )
@@ -62,6 +82,21 @@ def _registry_and_index_lines(state: AppState) -> list[str]:
     lines += gauge("vigil_api_segments", "Segments in the recording index.", {"": int(count)})
     lines += gauge("vigil_api_segment_bytes", "Bytes of indexed segments.", {"": int(total_bytes)})
     state.index_gauges = (time.monotonic(), lines)
+    return lines
+
+
+def recording_lines(rec: WatchReport) -> list[str]:
+    """The recording watchdog's gauges: each streaming camera's lag and whether it is stalled."""
+    lines = gauge("vigil_recording_lag_seconds",
+                  "Age of the oldest frame of a streaming camera that is not yet recorded.",
+                  {labels(camera=c.camera_id): round(c.lag_s, 3) for c in rec.cameras})
+    lines += gauge("vigil_recording_stalled",
+                   "1 while a streaming camera's recording lag exceeds the watchdog's threshold.",
+                   {labels(camera=c.camera_id): int(c.stalled) for c in rec.cameras})
+    lines += gauge("vigil_recording_stall_threshold_seconds", "The watchdog's lag threshold.",
+                   {"": rec.threshold_s})
+    lines += gauge("vigil_recorder_workers_alive", "Recorder workers that sent a heartbeat recently.",
+                   {"": rec.workers_alive})
     return lines
 
 
@@ -92,6 +127,8 @@ async def metrics(state: State) -> Response:
             labels(dependency="mqtt"): int(report.mqtt),
         },
     )
+    if report.recording is not None:
+        lines += recording_lines(report.recording)
     if report.database:
         lines += await run_in_threadpool(_registry_and_index_lines, state)
     if report.redis:
