@@ -92,8 +92,8 @@ class Pipeline:
     def subjects(self, text: str) -> list[str]:
         return [s for s in self.capture.subjects() if text in s]
 
-    def worker(self, *, crashing: bool = False) -> subprocess.Popen[bytes]:
-        extra: dict[str, str] = {}
+    def worker(self, *, crashing: bool = False, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        extra: dict[str, str] = dict(extra_env or {})
         if crashing:
             site = self.tmp / "crashing-rq"
             site.mkdir(exist_ok=True)
@@ -172,9 +172,9 @@ def assert_metrics_show_the_stall(p: Pipeline) -> None:
     assert float(lag.split()[-1]) > THRESHOLD_S
 
 
-def assert_one_alert_then_one_recovery(p: Pipeline, reason_text: str) -> None:
+def assert_one_alert_then_one_recovery(p: Pipeline, reason_text: str, cameras: str = f"Porch ({CAM})") -> None:
     mail = wait_for(lambda: p.subjects(STALLED), 30, "the stalled e-mail", poll=0.25)
-    assert mail == [f"[Vigil] {STALLED}: Porch ({CAM})"]
+    assert mail == [f"[Vigil] {STALLED}: {cameras}"]
     body = next(m.body for m in p.capture.mails() if STALLED in m.body["subject"])
     text = next(c["value"] for c in body["content"] if c["type"] == "text/plain")
     assert reason_text in text, text
@@ -237,5 +237,50 @@ def test_a_killed_recorder_is_caught(pipeline: Pipeline) -> None:
         wait_for(lambda: p.subjects(STALLED), 30, "the stalled e-mail", poll=0.25)
         worker = p.worker()  # restarted, as compose or `vigil up` would
         assert_one_alert_then_one_recovery(p, "no recorder process is running")
+    finally:
+        stop_group(worker)
+
+
+def test_a_queue_growing_faster_than_the_worker_drains_it_is_caught(pipeline: Pipeline) -> None:
+    """Three more cameras sending noise at 960x540 and one worker encoding with x264's slowest
+    preset: segment jobs arrive faster than they finish, the queue grows, the watchdog says so."""
+    import cv2
+    import numpy as np
+
+    p = pipeline
+    extra = [f"busy-{i}" for i in range(3)]
+    for cam in extra:
+        add_camera(p.sessions, cam)
+    rng = np.random.default_rng(7)
+    noise = [cv2.imencode(".jpg", rng.integers(0, 256, (540, 960, 3), dtype=np.uint8))[1].tobytes()
+             for _ in range(8)]
+    publishers = [FramePublisher(p.settings, cam, fps=8, size=(960, 540)) for cam in extra]
+    for pub in publishers:
+        pub.jpegs = noise  # hard to encode: x264 works for every pixel
+        pub.start()
+    worker = p.worker(extra_env={"VIGIL_X264_PRESET": "veryslow", "VIGIL_X264_THREADS": "1"})
+    try:
+        def backed_up() -> dict[str, object] | None:
+            rec = p.recording()
+            return rec if rec["status"] == "stalled" and rec["reason"] == "queue_backed_up" else None
+
+        rec = wait_for(backed_up, 120, "the watchdog to report the queue backed up", poll=0.5)
+        assert isinstance(rec, dict) and "add recorder workers" in str(rec["detail"]), rec
+        assert p.health()["status"] == "degraded"
+        assert len(p.subjects(STALLED)) <= 1
+        wait_for(lambda: p.subjects(STALLED), 30, "the stalled e-mail", poll=0.25)
+    finally:
+        for pub in publishers:
+            pub.stop()
+        stop_group(worker)
+    worker = p.worker()  # the default preset keeps up again once the extra cameras are gone
+    try:
+        with p.sessions.begin() as db:  # they stopped; disable them so their backlog is not awaited
+            from vigil_common.db.models import Camera
+
+            for cam in extra:
+                db.get(Camera, cam).enabled = False  # type: ignore[union-attr]
+        assert_one_alert_then_one_recovery(p, "add recorder workers",
+                                           ", ".join([*(f"{c.title()} ({c})" for c in extra), f"Porch ({CAM})"]))
     finally:
         stop_group(worker)

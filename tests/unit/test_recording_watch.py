@@ -101,6 +101,9 @@ def test_reason_queue_backed_up() -> None:
     state = running(workers=[alive(), alive("recorder-b")], queued=40, oldest_queued_s=95)
     reason, detail = behind(state)
     assert reason == rw.QUEUE_BACKED_UP and "40 segment job(s)" in detail and "2 worker(s)" in detail
+    # a window is a segment old when enqueued: 20 s in the queue is the rest of a 30 s lag
+    assert behind(running(workers=[alive()], queued=3, oldest_queued_s=20))[0] == rw.QUEUE_BACKED_UP
+    assert behind(running(workers=[alive()], queued=3, oldest_queued_s=5))[0] == rw.RECORDER_BEHIND
 
 
 def test_reason_disk_full_wins() -> None:

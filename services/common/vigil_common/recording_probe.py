@@ -99,7 +99,7 @@ def read_recorder(client: redis.Redis, now: float) -> RecorderState:
     queued = queue.count
     oldest: float | None = None
     if queued:
-        head = queue.get_job_ids(0, 0)
+        head = queue.get_job_ids(0, 1)  # (offset, length)
         if head:
             job = Job.fetch(head[0], connection=client)
             enqueued = _epoch(job.enqueued_at)
