@@ -104,6 +104,10 @@ def test_reason_queue_backed_up() -> None:
     # a window is a segment old when enqueued: 20 s in the queue is the rest of a 30 s lag
     assert behind(running(workers=[alive()], queued=3, oldest_queued_s=20))[0] == rw.QUEUE_BACKED_UP
     assert behind(running(workers=[alive()], queued=3, oldest_queued_s=5))[0] == rw.RECORDER_BEHIND
+    # every worker busy with jobs waiting: too little capacity, however young the queue
+    busy = WorkerInfo("recorder-a", NOW - 1, busy=True)
+    assert behind(running(workers=[busy], queued=3, oldest_queued_s=5))[0] == rw.QUEUE_BACKED_UP
+    assert behind(running(workers=[busy, alive("recorder-b")], queued=3, oldest_queued_s=5))[0] == rw.RECORDER_BEHIND
 
 
 def test_reason_disk_full_wins() -> None:

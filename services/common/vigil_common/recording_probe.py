@@ -92,7 +92,7 @@ def read_recorder(client: redis.Redis, now: float) -> RecorderState:
         stopped = len(connected - alive)
     except redis.ResponseError:  # CLIENT LIST forbidden by the ACL
         stopped = None
-    workers = [WorkerInfo(w.name, _epoch(w.last_heartbeat)) for w in Worker.all(queue=queue)]
+    workers = [WorkerInfo(w.name, _epoch(w.last_heartbeat), w.get_state() == "busy") for w in Worker.all(queue=queue)]
     scored = cast("list[tuple[bytes, float]]",
                   client.zrangebyscore(keys.RECORDER_CRASHES, now - 3600, "+inf", withscores=True))
     crashes = [score for _member, score in scored]

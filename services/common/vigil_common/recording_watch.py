@@ -18,7 +18,8 @@ its lag exceeds ``stall_segments`` segment lengths (``VIGIL_RECORDING_STALL_SEGM
 ``recorder_hung`` (no recorder process refreshes its liveness key, yet one still holds the
 connection it refreshes it on: a stopped process), ``recorder_down`` (no process alive, none
 connected), ``recorder_crash_looping`` (a process is alive but its worker loop keeps failing),
-``queue_backed_up`` (a segment job has waited the threshold less one segment: add workers), else
+``queue_backed_up`` (segment jobs wait while every worker is busy, or one has waited the
+threshold less one segment: add workers), else
 ``recorder_behind``.
 """
 
@@ -74,6 +75,7 @@ class CameraProgress:
 class WorkerInfo:
     name: str
     last_heartbeat: float | None  # epoch seconds (RQ's worker heartbeat)
+    busy: bool = False  # running a job
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,12 +156,14 @@ def diagnose(state: RecorderState, now: float, policy: Policy) -> tuple[str, str
     if len(recent) >= CRASH_LOOP_MIN or (recent and not alive):
         return RECORDER_CRASH_LOOPING, (f"the recorder's worker loop failed {len(recent)} time(s) in the last "
                                         f"{_ago(CRASH_WINDOW_S)}{last}; it restarts with backoff")
-    # A window is a segment (plus the grace) old when its job is enqueued: a job that waited the
-    # rest of the threshold is what made the lag.
-    if state.queued and state.oldest_queued_s is not None and \
-            state.oldest_queued_s >= policy.threshold_s - policy.segment_seconds:
-        return QUEUE_BACKED_UP, (f"{state.queued} segment job(s) waiting, the oldest for "
-                                 f"{_ago(state.oldest_queued_s)}, with {len(alive)} worker(s): add recorder workers")
+    # Jobs waiting while every worker is busy: too little capacity. A window is a segment (plus
+    # the grace) old when its job is enqueued, so a job that waited the rest of the threshold is
+    # what made the lag whatever the workers say.
+    waited = state.oldest_queued_s or 0.0
+    if state.queued and (waited >= policy.threshold_s - policy.segment_seconds
+                         or (alive and all(w.busy for w in alive))):
+        return QUEUE_BACKED_UP, (f"{state.queued} segment job(s) waiting, the oldest for {_ago(waited)}, "
+                                 f"with {len(alive)} worker(s) busy: add recorder workers")
     return RECORDER_BEHIND, (f"{len(alive)} recorder worker(s) alive but segments are not being finished: "
                              "see the recorder's log and its failed jobs")
 
