@@ -32,8 +32,8 @@ def test_health_is_public_and_reports_dependencies(api: Api) -> None:
     r = api.client.get("/api/v1/health")
     assert r.status_code == 200
     body = r.json()
-    recording = {"status": "ok", "threshold_s": 3.0 * api.settings.segment_seconds, "streaming": 0, "workers_alive": 0, "reason": None,
-                 "detail": "", "stalled": []}
+    recording = {"status": "ok", "threshold_s": 3.0 * api.settings.segment_seconds, "streaming": 0,
+                 "workers_alive": 0, "reason": None, "detail": "", "stalled": []}
     assert body == {"status": "ok", "database": "ok", "redis": "ok", "mqtt": "ok", "recording": recording,
                     "version": body["version"]}
     assert "password" not in r.text and "postgres" not in r.text
