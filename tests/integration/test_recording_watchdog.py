@@ -172,9 +172,12 @@ def assert_metrics_show_the_stall(p: Pipeline) -> None:
     assert float(lag.split()[-1]) > THRESHOLD_S
 
 
-def assert_one_alert_then_one_recovery(p: Pipeline, reason_text: str, cameras: str = f"Porch ({CAM})") -> None:
+def assert_one_alert_then_one_recovery(p: Pipeline, reason_text: str, cameras: str | None = f"Porch ({CAM})") -> None:
+    """``cameras``: the stalled ones the subject names (None: whichever were first)."""
     mail = wait_for(lambda: p.subjects(STALLED), 30, "the stalled e-mail", poll=0.25)
-    assert mail == [f"[Vigil] {STALLED}: {cameras}"]
+    assert isinstance(mail, list) and len(mail) == 1 and mail[0].startswith(f"[Vigil] {STALLED}: "), mail
+    if cameras is not None:
+        assert mail == [f"[Vigil] {STALLED}: {cameras}"]
     body = next(m.body for m in p.capture.mails() if STALLED in m.body["subject"])
     text = next(c["value"] for c in body["content"] if c["type"] == "text/plain")
     assert reason_text in text, text
@@ -280,7 +283,7 @@ def test_a_queue_growing_faster_than_the_worker_drains_it_is_caught(pipeline: Pi
 
             for cam in extra:
                 db.get(Camera, cam).enabled = False  # type: ignore[union-attr]
-        assert_one_alert_then_one_recovery(p, "add recorder workers",
-                                           ", ".join([*(f"{c.title()} ({c})" for c in extra), f"Porch ({CAM})"]))
+        # the cameras stalled first depend on the order the worker took their windows in
+        assert_one_alert_then_one_recovery(p, "add recorder workers", None)
     finally:
         stop_group(worker)
