@@ -198,3 +198,12 @@ def test_entrypoint_keeps_cameras_and_updates_service_passwords(tmp_path: Path) 
         st = (auth / "passwd").stat()
         assert (st.st_uid, stat.S_IMODE(st.st_mode)) == (10001, 0o640)
         assert stat.S_IMODE(auth.stat().st_mode) == 0o2770
+
+
+def test_the_shipped_acl_is_the_one_vigil_up_uses() -> None:
+    """deploy/mosquitto/acl and vigil_common.broker_acl (embedded broker) say the same thing."""
+    from vigil_common.broker_acl import mosquitto_acl
+
+    shipped = [line.strip() for line in (MOSQUITTO_DIR / "acl").read_text().splitlines()
+               if line.strip() and not line.strip().startswith("#")]
+    assert shipped == [line for line in mosquitto_acl("vigil").splitlines() if line.strip()]

@@ -33,7 +33,7 @@ from tests.integration.test_days_support import (  # noqa: F401 - fixtures (clie
     sessions,
 )
 from vigil_api.app import create_app
-from vigil_common import keys
+from vigil_common import keys, recorder_jobs
 from vigil_common.db.models import CameraEvent, DayVideo, MotionEvent, utcnow
 from vigil_common.settings import Settings
 from vigil_recorder.days_plan import day_bounds
@@ -244,7 +244,7 @@ def test_day_video_requests_are_refused_when_the_long_job_queue_is_full(
     add_camera(factory, CAM)
     t = ns_of(datetime.fromisoformat("2024-05-01T09:00:00+00:00"))
     record_window(api.settings, client, sessions, CAM, t, 10, first_number=0)
-    queue = Queue(keys.RECORDER_SLOW_QUEUE, connection=client)
+    queue = recorder_jobs.queue(client, keys.RECORDER_SLOW_QUEUE)
     for i in range(MAX_WAITING_SLOW_JOBS):
         queue.enqueue("vigil_recorder.days.assemble_day", args=("other", f"2024-01-{i + 1:02d}"), job_id=f"filler-{i}")
     api.login()

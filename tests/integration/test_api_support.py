@@ -51,7 +51,11 @@ class Api:
         return str(r.json()["csrf_token"])
 
     def token(self, name: str = "test") -> str:
-        csrf = self.login()
+        return self.token_for("admin", ADMIN_PASSWORD, name)
+
+    def token_for(self, username: str, password: str, name: str = "test") -> str:
+        """An API token of ``username``, made from a session (then logged out of)."""
+        csrf = self.login(username, password)
         r = self.client.post("/api/v1/tokens", json={"name": name}, headers={"X-CSRF-Token": csrf})
         assert r.status_code == 201, r.text
         self.client.cookies.clear()

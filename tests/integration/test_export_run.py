@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 import redis
-from rq import Queue
 from sqlalchemy import delete
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -26,7 +25,7 @@ from tests.integration.test_days_support import (  # noqa: F401 - fixtures (clie
     sessions,
     utc,
 )
-from vigil_common import keys
+from vigil_common import keys, recorder_jobs
 from vigil_common.db.models import Export
 from vigil_common.settings import Settings
 from vigil_recorder import exports, mp4meta
@@ -160,7 +159,7 @@ def test_export_job_runs_in_a_recorder_worker(
     settings: Settings, client: redis.Redis, sessions: sessionmaker[Session], three_gop_segments: None
 ) -> None:
     eid = add_export(sessions, T + 2 * S, T + 5 * S)
-    Queue(keys.RECORDER_SLOW_QUEUE, connection=client).enqueue(
+    recorder_jobs.queue(client, keys.RECORDER_SLOW_QUEUE).enqueue(
         "vigil_recorder.exports.run_export", args=(eid,), job_id=f"export-{eid}")
     run_burst_worker(settings)
     row = export_row(sessions, eid)

@@ -22,12 +22,13 @@ from sqlalchemy import select
 
 from tests.conftest import free_port
 from tests.helpers import private_redis
-from vigil_common import keys, streams
+from vigil_common import keys, recorder_jobs, streams
 from vigil_common.db.engine import make_engine, make_sessionmaker
 from vigil_common.db.models import Segment
 from vigil_common.envelope import Codec, Frame
 from vigil_common.settings import Settings
 from vigil_common.windows import Window
+from vigil_recorder.main import VigilJob
 
 pytestmark = pytest.mark.integration
 
@@ -66,7 +67,7 @@ def add_window(client: redis.Redis, start_ms: int, n: int, size: tuple[int, int]
 
 
 def enqueue(client: redis.Redis, window: Window) -> Job:
-    queue = Queue(keys.RECORDER_QUEUE, connection=client)
+    queue = recorder_jobs.queue(client)
     return queue.enqueue(
         "vigil_recorder.jobs.record_segment",
         args=(window.camera_id, window.start_ms, window.end_ms),
@@ -136,7 +137,8 @@ def test_in_process_worker_forks_a_horse_with_its_own_context(
         s.execute(select(Segment.id)).all()
     try:
         job = enqueue(client, add_window(client, 1_700_000_100_000, 6))
-        Worker([Queue(keys.RECORDER_QUEUE, connection=client)], connection=client).work(burst=True)
+        Worker([recorder_jobs.queue(client)], connection=client, serializer=recorder_jobs.serializer(),
+               job_class=VigilJob).work(burst=True)
         job.refresh()
         assert job.get_status() == JobStatus.FINISHED
         with parent.sessions() as s:  # the parent's pool still works after the fork

@@ -267,3 +267,25 @@ def test_hub_end_streams_and_invalid_ids() -> None:
         assert hub.readers == 0
 
     asyncio.run(scenario())
+
+
+def test_one_viewer_account_cannot_take_every_live_slot() -> None:
+    """Issue 12, point 5: per-user limits, and the last slots are the admins'."""
+    async def scenario() -> None:
+        hub = LiveHub(FakeRedis(), max_viewers=6, block_ms=50, max_per_user=3, admin_reserve=2)  # type: ignore[arg-type]
+        mine = [hub.join(f"cam{i}", 7) for i in range(3)]
+        with pytest.raises(Exception, match="limit per user"):
+            hub.join("cam9", 7)
+        theirs = [hub.join("cam1", 8)]
+        with pytest.raises(Exception, match="kept for admins"):
+            hub.join("cam1", 9)  # a third viewer account: only the admins' slots are left
+        admins = [hub.join("cam1", 1, admin=True), hub.join("cam2", 1, admin=True)]
+        with pytest.raises(Exception, match="too many live viewers"):
+            hub.join("cam3", 2, admin=True)  # really full
+        for v in mine + theirs + admins:
+            hub.leave(v)
+        assert hub.viewers == 0
+        hub.join("cam1", 7)  # the slots came back
+        await hub.close()
+
+    asyncio.run(asyncio.wait_for(scenario(), 10))

@@ -47,7 +47,7 @@ export function show(root) {
         });
         const pw = h('input', { type: 'password', minlength: 8, placeholder: 'at least 8 characters', autocomplete: 'new-password', 'aria-label': `New password for ${u.username}` });
         const reset = h('button', { type: 'button', onclick: async () => {
-          try { await patch(`/users/${u.id}`, { password: pw.value }); pw.value = ''; toast(`Password of ${u.username} reset`); } catch (err) { fail(err); }
+          try { const out = await patch(`/users/${u.id}`, { password: pw.value }); pw.value = ''; const n = out.tokens_revoked || 0; toast(`Password of ${u.username} reset; sessions ended${n ? `, ${n} API token${n > 1 ? 's' : ''} revoked` : ''}`); } catch (err) { fail(err); }
         } }, 'Reset password');
         const remove = h('button.danger', { type: 'button', disabled: u.username === session.user.username, onclick: async () => {
           if (!remove.dataset.armed) { remove.dataset.armed = '1'; setText(remove, 'Really remove?'); return; }

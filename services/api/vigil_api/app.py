@@ -16,6 +16,7 @@ import redis.asyncio as aioredis
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 from redis import Redis as SyncRedis
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from vigil_api import __version__
 from vigil_api.deps import API_PREFIX
@@ -53,6 +54,7 @@ from vigil_common.settings import Settings
 from vigil_common.topics import Topics
 
 log = logging.getLogger(__name__)
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]", "::1")
 
 SERVICE_NAME = "api"
 MAX_LIVE_VIEWERS = 64
@@ -74,7 +76,7 @@ def _print_generated_password(password: str) -> None:
 
 def _bootstrap_once(state: AppState, on_password: Callable[[str], None]) -> None:
     secret = state.settings.admin_password
-    generated = bootstrap_admin(state.factory, secret.get_secret_value() if secret else None)
+    generated = bootstrap_admin(state.writes, secret.get_secret_value() if secret else None)
     if generated:
         on_password(generated)
 
@@ -108,6 +110,10 @@ def _build_state(settings: Settings) -> AppState:
         max_queued=1000,
     )
     factory = make_sessionmaker(engine)
+    if engine.dialect.name == "sqlite":
+        writes = make_sessionmaker(make_engine(settings.effective_database_url(), sqlite_immediate=True))
+    else:
+        writes = factory
     sync_redis = SyncRedis.from_url(settings.redis_url, socket_connect_timeout=3, socket_timeout=5)
 
     def recording() -> WatchReport:
@@ -119,10 +125,12 @@ def _build_state(settings: Settings) -> AppState:
         topics=topics,
         engine=engine,
         factory=factory,
+        writes=writes,
         redis=redis,
         sync_redis=sync_redis,
         bus=bus,
-        hub=LiveHub(redis, max_viewers=MAX_LIVE_VIEWERS),
+        hub=LiveHub(redis, max_viewers=MAX_LIVE_VIEWERS, max_per_user=settings.live_max_per_user,
+                    admin_reserve=settings.live_admin_reserve),
         health=HealthProbe(engine, redis, bus.connected.is_set, recording),
     )
 
@@ -169,6 +177,10 @@ def create_app(
             await state.redis.aclose()
             state.sync_redis.close()
             state.engine.dispose()
+            if state.writes is not state.factory:
+                bind = state.writes.kw.get("bind")
+                if bind is not None:
+                    bind.dispose()
             log.info("api stopped")
 
     app = FastAPI(
@@ -181,6 +193,9 @@ def create_app(
         docs_url=None,  # Swagger UI loads scripts from a CDN: incompatible with our CSP
         redoc_url=None,
         lifespan=lifespan,
+        # No "add a trailing slash" redirect: its Location was built from the request's Host
+        # header, so a forged Host made the API redirect to any site (issue 12).
+        redirect_slashes=False,
     )
     install_handlers(app)
     # Added innermost first: metrics sees every response, including the catch-all's 500s.
@@ -188,6 +203,8 @@ def create_app(
     app.add_middleware(CatchAllMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestMetricsMiddleware, metrics=request_metrics)
+    if "*" not in settings.allowed_hosts:  # outermost: a foreign Host gets 400 before anything runs
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=[*settings.allowed_hosts, *LOOPBACK_HOSTS])
 
     # Routers carry their full paths, so route templates (metrics labels) are absolute.
     routers = (system.public, auth.public, auth.router, cameras.router, snapshots.router, days.router,

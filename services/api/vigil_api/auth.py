@@ -181,10 +181,12 @@ def end_session(db: DbSession, session_hash: str) -> None:
     db.execute(delete(Session).where(Session.token_hash == session_hash))
 
 
-def create_token(db: DbSession, user_id: int, name: str, now: datetime) -> tuple[str, ApiToken]:
-    """Create an API token for ``user_id``; returns the secret (shown once) and the row."""
+def create_token(db: DbSession, user_id: int, name: str, now: datetime, session_hash: str) -> tuple[str, ApiToken]:
+    """Create an API token for ``user_id`` from its session ``session_hash``; returns the secret
+    (shown once) and the row."""
     secret = TOKEN_PREFIX + new_secret()
-    row = ApiToken(user_id=user_id, name=name, token_hash=hash_secret(secret), created_at=now)
+    row = ApiToken(user_id=user_id, name=name, token_hash=hash_secret(secret), created_at=now,
+                   created_by_session=session_hash[:16])
     db.add(row)
     db.flush()
     return secret, row

@@ -52,7 +52,7 @@ def require_user(
         scheme, _, credentials = header.partition(" ")
         if scheme.lower() != "bearer" or not credentials.strip():
             raise _unauthorized("malformed Authorization header: expected 'Bearer <token>'")
-        with state.factory.begin() as db:
+        with state.factory.begin() as db:  # writes only a rare last_used_at
             principal = token_principal(db, credentials.strip(), now)
         if principal is None:
             raise _unauthorized("invalid API token")
@@ -60,7 +60,7 @@ def require_user(
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
         raise _unauthorized("authentication required: log in or send 'Authorization: Bearer <token>'")
-    with state.factory.begin() as db:
+    with state.factory.begin() as db:  # writes only when deleting an expired session
         principal = session_principal(db, cookie, now)
     if principal is None:
         raise _unauthorized("session expired or invalid: log in again")

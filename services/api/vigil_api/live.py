@@ -3,7 +3,9 @@
 A :class:`LiveHub` keeps a channel per camera that has viewers. The channel's reader task
 blocks on ``XREAD`` from the newest entry and hands each JPEG to every viewer's small queue;
 a slow viewer loses its oldest queued frame, never stalls the others. The reader is cancelled
-as soon as the channel's last viewer leaves. The number of viewers is bounded.
+as soon as the channel's last viewer leaves. The number of viewers is bounded: per user
+(``max_per_user``) and in all, with ``admin_reserve`` of the slots kept for admins, so one viewer
+account cannot take every stream (issue 12).
 """
 
 from __future__ import annotations
@@ -37,8 +39,9 @@ class HubFullError(Exception):
 class Viewer:
     """One connected client: a bounded queue of JPEGs, oldest dropped when full."""
 
-    def __init__(self, camera_id: str, queue_size: int) -> None:
+    def __init__(self, camera_id: str, queue_size: int, user_id: int | None = None) -> None:
         self.camera_id = camera_id
+        self.user_id = user_id
         # None is the end-of-stream marker (server shutting down).
         self.queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=queue_size)
         self.dropped = 0
@@ -79,10 +82,14 @@ class LiveHub:
     """Per-camera broadcasters over Redis streams. Use from one event loop."""
 
     def __init__(
-        self, redis: aioredis.Redis, *, max_viewers: int = 64, queue_size: int = 2, block_ms: int = 1000
+        self, redis: aioredis.Redis, *, max_viewers: int = 64, queue_size: int = 2, block_ms: int = 1000,
+        max_per_user: int = 8, admin_reserve: int = 0,
     ) -> None:
         self._redis = redis
         self.max_viewers = max_viewers
+        self.max_per_user = max_per_user
+        self.admin_reserve = min(admin_reserve, max_viewers)
+        self._per_user: dict[int, int] = {}
         self._queue_size = queue_size
         self._block_ms = block_ms
         self._channels: dict[str, _Channel] = {}
@@ -100,15 +107,24 @@ class LiveHub:
         """Reader tasks still running (including any that are on their way out)."""
         return len(self._tasks)
 
-    def join(self, camera_id: str) -> Viewer:
-        """Register a viewer (starting the camera's reader if it is the first)."""
+    def join(self, camera_id: str, user_id: int | None = None, *, admin: bool = False) -> Viewer:
+        """Register a viewer (starting the camera's reader if it is the first). Raises
+        :class:`HubFullError` past the caller's own limit, or when every slot not reserved for
+        admins is taken (for a non-admin) or every slot is (for an admin)."""
         if self.closing:
             raise HubFullError("server shutting down")
         if self._viewers >= self.max_viewers:
             raise HubFullError(f"too many live viewers (limit {self.max_viewers})")
+        if not admin and self._viewers >= self.max_viewers - self.admin_reserve:
+            raise HubFullError(f"too many live viewers (limit {self.max_viewers}, "
+                               f"{self.admin_reserve} kept for admins)")
+        if user_id is not None and self._per_user.get(user_id, 0) >= self.max_per_user:
+            raise HubFullError(f"you have {self.max_per_user} live streams open already (the limit per user)")
         # Validates the id before it names a key.
         stream_key = keys.frames_stream(camera_id)
-        viewer = Viewer(camera_id, self._queue_size)
+        viewer = Viewer(camera_id, self._queue_size, user_id)
+        if user_id is not None:
+            self._per_user[user_id] = self._per_user.get(user_id, 0) + 1
         channel = self._channels.get(camera_id)
         if channel is None:
             channel = self._channels[camera_id] = _Channel()
@@ -129,6 +145,12 @@ class LiveHub:
             return
         viewer.left = True
         self._viewers -= 1
+        if viewer.user_id is not None:
+            left = self._per_user.get(viewer.user_id, 1) - 1
+            if left > 0:
+                self._per_user[viewer.user_id] = left
+            else:
+                self._per_user.pop(viewer.user_id, None)
         channel = self._channels.get(viewer.camera_id)
         if channel is None:
             return

@@ -13,6 +13,7 @@ from types import FrameType
 import uvicorn
 
 from vigil_api.app import create_app, find_frontend_dir
+from vigil_common.lifecycle import private_files
 from vigil_common.logsetup import setup_logging
 from vigil_common.settings import Settings
 
@@ -53,6 +54,7 @@ class _Server(uvicorn.Server):
 
 
 def main(argv: list[str]) -> int:
+    private_files()
     settings = Settings()
     args = _parser(settings).parse_args(argv)
     if not 1 <= args.port <= 65535:

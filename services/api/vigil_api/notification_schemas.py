@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from vigil_common import bounds
 from vigil_common.db.notifier_settings import valid_email
 
 Channel = Literal["sendgrid", "smtp", "webhook", "console"]
@@ -61,9 +62,9 @@ class NotifierSettingsIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     recipients: list[str] | None = Field(default=None, max_length=MAX_RECIPIENTS)
-    offline_grace_s: float | None = Field(default=None, ge=0, le=7 * 86400)
-    reminder_after_s: float | None = Field(default=None, ge=0, le=365 * 86400)
-    reminder_every_s: float | None = Field(default=None, gt=0, le=365 * 86400)
+    offline_grace_s: float | None = Field(default=None, ge=bounds.OFFLINE_GRACE_MIN_S, le=bounds.OFFLINE_GRACE_MAX_S)
+    reminder_after_s: float | None = Field(default=None, ge=bounds.REMINDER_AFTER_MIN_S, le=bounds.REMINDER_MAX_S)
+    reminder_every_s: float | None = Field(default=None, ge=bounds.REMINDER_EVERY_MIN_S, le=bounds.REMINDER_MAX_S)
 
     _addresses = field_validator("recipients")(_check_addresses)
 

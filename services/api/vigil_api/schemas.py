@@ -62,6 +62,8 @@ class TokenOut(BaseModel):
     name: str
     created_at: datetime
     last_used_at: datetime | None = None
+    created_by_session: str | None = Field(
+        default=None, description="The session that created it (the first 16 hex digits of its hash).")
 
 
 class TokenCreated(BaseModel):

@@ -22,7 +22,11 @@ class AppState:
     settings: Settings
     topics: Topics
     engine: Engine
-    factory: sessionmaker[Session]
+    factory: sessionmaker[Session]  # reads
+    # Transactions that write. On SQLite they begin IMMEDIATE (the write lock first): SQLite
+    # ignores SELECT ... FOR UPDATE, so a read-then-write (the last-admin check, the failed-login
+    # counter) would race another request's without it. On PostgreSQL: the same as ``factory``.
+    writes: sessionmaker[Session]
     redis: aioredis.Redis
     sync_redis: SyncRedis  # for work done in worker threads (the login throttle)
     bus: MqttBus

@@ -53,6 +53,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"vigil {__version__}")
         return 0
     name, rest = args[0], args[1:]
+    from vigil_common.lifecycle import private_files
+
+    private_files()
     if name not in COMMANDS:
         print(f"vigil: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
         return 2

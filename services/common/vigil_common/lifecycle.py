@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 import time
@@ -76,3 +77,13 @@ def retry(
                     raise
             else:
                 time.sleep(delay)
+
+
+PRIVATE_UMASK = 0o077
+
+
+def private_files() -> None:
+    """Files and directories this process creates are its user's alone (0600 / 0700): the
+    database holds password hashes, the data directory the footage. Called first in every
+    service's ``main``; the API serves the footage itself, nothing else needs to read it."""
+    os.umask(PRIVATE_UMASK)

@@ -18,7 +18,7 @@ import redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from vigil_common import keys
+from vigil_common import keys, recorder_jobs
 from vigil_common.db.models import Camera
 from vigil_common.recording_watch import CameraProgress, Policy, RecorderState, WatchReport, WorkerInfo, assess
 from vigil_common.settings import Settings
@@ -79,10 +79,9 @@ def _text(value: Any) -> str:
 
 def read_recorder(client: redis.Redis, now: float) -> RecorderState:
     """The recorder's workers (RQ's registry), its reported failures, queue and disk."""
-    from rq import Queue, Worker
-    from rq.job import Job
+    from rq import Worker
 
-    queue = Queue(keys.RECORDER_QUEUE, connection=client)
+    queue = recorder_jobs.queue(client)
     prefix = keys.recorder_alive("")
     alive = {_text(k)[len(prefix):] for k in client.scan_iter(match=keys.RECORDER_ALIVE_PATTERN, count=200)}
     stopped: int | None
@@ -101,7 +100,7 @@ def read_recorder(client: redis.Redis, now: float) -> RecorderState:
     if queued:
         head = queue.get_job_ids(0, 1)  # (offset, length)
         if head:
-            job = Job.fetch(head[0], connection=client)
+            job = recorder_jobs.fetch(client, head[0])
             enqueued = _epoch(job.enqueued_at)
             oldest = None if enqueued is None else max(0.0, now - enqueued)
     raw_full = client.get(keys.RECORDER_DISK_FULL)

@@ -14,8 +14,8 @@ import argparse
 import os
 import sys
 
-from vigil_common.embedded import broker_spec, free_port, redis_spec, wait_port
-from vigil_common.lifecycle import StopSignal
+from vigil_common.embedded import Credentials, broker_spec, free_port, redis_spec, wait_port
+from vigil_common.lifecycle import StopSignal, private_files
 from vigil_common.logsetup import setup_logging
 from vigil_common.settings import Settings
 from vigil_common.supervisor import ServiceSpec, Supervisor
@@ -48,6 +48,7 @@ def demo_cameras(n: int) -> list[tuple[str, str, str]]:
 
 
 def main(argv: list[str]) -> int:
+    private_files()
     args = build_parser().parse_args(argv)
     overrides: dict[str, object] = {}
     if args.port:
@@ -60,23 +61,34 @@ def main(argv: list[str]) -> int:
     data_dir = settings.data_dir.resolve()
     run_dir = data_dir / "run"
     run_dir.mkdir(parents=True, exist_ok=True)
+    # Data made before files were created private (issue 12): the footage and the database.
+    data_dir.chmod(0o700)
+    for db_file in data_dir.glob("vigil.db*"):
+        db_file.chmod(0o600)
+    run_dir.chmod(0o700)  # the embedded services' secrets live here
     configured = settings.model_fields_set
     sup = Supervisor()
     env: dict[str, str] = {"VIGIL_DATA_DIR": str(data_dir), "VIGIL_HTTP_PORT": str(settings.http_port)}
+    cameras = demo_cameras(args.cameras)
+    creds = Credentials.generate(cam_id for cam_id, _, _ in cameras)
+    mqtt_port: int | None = None  # set when the broker is ours: each service gets its own account
 
     infra: list[tuple[ServiceSpec, int]] = []
     if "mqtt_url" not in configured:
-        port = free_port()
-        spec, kind = broker_spec(run_dir, port)
-        infra.append((spec, port))
-        env["VIGIL_MQTT_URL"] = f"mqtt://127.0.0.1:{port}"
-        sup.say("up", f"no VIGIL_MQTT_URL: starting embedded {kind} on 127.0.0.1:{port}")
+        mqtt_port = free_port()
+        spec, kind = broker_spec(run_dir, mqtt_port, creds, settings.topic_prefix)
+        infra.append((spec, mqtt_port))
+        sup.say("up", f"no VIGIL_MQTT_URL: starting embedded {kind} on 127.0.0.1:{mqtt_port} "
+                      "(a password per service and camera, the compose ACL)")
     if "redis_url" not in configured:
         port = free_port()
-        spec, kind = redis_spec(run_dir, port)
+        spec, kind = redis_spec(run_dir, port, creds)
         infra.append((spec, port))
-        env["VIGIL_REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
-        sup.say("up", f"no VIGIL_REDIS_URL: starting embedded {kind} on 127.0.0.1:{port}")
+        env["VIGIL_REDIS_URL"] = creds.redis_url(port)
+        sup.say("up", f"no VIGIL_REDIS_URL: starting embedded {kind} on 127.0.0.1:{port} (password required)")
+    if infra:
+        creds.write(run_dir / "credentials.json")
+        sup.say("up", f"embedded services' credentials: {run_dir / 'credentials.json'} (readable by you only)")
     if "database_url" not in configured:
         env["VIGIL_DATABASE_URL"] = settings.effective_database_url()
         sup.say("up", f"no VIGIL_DATABASE_URL: using SQLite at {data_dir / 'vigil.db'}")
@@ -106,19 +118,22 @@ def main(argv: list[str]) -> int:
     engine.dispose()
 
     recorders = max(1, args.recorders or settings.recorder_workers)
-    app_services = [ServiceSpec("ingest", vigil_cmd("ingest"))]
-    app_services += [ServiceSpec(f"recorder-{i + 1}" if recorders > 1 else "recorder", vigil_cmd("recorder"))
-                     for i in range(recorders)]
-    app_services.append(ServiceSpec("api", vigil_cmd("api")))
+    # (spec, broker account)
+    app_services = [(ServiceSpec("ingest", vigil_cmd("ingest")), "ingest")]
+    app_services += [(ServiceSpec(f"recorder-{i + 1}" if recorders > 1 else "recorder", vigil_cmd("recorder")),
+                      "recorder") for i in range(recorders)]
+    app_services.append((ServiceSpec("api", vigil_cmd("api")), "api"))
     # Without SendGrid/SMTP/webhook settings the notifier logs each e-mail to this console.
-    app_services.append(ServiceSpec("notifier", vigil_cmd("notifier")))
+    app_services.append((ServiceSpec("notifier", vigil_cmd("notifier")), "notifier"))
     width, _, height = args.camera_size.partition("x")
-    for cam_id, name, location in demo_cameras(args.cameras):
-        app_services.append(ServiceSpec(cam_id, vigil_cmd(
+    for cam_id, name, location in cameras:
+        app_services.append((ServiceSpec(cam_id, vigil_cmd(
             "capture", "--camera-id", cam_id, "--source", "synthetic", "--name", name, "--location", location,
-            "--fps", str(args.camera_fps), "--width", width, "--height", height)))
-    for spec in app_services:
+            "--fps", str(args.camera_fps), "--width", width, "--height", height)), cam_id))
+    for spec, account in app_services:
         spec.env.update(env)
+        if mqtt_port is not None:
+            spec.env["VIGIL_MQTT_URL"] = creds.mqtt_url(mqtt_port, account)
         sup.add(spec)
     sup.start()
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from vigil_common.lifecycle import StopSignal
+from vigil_common.lifecycle import StopSignal, private_files
 from vigil_common.logsetup import setup_logging
 from vigil_common.settings import Settings
 
 
 def main(argv: list[str]) -> int:
+    private_files()
     parser = argparse.ArgumentParser(prog="vigil ingest", description="MQTT -> Redis streams, registry, jobs")
     parser.add_argument("--mqtt-url", help="broker URL (default VIGIL_MQTT_URL)")
     parser.add_argument("--redis-url", help="Redis URL (default VIGIL_REDIS_URL)")

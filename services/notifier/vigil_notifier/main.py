@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from vigil_common.lifecycle import StopSignal
+from vigil_common.lifecycle import StopSignal, private_files
 from vigil_common.logsetup import setup_logging
 from vigil_common.settings import Settings
 
 
 def main(argv: list[str]) -> int:
+    private_files()
     parser = argparse.ArgumentParser(prog="vigil notifier",
                                      description="e-mail people about camera outages, recoveries and new cameras")
     parser.add_argument("--mqtt-url", help="broker URL (default VIGIL_MQTT_URL)")

@@ -12,12 +12,11 @@ import logging
 from datetime import datetime
 
 import redis
-from rq import Queue
 from rq.exceptions import NoSuchJobError
-from rq.job import Job, JobStatus
+from rq.job import JobStatus
 from sqlalchemy import func, select
 
-from vigil_common import keys
+from vigil_common import keys, recorder_jobs
 from vigil_common.db.engine import upsert
 from vigil_common.db.models import DayVideo, Segment, utcnow
 from vigil_common.ids import require_camera_id
@@ -27,7 +26,7 @@ from vigil_recorder.duties import DutyContext
 
 log = logging.getLogger(__name__)
 
-JOB = "vigil_recorder.days.assemble_day"
+JOB = recorder_jobs.DAY_JOB
 JOB_TIMEOUT_S = 3 * 3600
 RESULT_TTL_S = 3600
 FAILURE_TTL_S = 7 * 24 * 3600
@@ -51,11 +50,11 @@ def enqueue(client: redis.Redis, camera_id: str, day: str) -> bool:
     Two callers racing may still both enqueue; the job's lock and currency check make the
     second run cheap."""
     try:
-        if Job.fetch(job_id(camera_id, day), connection=client).get_status(refresh=False) in ACTIVE:
+        if recorder_jobs.fetch(client, job_id(camera_id, day)).get_status(refresh=False) in ACTIVE:
             return False
     except NoSuchJobError:
         pass
-    Queue(keys.RECORDER_SLOW_QUEUE, connection=client).enqueue(
+    recorder_jobs.queue(client, keys.RECORDER_SLOW_QUEUE).enqueue(
         JOB,
         args=(require_camera_id(camera_id), parse_day(day).isoformat()),
         job_id=job_id(camera_id, day),

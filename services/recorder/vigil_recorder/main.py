@@ -19,6 +19,7 @@ import socket
 import sys
 import time
 from types import FrameType
+from typing import Any
 
 import redis
 from rq import Queue, Worker
@@ -28,9 +29,9 @@ from rq.job import Job
 from rq.registry import StartedJobRegistry
 from sqlalchemy import text
 
-from vigil_common import keys
+from vigil_common import keys, recorder_jobs
 from vigil_common.db.engine import make_engine, make_sessionmaker
-from vigil_common.lifecycle import StopSignal, backoff_delays, retry
+from vigil_common.lifecycle import StopSignal, backoff_delays, private_files, retry
 from vigil_common.logsetup import setup_logging
 from vigil_common.presence import Presence
 from vigil_common.recorder_jobs import RECORD_JOB
@@ -57,6 +58,37 @@ WORKER_TTL_S = 25
 REQUEUE_ABANDONED = frozenset({RECORD_JOB})
 # Temporary files older than this belong to dead writers (well above any job timeout).
 STALE_PARTIAL_S = 3600
+
+
+class RefusedJob(Exception):
+    """A job in the recorder's queues that names no Vigil entry point."""
+
+
+class VigilJob(Job):
+    """RQ's job, resolving only Vigil's entry points (recorder_jobs.ENTRY_POINTS) and no
+    callbacks. Whatever can write to Redis can write a job; with the JSON serializer reading it
+    runs nothing, and this keeps running it to the three functions Vigil enqueues. RQ resolves a
+    job's function and callbacks through these public properties (tested in
+    tests/integration/test_recorder_rq.py against the installed RQ)."""
+
+    @property
+    def func(self) -> Any:
+        name = self.func_name
+        if name not in recorder_jobs.ENTRY_POINTS:
+            raise RefusedJob(f"refused job {self.id}: {str(name)[:100]!r} is not a Vigil job")
+        return super().func
+
+    @property
+    def success_callback(self) -> None:
+        return None
+
+    @property
+    def failure_callback(self) -> None:
+        return None
+
+    @property
+    def stopped_callback(self) -> None:
+        return None
 
 
 class RecorderWorker(Worker):
@@ -109,10 +141,14 @@ def requeue_abandoned(connection: redis.Redis, queue: Queue, logger: logging.Log
     pairs = registry.get_job_and_execution_ids(cleanup=False)
     for job_id in sorted(expired):
         try:
-            job = Job.fetch(job_id, connection=connection)
+            job = recorder_jobs.fetch(connection, job_id)
+            name = job.func_name
         except NoSuchJobError:
             continue
-        if job.func_name not in REQUEUE_ABANDONED:
+        except Exception as exc:  # noqa: BLE001 - not a JSON job of ours: RQ's own handling applies
+            logger.warning("abandoned job %s is unreadable (%s): left to RQ", job_id, type(exc).__name__)
+            continue
+        if name not in REQUEUE_ABANDONED:
             continue  # RQ's own handling (failed registry, retries) applies
         members = [Execution(id=ex, job_id=jid, connection=connection).composite_key
                    for jid, ex in pairs if jid == job_id]
@@ -191,8 +227,10 @@ def run_worker(settings: Settings, args: argparse.Namespace, stop: StopSignal) -
             return 0
         worker = RecorderWorker(
             # Order is priority: segment jobs first, long jobs only when none is waiting.
-            [Queue(keys.RECORDER_QUEUE, connection=connection), Queue(keys.RECORDER_SLOW_QUEUE, connection=connection)],
+            [recorder_jobs.queue(connection), recorder_jobs.queue(connection, keys.RECORDER_SLOW_QUEUE)],
             connection=connection,
+            serializer=recorder_jobs.serializer(),
+            job_class=VigilJob,
             name=name,
             maintenance_interval=MAINTENANCE_INTERVAL_S,
             job_monitoring_interval=JOB_MONITORING_INTERVAL_S,
@@ -226,6 +264,7 @@ def run_worker(settings: Settings, args: argparse.Namespace, stop: StopSignal) -
 
 
 def main(argv: list[str]) -> int:
+    private_files()
     args = parse_args(argv)
     settings = Settings()
     setup_logging("recorder", settings.log_level, settings.log_format)

@@ -64,7 +64,7 @@ def login(body: LoginIn, state: State, request: Request, response: Response) -> 
         path="/",
         httponly=True,
         samesite="strict",
-        secure=settings.cookie_secure,
+        secure=secure_cookie(settings.cookie_secure, request),
     )
     response.headers["Cache-Control"] = "no-store"
     return LoginOut(
@@ -90,7 +90,7 @@ def _check_credentials(state: AppState, body: LoginIn, address: str) -> LoginOut
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "too many logins in progress; try again shortly",
                             headers={"Retry-After": "2"})
     try:
-        with state.factory.begin() as db:
+        with state.writes.begin() as db:
             outcome = attempt_login(db, body.username, body.password, utcnow(), settings.session_ttl_s)
     finally:
         LOGIN_SLOTS.release()
@@ -100,14 +100,21 @@ def _check_credentials(state: AppState, body: LoginIn, address: str) -> LoginOut
 
 
 @router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT, responses=_401)
-def logout(principal: User, state: State) -> Response:
+def secure_cookie(configured: bool, request: Request) -> bool:
+    """Secure when configured, or when this request came over HTTPS (uvicorn sets the scheme
+    from X-Forwarded-Proto only for VIGIL_TRUSTED_PROXIES)."""
+    return configured or request.url.scheme == "https"
+
+
+def logout(principal: User, state: State, request: Request) -> Response:
     """End the calling session server-side and clear the cookie (no-op for bearer tokens)."""
     if principal.session_hash is not None:
-        with state.factory.begin() as db:
+        with state.writes.begin() as db:
             end_session(db, principal.session_hash)
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
     response.delete_cookie(
-        SESSION_COOKIE, path="/", httponly=True, samesite="strict", secure=state.settings.cookie_secure
+        SESSION_COOKIE, path="/", httponly=True, samesite="strict",
+        secure=secure_cookie(state.settings.cookie_secure, request),
     )
     return response
 
@@ -126,11 +133,17 @@ def whoami(principal: User, state: State, response: Response) -> WhoAmI:
     )
 
 
-@router.post("/tokens", response_model=TokenCreated, status_code=status.HTTP_201_CREATED, responses=_401)
+@router.post("/tokens", response_model=TokenCreated, status_code=status.HTTP_201_CREATED,
+             responses={**_401, 403: {"model": ErrorOut, "description": "Called with a token, not a session"}})
 def new_token(body: TokenIn, principal: User, state: State, response: Response) -> TokenCreated:
-    """Create an API token for the caller (same user, same role). The token is shown once."""
-    with state.factory.begin() as db:
-        secret, row = create_token(db, principal.user_id, body.name, utcnow())
+    """Create an API token for the caller (same user, same role). The token is shown once.
+    Only from a logged-in session (cookie + CSRF header): a token cannot mint tokens, so
+    revoking one (or changing the password, which revokes them all) leaves none behind."""
+    if principal.via != "session" or principal.session_hash is None:
+        raise HTTPException(status.HTTP_403_FORBIDDEN,
+                            "API tokens can be created only from a logged-in session, not with a token")
+    with state.writes.begin() as db:
+        secret, row = create_token(db, principal.user_id, body.name, utcnow(), principal.session_hash)
     response.headers["Cache-Control"] = "no-store"
     return TokenCreated(token=secret, id=row.id, name=row.name, created_at=row.created_at)
 
@@ -140,7 +153,8 @@ def list_tokens(principal: User, state: State) -> list[TokenOut]:
     """The caller's API tokens (never the secrets)."""
     with state.factory() as db:
         rows = db.scalars(select(ApiToken).where(ApiToken.user_id == principal.user_id).order_by(ApiToken.id)).all()
-        return [TokenOut(id=r.id, name=r.name, created_at=r.created_at, last_used_at=r.last_used_at) for r in rows]
+        return [TokenOut(id=r.id, name=r.name, created_at=r.created_at, last_used_at=r.last_used_at,
+                         created_by_session=r.created_by_session) for r in rows]
 
 
 @router.delete(
@@ -151,7 +165,7 @@ def revoke_token(token_id: Annotated[int, Path(ge=1, le=2**31 - 1)], principal: 
     stmt = delete(ApiToken).where(ApiToken.id == token_id)
     if not principal.is_admin:
         stmt = stmt.where(ApiToken.user_id == principal.user_id)
-    with state.factory.begin() as db:
+    with state.writes.begin() as db:
         deleted = db.execute(stmt).rowcount
     if not deleted:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such token")

@@ -135,7 +135,7 @@ def patch_camera(camera_id: CameraId, body: CameraPatch, _admin: Admin, state: S
         if any(r[2] <= 0 or r[3] <= 0 for r in mask):
             raise HTTPException(422, "motion_mask rectangles need a positive width and height")
         changes["motion_mask"] = json.dumps(mask)
-    with state.factory.begin() as db:
+    with state.writes.begin() as db:
         cam = db.get(Camera, camera_id, with_for_update=True)
         if cam is None:
             raise _not_found()
@@ -162,14 +162,14 @@ def delete_camera(
 ) -> Response:
     """Remove the registry row; recordings stay unless ``footage=true``. A camera still sending
     heartbeats re-registers (disable it to silence it)."""
-    with state.factory.begin() as db:
+    with state.writes.begin() as db:
         cam = db.get(Camera, camera_id)
         if cam is None and not (footage and camera_known(db, camera_id)):
             raise _not_found()
         if cam is not None:
             db.delete(cam)
     if footage:
-        removed = delete_footage(state.settings.data_dir, state.factory, camera_id)
+        removed = delete_footage(state.settings.data_dir, state.writes, camera_id)
         log.info("camera %s deleted with its footage (%d files)", camera_id, removed)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -233,12 +233,14 @@ async def snapshot(camera_id: CameraId, state: State) -> Response:
         503: {"model": ErrorOut, "description": "Too many viewers"},
     },
 )
-async def live(camera_id: CameraId, state: State) -> Response:
-    """A ``multipart/x-mixed-replace`` stream of the camera's JPEG frames as they arrive."""
+async def live(camera_id: CameraId, state: State, principal: User) -> Response:
+    """A ``multipart/x-mixed-replace`` stream of the camera's JPEG frames as they arrive (at most
+    VIGIL_LIVE_MAX_PER_USER streams per user; the last VIGIL_LIVE_ADMIN_RESERVE of the server's
+    slots are for admins)."""
     if not await run_in_threadpool(_camera_exists, state, camera_id):
         raise _not_found()
     try:
-        viewer = state.hub.join(camera_id)
+        viewer = state.hub.join(camera_id, principal.user_id, admin=principal.is_admin)
     except HubFullError as exc:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc), headers={"Retry-After": "10"}) from None
     return MjpegResponse(state.hub, viewer, headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})

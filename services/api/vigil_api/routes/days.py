@@ -20,7 +20,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field
 from rq import Queue
 from rq.exceptions import NoSuchJobError
-from rq.job import Job, JobStatus
+from rq.job import JobStatus
 from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
@@ -36,7 +36,7 @@ from vigil_api.timeline import (
     build_timeline,
     day_video_current,
 )
-from vigil_common import keys, retention_overrides
+from vigil_common import keys, recorder_jobs, retention_overrides
 from vigil_common.days import DATE_PATTERN, day_bounds, parse_day
 from vigil_common.db.engine import upsert
 from vigil_common.db.models import Camera, CameraEvent, DayVideo, MotionEvent, Segment, utcnow
@@ -44,7 +44,7 @@ from vigil_common.settings import Settings
 
 router = APIRouter(prefix=f"{API_PREFIX}/cameras", tags=["timeline"], dependencies=[Depends(require_user)])
 
-DAY_JOB = "vigil_recorder.days.assemble_day"
+DAY_JOB = recorder_jobs.DAY_JOB
 DAY_JOB_TIMEOUT_S = 3 * 3600
 RESULT_TTL_S = 3600
 FAILURE_TTL_S = 7 * 24 * 3600
@@ -118,13 +118,13 @@ def _sync_redis(url: str) -> redis.Redis:
 def recorder_queue(settings: Settings) -> Queue:
     """The recorder's queue for long jobs (day videos, exports); enqueued by dotted name, so
     the API never imports the recorder."""
-    return Queue(keys.RECORDER_SLOW_QUEUE, connection=_sync_redis(settings.redis_url))
+    return recorder_jobs.queue(_sync_redis(settings.redis_url), keys.RECORDER_SLOW_QUEUE)
 
 
 def job_status(queue: Queue, job_id: str) -> JobStatus | None:
     """The RQ job's status, or None if there is no such job (never enqueued, or expired)."""
     try:
-        return Job.fetch(job_id, connection=queue.connection).get_status(refresh=False)
+        return recorder_jobs.fetch(queue.connection, job_id).get_status(refresh=False)
     except NoSuchJobError:
         return None
 
@@ -255,7 +255,7 @@ def ensure_assembly(state: State, camera_id: str, day: str, row: DayVideo | None
                   result_ttl=RESULT_TTL_S, failure_ttl=FAILURE_TTL_S, description=f"day video {camera_id} {day}")
     values = {"camera_id": camera_id, "date": day, "status": "queued", "progress": 0.0, "error": None,
               "updated_at": now}
-    with state.factory.begin() as db:
+    with state.writes.begin() as db:
         upsert(db, DayVideo, values, conflict=["camera_id", "date"],
                update=["status", "progress", "error", "updated_at"])
     return current.model_copy(update={"status": "queued", "progress": 0.0, "error": None})

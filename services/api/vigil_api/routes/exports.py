@@ -17,7 +17,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response, status
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
-from rq.job import Job, JobStatus
+from rq.job import JobStatus
 from sqlalchemy import delete, func, select, update
 
 from vigil_api.deps import API_PREFIX, State, User, require_user
@@ -25,13 +25,14 @@ from vigil_api.files import resolve_under
 from vigil_api.routes.days import camera_known, job_status, recorder_queue
 from vigil_api.schemas import ErrorOut
 from vigil_api.timeparse import request_time
+from vigil_common import recorder_jobs
 from vigil_common.db.models import Export, Segment, utcnow
 from vigil_common.ids import CAMERA_ID_PATTERN
 
 router = APIRouter(prefix=f"{API_PREFIX}/exports", tags=["exports"], dependencies=[Depends(require_user)])
 
 EXPORT_ID_PATTERN = r"^[0-9a-f]{32}$"  # 128 random bits (vigil_recorder.export_plan)
-EXPORT_JOB = "vigil_recorder.exports.run_export"
+EXPORT_JOB = recorder_jobs.EXPORT_JOB
 EXPORT_JOB_TIMEOUT_S = 3 * 3600
 RESULT_TTL_S = 3600
 FAILURE_TTL_S = 7 * 24 * 3600
@@ -120,7 +121,7 @@ def _notice_lost(rows: list[Export], state: State) -> None:
         st = job_status(queue, _job_id(row.id))
         if st is None or st in LOST:
             error = "the export job was lost (recorder stopped?); delete it and export again"
-            with state.factory.begin() as db:
+            with state.writes.begin() as db:
                 db.execute(update(Export).where(Export.id == row.id, Export.status.in_(("queued", "running")))
                            .values(status="failed", error=error, finished_at=now))
             row.status, row.error, row.finished_at = "failed", error, now
@@ -159,14 +160,14 @@ def create_export(body: ExportIn, principal: User, state: State, response: Respo
                             headers={"Retry-After": "30"})
     row = Export(id=secrets.token_hex(16), camera_id=cam, start=start, end=end, status="queued", progress=0.0,
                  created_by=principal.user_id, created_at=utcnow())
-    with state.factory.begin() as db:
+    with state.writes.begin() as db:
         db.add(row)
     try:
         recorder_queue(state.settings).enqueue(
             EXPORT_JOB, args=(row.id,), job_id=_job_id(row.id), job_timeout=EXPORT_JOB_TIMEOUT_S,
             result_ttl=RESULT_TTL_S, failure_ttl=FAILURE_TTL_S, description=f"export {cam}")
     except Exception:
-        with state.factory.begin() as db:
+        with state.writes.begin() as db:
             db.execute(delete(Export).where(Export.id == row.id))
         raise
     response.headers["Location"] = f"{API_PREFIX}/exports/{row.id}"
@@ -239,12 +240,12 @@ def delete_export(export_id: ExportId, principal: User, state: State) -> Respons
     row = _get(export_id, state)
     if not principal.is_admin and row.created_by != principal.user_id:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "only its creator or an admin may delete an export")
-    with state.factory.begin() as db:
+    with state.writes.begin() as db:
         db.execute(delete(Export).where(Export.id == export_id))
     found = resolve_under(state.settings.data_dir, "exports", row.path or f"exports/{export_id}.mp4")
     if found is not None:
         found[0].unlink(missing_ok=True)
     queue = recorder_queue(state.settings)
     if job_status(queue, _job_id(export_id)) == JobStatus.QUEUED:
-        Job.fetch(_job_id(export_id), connection=queue.connection).cancel()
+        recorder_jobs.fetch(queue.connection, _job_id(export_id)).cancel()
     return Response(status_code=status.HTTP_204_NO_CONTENT)

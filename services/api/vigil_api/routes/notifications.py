@@ -105,7 +105,7 @@ def get_notifier_settings(state: State, principal: User) -> NotifierSettingsOut:
 @router.put("/settings", response_model=NotifierSettingsOut, responses=_admin_errors)
 def put_notifier_settings(state: State, admin: Admin, body: NotifierSettingsIn) -> NotifierSettingsOut:
     """Change some of the settings (admin). The notifier applies them within ~10 s."""
-    with state.factory.begin() as db:
+    with state.writes.begin() as db:
         for name in sorted(body.model_fields_set):
             set_setting(db, f"{notifier_settings.PREFIX}.{name}", getattr(body, name), by=admin.username)
     return _settings_out(state, admin)
@@ -114,7 +114,7 @@ def put_notifier_settings(state: State, admin: Admin, body: NotifierSettingsIn) 
 def _queue_test(state: AppState, to: list[str] | None) -> int:
     from vigil_common.db.models import utcnow
 
-    with state.factory.begin() as db:
+    with state.writes.begin() as db:
         cfg = notifier_settings.load(db, state.settings)
         recipients = to if to is not None else cfg.recipients
         text = "This is a test e-mail from Vigil: delivery works.\n\n-- Vigil\n"

@@ -100,7 +100,7 @@ def put_retention(body: RetentionIn, principal: Admin, state: State) -> Retentio
         if disk is not None and floor >= disk.total:
             raise HTTPException(422, f"min_free_bytes ({floor} bytes) must be below the size of the data disk "
                                      f"({disk.total} bytes, {_human(disk.total)}): no footage could ever be kept")
-    with state.factory.begin() as db:
+    with state.writes.begin() as db:
         for key, value in changes.items():
             set_setting(db, f"{ro.PREFIX}.{key}", value, by=principal.username)
     return read_retention(state)
@@ -109,7 +109,7 @@ def put_retention(body: RetentionIn, principal: Admin, state: State) -> Retentio
 @router.delete("/retention", response_model=RetentionOut, responses=_errors)
 def reset_retention(principal: Admin, state: State) -> RetentionOut:
     """Forget every override: back to the VIGIL_ settings (admin)."""
-    with state.factory.begin() as db:
+    with state.writes.begin() as db:
         for key in ro.FIELDS:
             delete_setting(db, f"{ro.PREFIX}.{key}")
     return read_retention(state)
@@ -119,7 +119,7 @@ def reset_retention(principal: Admin, state: State) -> RetentionOut:
 def reset_retention_key(key: Literal["days", "max_bytes", "min_free_bytes"], principal: Admin,
                         state: State) -> RetentionOut:
     """Forget one override: that key follows its VIGIL_ setting again (admin). Idempotent."""
-    with state.factory.begin() as db:
+    with state.writes.begin() as db:
         delete_setting(db, f"{ro.PREFIX}.{key}")
     return read_retention(state)
 

@@ -18,7 +18,7 @@ from vigil_api.deps import API_PREFIX, Admin, State, require_admin
 from vigil_api.schemas import ErrorOut
 from vigil_common.db.models import ApiToken, User, utcnow
 from vigil_common.db.models import Session as SessionRow
-from vigil_common.db.users import MIN_PASSWORD_LENGTH, USERNAME_PATTERN, hash_password
+from vigil_common.db.users import MIN_PASSWORD_LENGTH, USERNAME_PATTERN, hash_password, revoke_credentials
 
 router = APIRouter(prefix=f"{API_PREFIX}/users", tags=["users"], dependencies=[Depends(require_admin)])
 
@@ -34,6 +34,10 @@ class UserOut(BaseModel):
     created_at: datetime
     locked: bool = Field(description="locked after too many failed logins")
     locked_until: datetime | None = None
+
+
+class UserChanged(UserOut):
+    tokens_revoked: int = Field(default=0, description="API tokens revoked by a password change")
 
 
 class UserIn(BaseModel):
@@ -92,7 +96,7 @@ def list_users(state: State) -> list[UserOut]:
              responses={**_errors, 409: {"model": ErrorOut, "description": "Username taken"}})
 def add_user(body: UserIn, state: State, response: Response) -> UserOut:
     """Create an account with a password (at least 8 characters) and a role."""
-    with state.factory.begin() as db:
+    with state.writes.begin() as db:
         if db.scalar(select(User.id).where(User.username == body.username)) is not None:
             raise HTTPException(status.HTTP_409_CONFLICT, "a user with that name exists")
         user = User(username=body.username, password_hash=hash_password(body.password), role=body.role,
@@ -104,26 +108,28 @@ def add_user(body: UserIn, state: State, response: Response) -> UserOut:
     return out
 
 
-@router.patch("/{user_id}", response_model=UserOut, responses={**_errors, 409: {"model": ErrorOut}})
+@router.patch("/{user_id}", response_model=UserChanged, responses={**_errors, 409: {"model": ErrorOut}})
 def change_user(user_id: UserId, body: UserPatch, principal: Admin, state: State) -> UserOut:
-    """Set the role and/or a new password. A new password unlocks the account and ends its
-    sessions (the admin's own current session too, if they reset their own password)."""
+    """Set the role and/or a new password. A new password unlocks the account, ends its
+    sessions (the admin's own current session too, if they reset their own password) and
+    revokes its API tokens (``tokens_revoked`` says how many)."""
     if body.role is None and body.password is None:
         raise HTTPException(422, "give role and/or password")
-    with state.factory.begin() as db:
+    with state.writes.begin() as db:
         admins = _lock_admins(db)
         user = _get(db, user_id)
         if body.role == "viewer" and user.role == "admin" and admins <= 1:
             raise HTTPException(status.HTTP_409_CONFLICT, "the last admin cannot be made a viewer")
         if body.role is not None:
             user.role = body.role
+        revoked = 0
         if body.password is not None:
             user.password_hash = hash_password(body.password)
             user.failed_logins = 0
             user.locked_until = None
-            db.execute(delete(SessionRow).where(SessionRow.user_id == user.id))
+            _sessions, revoked = revoke_credentials(db, user.id)
         db.flush()
-        return _out(user)
+        return UserChanged(**_out(user).model_dump(), tokens_revoked=revoked)
 
 
 @router.delete("/{user_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response,
@@ -132,7 +138,7 @@ def remove_user(user_id: UserId, principal: Admin, state: State) -> Response:
     """Remove an account (its sessions and API tokens go with it)."""
     if user_id == principal.user_id:
         raise HTTPException(status.HTTP_409_CONFLICT, "you cannot remove your own account")
-    with state.factory.begin() as db:
+    with state.writes.begin() as db:
         admins = _lock_admins(db)
         user = _get(db, user_id)
         if user.role == "admin" and admins <= 1:

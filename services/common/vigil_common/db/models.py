@@ -94,6 +94,9 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # The first 16 hex digits of the SHA-256 of the logged-in session that created it (tokens are
+    # made only from sessions: never from another token).
+    created_by_session: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
 
 class Camera(Base):

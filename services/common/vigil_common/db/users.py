@@ -11,8 +11,8 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from vigil_common.db.models import ApiToken, User
 from vigil_common.db.models import Session as SessionRow
-from vigil_common.db.models import User
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +50,10 @@ def generate_password() -> str:
 def set_user(db: Session, username: str, password: str, role: Role | None = None) -> User:
     """Create ``username`` (as ``role``, default viewer) or reset its password.
 
-    A reset keeps the user's role unless ``role`` is given, unlocks the account, and ends
-    its sessions: whoever held one must log in with the new password.
+    A reset keeps the user's role unless ``role`` is given, unlocks the account, and, when the
+    password changes, ends its sessions and revokes its API tokens (:func:`revoke_credentials`):
+    whoever held one must log in with the new password. Setting the same password again (as
+    ``VIGIL_ADMIN_PASSWORD`` does at every start) revokes nothing.
     """
     user = db.scalars(select(User).where(User.username == username)).one_or_none()
     if user is None:
@@ -60,13 +62,21 @@ def set_user(db: Session, username: str, password: str, role: Role | None = None
     else:
         if not verify_password(user.password_hash, password):
             user.password_hash = hash_password(password)
-            db.execute(delete(SessionRow).where(SessionRow.user_id == user.id))
+            revoke_credentials(db, user.id)
         if role is not None:
             user.role = role
         user.failed_logins = 0
         user.locked_until = None
     db.flush()
     return user
+
+
+def revoke_credentials(db: Session, user_id: int) -> tuple[int, int]:
+    """End every session and revoke every API token of ``user_id`` (a password change):
+    returns ``(sessions ended, tokens revoked)``."""
+    sessions = db.execute(delete(SessionRow).where(SessionRow.user_id == user_id)).rowcount  # type: ignore[attr-defined]
+    tokens = db.execute(delete(ApiToken).where(ApiToken.user_id == user_id)).rowcount  # type: ignore[attr-defined]
+    return int(sessions or 0), int(tokens or 0)
 
 
 def delete_user(db: Session, username: str) -> bool:
