@@ -168,9 +168,7 @@ def test_lost_job_is_reported_failed(footage: Api, client: redis.Redis, factory:
 
 
 def test_too_many_exports_at_once(footage: Api) -> None:
-    from vigil_api.routes import exports as route
-
-    for _ in range(route.MAX_ACTIVE):
+    for _ in range(footage.settings.export_max_active_per_user):
         assert post(footage, camera_id=CAM, start=ISO.format(0), end=ISO.format(1))[0] == 202
     r = footage.client.post("/api/v1/exports", json={"camera_id": CAM, "start": ISO.format(0), "end": ISO.format(1)})
-    assert r.status_code == 429 and r.headers["retry-after"] == "30"
+    assert r.status_code == 429 and r.headers["retry-after"] == "30" and "limit per user" in r.json()["detail"]

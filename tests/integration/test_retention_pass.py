@@ -92,7 +92,8 @@ def test_pass_applies_age_motion_and_leaves_exports_and_recent_footage(
     assert metric(rclient, "vigil_recorder_retention_freed_bytes_total", kind="segment", reason="age") == 2000
     assert metric(rclient, "vigil_recorder_retention_deleted_total", kind="snapshot", reason="age") == 1
     stored = {k.decode(): v.decode() for k, v in rclient.hgetall(STORAGE_KEY).items()}
-    assert stored["segments"] == "2" and stored["bytes_total"] == str(2000 + 500)
+    assert stored["segments"] == "2" and stored["bytes_total"] == str(2000 + 500 + 1)  # the export counts
+    assert stored["exports"] == "1" and stored["bytes_exports"] == "1"
     assert int(stored["bytes_free"]) > 0
     assert report.tally.count == 4  # 2 segments, 1 snapshot, 1 day video
 

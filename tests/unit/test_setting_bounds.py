@@ -13,7 +13,7 @@ from vigil_common import bounds
 from vigil_common.settings import Settings
 
 # Fields that are neither durations nor counts, or are bounded some other way.
-UNBOUNDED = {"retention_max_bytes", "min_free_bytes"}  # sizes: positive, checked by their validators
+UNBOUNDED = {"retention_max_bytes", "min_free_bytes", "export_max_bytes_per_user"}  # sizes (parse_size)
 
 
 def limits(name: str) -> tuple[bool, bool]:

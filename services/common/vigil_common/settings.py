@@ -74,6 +74,11 @@ class Settings(BaseSettings):
     motion_pre_roll_s: float = Field(default=10, ge=0, le=60)  # motion-only recording keeps this before
     motion_post_roll_s: float = Field(default=10, ge=0, le=600)  # ... and this after an event
     export_max_seconds: int = Field(default=24 * 3600, ge=1, le=7 * DAY_S)
+    # Exports expire this long after they were made; each user may have this many in progress
+    # and hold this many bytes of them (admins: no byte quota). They count toward the byte cap.
+    export_retention_days: float = Field(default=7, ge=HOUR_IN_DAYS, le=MAX_DAYS)
+    export_max_active_per_user: int = Field(default=2, ge=1, le=64)
+    export_max_bytes_per_user: OptionalSize = 5 * 1024**3
     recorder_workers: int = Field(default=1, ge=1, le=64)  # `vigil up` starts this many
 
     # Ingest. A share group makes every ingest process subscribe to frames and heartbeats through

@@ -89,6 +89,11 @@ class Tally:
             self.by[k] = (n0 + n, b0 + b)
         self.removed.add(removed)
 
+    def note(self, kind: str, reason: str, n: int, size: int) -> None:
+        """Deletions done outside :func:`execute` (exports)."""
+        n0, b0 = self.by.get((kind, reason), (0, 0))
+        self.by[(kind, reason)] = (n0 + n, b0 + size)
+
     @property
     def count(self) -> int:
         return sum(n for n, _ in self.by.values())
@@ -171,6 +176,70 @@ def age_pass(settings: Settings, sessions: sessionmaker[Session], client: redis.
     tally.removed.add(delete_motion_events(settings.data_dir, sessions, old_events))
 
 
+EXPORT_BATCH = 500
+
+
+def _delete_exports(settings: Settings, sessions: sessionmaker[Session], ids: Sequence[str]) -> int:
+    """Drop the rows, then the files (a crash between leaves a file the reconciler's sweep of
+    ``exports/`` removes); returns the bytes freed on disk."""
+    from sqlalchemy import delete
+
+    from vigil_common.db.models import Export
+    from vigil_recorder.export_plan import export_relpath
+
+    if not ids:
+        return 0
+    with sessions.begin() as s:
+        s.execute(delete(Export).where(Export.id.in_(list(ids))))
+    freed = 0
+    for export_id in ids:
+        try:
+            path = settings.data_dir / export_relpath(export_id)  # the id is checked before it names a file
+        except ValueError:
+            log.warning("retention: export row %r had a malformed id; its row is gone, no file touched", export_id)
+            continue
+        try:
+            freed += path.stat().st_size
+            path.unlink()
+        except FileNotFoundError:
+            continue
+    return freed
+
+
+def export_pass(settings: Settings, sessions: sessionmaker[Session], now: datetime, tally: Tally) -> None:
+    """Exports expire ``VIGIL_EXPORT_RETENTION_DAYS`` after they were made (their footage may
+    be kept longer or shorter: an export is a copy for someone to download)."""
+    with sessions() as s:
+        gone = rq.expired_exports(s, now - timedelta(days=settings.export_retention_days), EXPORT_BATCH)
+    if gone:
+        freed = _delete_exports(settings, sessions, [export_id for export_id, _ in gone])
+        tally.note("export", "age", len(gone), freed)
+        log.info("retention: %d export(s) older than %g days removed", len(gone), settings.export_retention_days)
+
+
+def export_pressure_pass(settings: Settings, sessions: sessionmaker[Session], policy: Policy, total: int,
+                         free: int | None, tally: Tally) -> int:
+    """Under the byte cap or the free-space floor, the oldest finished exports go before any
+    footage (an export must never push recordings out). Returns the bytes freed."""
+    freed = 0
+    while pressure_needed(policy, total - freed, None if free is None else free + freed):
+        with sessions() as s:
+            oldest = rq.oldest_exports(s, 50)
+        if not oldest:
+            break
+        victims: list[str] = []
+        for export_id, _path, size in oldest:
+            victims.append(export_id)
+            freed += size
+            if not pressure_needed(policy, total - freed, None if free is None else free + freed):
+                break
+        _delete_exports(settings, sessions, victims)
+        tally.note("export", "max_bytes" if policy.max_bytes is not None and total > policy.max_bytes
+                   else "free_space", len(victims), sum(size for i, _p, size in oldest if i in victims))
+        log.warning("retention: %d export(s) removed to stay within the storage limits", len(victims))
+    return freed
+
+
 def pressure_needed(policy: Policy, total: int, free: int | None, needed: int = 0) -> bool:
     if policy.max_bytes is not None and total > policy.max_bytes:
         return True
@@ -210,11 +279,14 @@ def run_pass(settings: Settings, sessions: sessionmaker[Session], client: redis.
         tally.finished = finished.rows
         tally.removed.add(finished)
         age_pass(settings, sessions, client, policy, now, tally)
+        export_pass(settings, sessions, now, tally)
         with sessions() as s:
             totals = rq.totals(s)
         free_now = _free_or_none(free, settings)
         before = tally.count
-        pressure_pass(settings, sessions, policy, now, totals.bytes, free_now, tally)
+        freed = export_pressure_pass(settings, sessions, policy, totals.bytes, free_now, tally)
+        pressure_pass(settings, sessions, policy, now, totals.bytes - freed,
+                      None if free_now is None else free_now + freed, tally)
         if tally.count != before:
             with sessions() as s:
                 totals = rq.totals(s)
@@ -294,6 +366,8 @@ def _report(client: redis.Redis, report: PassReport) -> None:
         "snapshots": report.totals.snapshots,
         "bytes_snapshots": report.totals.snapshot_bytes,
         "bytes_day_videos": report.totals.day_video_bytes,
+        "exports": report.totals.exports,
+        "bytes_exports": report.totals.export_bytes,
         "updated_at": f"{time.time():.3f}",
     }
     if report.bytes_free is not None:

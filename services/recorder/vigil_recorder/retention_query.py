@@ -19,7 +19,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from vigil_common.days import day_bounds
-from vigil_common.db.models import DayVideo, MotionEvent, Segment, Snapshot
+from vigil_common.db.models import DayVideo, Export, MotionEvent, Segment, Snapshot
 from vigil_recorder.retention_plan import DAY_VIDEO, SEGMENT, SNAPSHOT, Interval, Item, Policy, mark_protected
 
 PAGE = 2000
@@ -49,11 +49,14 @@ class Totals:
     snapshot_bytes: int = 0
     day_videos: int = 0
     day_video_bytes: int = 0
+    exports: int = 0
+    export_bytes: int = 0
 
     @property
     def bytes(self) -> int:
-        """What counts against ``VIGIL_RETENTION_MAX_BYTES`` (exports do not)."""
-        return self.segment_bytes + self.snapshot_bytes + self.day_video_bytes
+        """What counts against ``VIGIL_RETENTION_MAX_BYTES``: footage, stills, day videos and the
+        finished exports (copies of footage, but they take the disk all the same)."""
+        return self.segment_bytes + self.snapshot_bytes + self.day_video_bytes + self.export_bytes
 
 
 def totals(session: Session) -> Totals:
@@ -64,7 +67,27 @@ def totals(session: Session) -> Totals:
     day = session.execute(
         select(func.count(), func.coalesce(func.sum(DayVideo.bytes), 0)).where(DayVideo.path.is_not(None))
     ).one()
-    return Totals(int(seg[0]), int(seg[1]), int(snap[0]), int(snap[1]), int(day[0]), int(day[1]))
+    exp = session.execute(
+        select(func.count(), func.coalesce(func.sum(Export.bytes), 0)).where(Export.status == "done")
+    ).one()
+    return Totals(int(seg[0]), int(seg[1]), int(snap[0]), int(snap[1]), int(day[0]), int(day[1]),
+                  int(exp[0]), int(exp[1]))
+
+
+def expired_exports(session: Session, before: datetime, limit: int) -> list[tuple[str, str | None]]:
+    """(id, path) of finished or failed exports created before ``before``, oldest first."""
+    rows = session.execute(
+        select(Export.id, Export.path).where(Export.status.in_(("done", "failed")), Export.created_at < before)
+        .order_by(Export.created_at).limit(limit))
+    return [(str(r.id), r.path) for r in rows]
+
+
+def oldest_exports(session: Session, limit: int) -> list[tuple[str, str | None, int]]:
+    """(id, path, bytes) of finished exports, oldest first (the first to go under pressure)."""
+    rows = session.execute(
+        select(Export.id, Export.path, Export.bytes).where(Export.status == "done")
+        .order_by(Export.created_at).limit(limit))
+    return [(str(r.id), r.path, int(r.bytes or 0)) for r in rows]
 
 
 def camera_totals(session: Session) -> list[tuple[str, int, int]]:

@@ -3,31 +3,47 @@
 ``POST`` validates the range, writes an ``exports`` row (``queued``) and enqueues
 ``vigil_recorder.exports.run_export`` (job id ``export-{id}``). The recorder remuxes the
 segments overlapping the range (no re-encode: the clip starts at the keyframe at or before
-``start``, so up to one GOP early) into ``{data}/exports/{id}.mp4``. Exports are kept until
-deleted. Any signed-in user may export and list; deleting takes the creator or an admin.
+``start``, so up to one GOP early) into ``{data}/exports/{id}.mp4``. Any signed-in user may
+export and list; deleting takes the creator or an admin.
+
+Exports must never cost footage (issue 12): they expire after ``VIGIL_EXPORT_RETENTION_DAYS``
+(7), count toward the retention byte cap (the recorder's retention removes the oldest exports
+before any footage), and one that would not fit under the cap, or would take the disk below its
+free-space floor, is refused (507) with the reason. Each user may have
+``VIGIL_EXPORT_MAX_ACTIVE_PER_USER`` in progress and ``VIGIL_EXPORT_MAX_BYTES_PER_USER`` in all
+(admins: no byte quota); of the server's ``MAX_ACTIVE`` slots the last ``ADMIN_RESERVE`` are
+the admins'.
 """
 
 from __future__ import annotations
 
 import re
 import secrets
+import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from typing import Annotated, Literal
 
+import redis
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response, status
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 from rq.job import JobStatus
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
 
+from vigil_api.auth import Principal
 from vigil_api.deps import API_PREFIX, State, User, require_user
 from vigil_api.files import resolve_under
 from vigil_api.routes.days import camera_known, job_status, recorder_queue
 from vigil_api.schemas import ErrorOut
 from vigil_api.timeparse import request_time
-from vigil_common import recorder_jobs
+from vigil_common import keys, recorder_jobs, retention_overrides
 from vigil_common.db.models import Export, Segment, utcnow
+from vigil_common.db.models import User as UserRow
 from vigil_common.ids import CAMERA_ID_PATTERN
+from vigil_common.settings import Settings
+from vigil_common.sizes import format_size
 
 router = APIRouter(prefix=f"{API_PREFIX}/exports", tags=["exports"], dependencies=[Depends(require_user)])
 
@@ -37,11 +53,13 @@ EXPORT_JOB_TIMEOUT_S = 3 * 3600
 RESULT_TTL_S = 3600
 FAILURE_TTL_S = 7 * 24 * 3600
 MAX_ACTIVE = 8  # queued + running exports at once (each is a recorder job)
+ADMIN_RESERVE = 1  # of those, kept for admins
 MAX_LIMIT = 500
 # A queued/running export whose RQ job is gone (a worker killed hard, Redis flushed) is
 # reported failed, once it is older than this (a job is enqueued right after its row).
 LOST_AFTER = timedelta(seconds=30)
 MAX_SEGMENT_SPAN = timedelta(hours=1)
+STORAGE_FRESH_S = 3600.0
 LOST = frozenset({JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED})
 
 ExportId = Annotated[str, Path(pattern=EXPORT_ID_PATTERN, min_length=32, max_length=32,
@@ -135,7 +153,8 @@ _errors: dict[int | str, dict[str, object]] = {
 
 
 @router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=ExportOut,
-             responses={**_errors, 429: {"model": ErrorOut, "description": "Too many exports in progress"}})
+             responses={**_errors, 429: {"model": ErrorOut, "description": "Too many exports in progress"},
+                        507: {"model": ErrorOut, "description": "It would not fit: a quota, the cap or the floor"}})
 def create_export(body: ExportIn, principal: User, state: State, response: Response) -> ExportOut:
     """Queue an export of ``[start, end)`` of one camera; poll ``GET /exports/{id}``."""
     start = request_time("start", body.start, state.settings.tz, where="body field")
@@ -149,18 +168,18 @@ def create_export(body: ExportIn, principal: User, state: State, response: Respo
     with state.factory() as db:
         if not camera_known(db, cam):
             raise HTTPException(status.HTTP_404_NOT_FOUND, "unknown camera")
-        footage = db.scalar(select(Segment.id).where(
-            Segment.camera_id == cam, Segment.start < end, Segment.end > start,
-            Segment.start > start - MAX_SEGMENT_SPAN, Segment.deleting.is_(False)).limit(1))
-        if footage is None:
+        overlap = (Segment.camera_id == cam, Segment.start < end, Segment.end > start,
+                   Segment.start > start - MAX_SEGMENT_SPAN, Segment.deleting.is_(False))
+        footage, estimate = db.execute(select(func.count(), func.coalesce(func.sum(Segment.bytes), 0))
+                                       .where(*overlap)).one()
+        if not footage:
             raise HTTPException(422, "no recordings in that range")
-        active = db.scalar(select(func.count()).select_from(Export).where(Export.status.in_(("queued", "running"))))
-    if (active or 0) >= MAX_ACTIVE:
-        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, "too many exports in progress; try again later",
-                            headers={"Retry-After": "30"})
+        limits = retention_overrides.effective(state.settings, db)
+    estimate = int(estimate)  # a remux copies the packets: about the footage's own size
     row = Export(id=secrets.token_hex(16), camera_id=cam, start=start, end=end, status="queued", progress=0.0,
                  created_by=principal.user_id, created_at=utcnow())
-    with state.writes.begin() as db:
+    with state.writes.begin() as db:  # IMMEDIATE on SQLite: the quota checks and the insert are one
+        _check_quotas(db, state, principal, limits, estimate)
         db.add(row)
     try:
         recorder_queue(state.settings).enqueue(
@@ -172,6 +191,64 @@ def create_export(body: ExportIn, principal: User, state: State, response: Respo
         raise
     response.headers["Location"] = f"{API_PREFIX}/exports/{row.id}"
     return _out(row, state)
+
+
+def _check_quotas(db: Session, state: State, principal: Principal, limits: Settings, estimate: int) -> None:
+    """Refuse (429 / 507, with the reason) an export the caller or the disk cannot afford."""
+    db.get(UserRow, principal.user_id, with_for_update=True)  # serialises one user's requests (PostgreSQL)
+    in_progress = (Export.status.in_(("queued", "running")))
+    active = int(db.scalar(select(func.count()).select_from(Export).where(in_progress)) or 0)
+    slots = MAX_ACTIVE if principal.is_admin else MAX_ACTIVE - ADMIN_RESERVE
+    if active >= slots:
+        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, "too many exports in progress; try again later",
+                            headers={"Retry-After": "30"})
+    mine = Export.created_by == principal.user_id
+    my_active = int(db.scalar(select(func.count()).select_from(Export).where(in_progress, mine)) or 0)
+    if my_active >= state.settings.export_max_active_per_user:
+        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS,
+                            f"you have {my_active} exports in progress (the limit per user); wait for them",
+                            headers={"Retry-After": "30"})
+    done_bytes = func.coalesce(func.sum(Export.bytes), 0)
+    quota = state.settings.export_max_bytes_per_user
+    if quota is not None and not principal.is_admin:
+        held = int(db.scalar(select(done_bytes).where(mine, Export.status == "done")) or 0)
+        if held + estimate > quota:
+            raise HTTPException(status.HTTP_507_INSUFFICIENT_STORAGE,
+                                f"your exports would take {format_size(held + estimate)}, over your quota of "
+                                f"{format_size(quota)}: delete some of them first")
+    # (Exports still in progress are not in the published total: if several land at once over the
+    # cap, the recorder's retention removes the oldest exports, never footage.)
+    storage = _storage_figures(state)
+    if limits.retention_max_bytes is not None and storage.total is not None:
+        if storage.total + estimate > limits.retention_max_bytes:
+            raise HTTPException(status.HTTP_507_INSUFFICIENT_STORAGE,
+                                f"an export of about {format_size(estimate)} does not fit under the storage cap of "
+                                f"{format_size(limits.retention_max_bytes)} without pushing recordings out")
+    floor = limits.min_free_bytes or 0
+    if storage.free is not None and storage.free - estimate < floor:
+        raise HTTPException(status.HTTP_507_INSUFFICIENT_STORAGE,
+                            f"an export of about {format_size(estimate)} would take the disk below its free-space "
+                            f"floor ({format_size(floor)} free kept) and push recordings out")
+
+
+@dataclass(frozen=True, slots=True)
+class StorageFigures:
+    total: int | None  # what counts toward the cap, as the recorder's last retention pass saw it
+    free: int | None
+
+
+def _storage_figures(state: State) -> StorageFigures:
+    """The recorder's published figures (``vigil:storage``, refreshed every retention pass);
+    unknown when Redis does not answer or they are over an hour old."""
+    try:
+        raw = state.sync_redis.hgetall(keys.STORAGE)
+        if time.time() - float(raw.get(b"updated_at", b"0")) > STORAGE_FRESH_S:
+            return StorageFigures(None, None)
+        total = int(raw[b"bytes_total"]) if b"bytes_total" in raw else None
+        free = int(raw[b"bytes_free"]) if b"bytes_free" in raw else None
+        return StorageFigures(total, free)
+    except (redis.RedisError, ValueError):
+        return StorageFigures(None, None)
 
 
 @router.get("", response_model=ExportPage, responses=_errors)
