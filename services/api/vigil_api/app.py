@@ -42,6 +42,7 @@ from vigil_api.routes import (
 from vigil_api.routes import (
     settings as settings_routes,
 )
+from vigil_api.schemas import COMMON_ERRORS
 from vigil_api.state import AppState
 from vigil_common import recording_probe
 from vigil_common.db.engine import make_engine, make_sessionmaker
@@ -211,7 +212,7 @@ def create_app(
                recordings.router, exports.router, events.router, notifications.router, users.router, storage.router,
                settings_routes.router, system.metrics_router)
     for router in routers:
-        app.include_router(router)
+        app.include_router(router, responses=COMMON_ERRORS)
 
     if frontend_dir is not None and (frontend_dir / "index.html").is_file():
         # Low priority: checked only when no API route matched.

@@ -24,8 +24,18 @@ class ValidationErrorItem(BaseModel):
 
 
 class ValidationErrorOut(BaseModel):
+    """A 422: the reason in one line, and each invalid field (the input is never echoed)."""
+
     detail: str
     errors: list[ValidationErrorItem] = []
+
+
+# Answers any route may give, declared on every operation (so the document says what the API
+# does: FastAPI's own 422 model is an array of errors, ours is ErrorOut-shaped).
+COMMON_ERRORS: dict[int | str, dict[str, object]] = {
+    400: {"model": ErrorOut, "description": "Malformed request (e.g. a body that is not JSON, a bad Host)"},
+    422: {"model": ValidationErrorOut, "description": "Invalid input, with the reason"},
+}
 
 
 # --- auth ---------------------------------------------------------------------------------

@@ -99,13 +99,13 @@ def _check_credentials(state: AppState, body: LoginIn, address: str) -> LoginOut
     return outcome
 
 
-@router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT, responses=_401)
 def secure_cookie(configured: bool, request: Request) -> bool:
     """Secure when configured, or when this request came over HTTPS (uvicorn sets the scheme
     from X-Forwarded-Proto only for VIGIL_TRUSTED_PROXIES)."""
     return configured or request.url.scheme == "https"
 
 
+@router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT, responses=_401)
 def logout(principal: User, state: State, request: Request) -> Response:
     """End the calling session server-side and clear the cookie (no-op for bearer tokens)."""
     if principal.session_hash is not None:
