@@ -289,3 +289,18 @@ def test_one_viewer_account_cannot_take_every_live_slot() -> None:
         await hub.close()
 
     asyncio.run(asyncio.wait_for(scenario(), 10))
+
+
+def test_request_metrics_do_not_take_the_method_from_the_client() -> None:
+    """Issue 12: an invented method became a label value (unbounded /metrics)."""
+    from fastapi import FastAPI
+
+    from vigil_api.metrics import RequestMetrics, RequestMetricsMiddleware
+
+    metrics = RequestMetrics()
+    app = FastAPI()
+    app.add_middleware(RequestMetricsMiddleware, metrics=metrics)
+    with TestClient(app) as client:
+        for method in ("GET", "FROBNICATE", "X" * 50):
+            client.request(method, "/nowhere")
+    assert {m for m, _route, _status in metrics.counts} == {"GET", "other"}

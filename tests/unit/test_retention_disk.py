@@ -44,3 +44,19 @@ def test_prune_keeps_recent_and_non_empty_day_dirs(tmp_path: Path) -> None:
 def test_free_bytes_of_a_path_not_created_yet(tmp_path: Path) -> None:
     assert disk.free_bytes(tmp_path / "not" / "yet") > 0
     assert disk.tree_bytes(tmp_path) == 0
+
+
+def test_resolve_under_refuses_a_path_through_a_symlinked_directory(tmp_path: Path) -> None:
+    """Issue 12: retention unlinks what an index row names; a symlinked day directory pointing
+    outside the data directory must not make it delete files there."""
+    from vigil_recorder.disk import resolve_under
+
+    data = tmp_path / "data"
+    (data / "recordings" / "cam").mkdir(parents=True)
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "precious.mp4").write_bytes(b"x")
+    (data / "recordings" / "cam" / "2024-01-01").symlink_to(outside)
+    assert resolve_under(data, "recordings/cam/2024-01-01/precious.mp4") is None
+    (data / "recordings" / "cam" / "2024-01-02").mkdir()
+    assert resolve_under(data, "recordings/cam/2024-01-02/a.mp4") == data / "recordings" / "cam" / "2024-01-02" / "a.mp4"

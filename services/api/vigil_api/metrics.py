@@ -31,6 +31,9 @@ _NAME = r"[a-zA-Z_:][a-zA-Z0-9_:]*"
 _LABEL = r'[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\["\\n])*"'
 _SAMPLE_RE = re.compile(rf"^({_NAME})(\{{(?:{_LABEL})(?:,{_LABEL})*,?\}}|\{{\}})?$")
 
+# A label value per method a client invents would grow /metrics without bound.
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
 
 def parse_sample_name(field_name: str) -> tuple[str, str] | None:
     """Split ``name{labels}`` into ``(family, labels)``; None unless it is a valid sample."""
@@ -171,4 +174,5 @@ class RequestMetricsMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            self.metrics.observe(scope["method"], route_label(scope), status, time.perf_counter() - started)
+            method = scope["method"] if scope["method"] in KNOWN_METHODS else "other"  # the client picks it
+            self.metrics.observe(method, route_label(scope), status, time.perf_counter() - started)

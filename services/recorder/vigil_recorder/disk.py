@@ -39,13 +39,17 @@ def free_bytes(path: Path) -> int:
 
 def resolve_under(data_dir: Path, rel: str | None) -> Path | None:
     """``data_dir / rel`` if ``rel`` is a plain relative path that stays inside the data
-    directory, else None (an index row must never make us touch anything else)."""
+    directory, also once every symlink on the way is resolved, else None (an index row, or a
+    symlinked directory, must never make retention unlink anything else)."""
     if not rel:
         return None
     pure = PurePosixPath(rel)
     if pure.is_absolute() or ".." in pure.parts or "\x00" in rel:
         return None
-    return data_dir.joinpath(*pure.parts)
+    path = data_dir.joinpath(*pure.parts)
+    if not path.parent.resolve().is_relative_to(data_dir.resolve()):
+        return None
+    return path
 
 
 def parse_day(name: str) -> date | None:
