@@ -78,3 +78,18 @@ def compose_config(file: Path, env_file: Path, *extra: str) -> subprocess.Comple
     assert exe is not None
     return subprocess.run([exe, "--env-file", str(env_file), "-f", str(file), *extra, "config", "-q"],
                           capture_output=True, text=True, timeout=120, cwd=file.parent)
+
+
+def dockerfile_stages(path: Path) -> list[list[tuple[str, str]]]:
+    """Each stage of a Dockerfile as (INSTRUCTION, arguments), continuation lines joined."""
+    text = re.sub(r"\\\n", " ", path.read_text())
+    stages: list[list[tuple[str, str]]] = [[]]
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        word, _, rest = line.partition(" ")
+        if word.upper() == "FROM":
+            stages.append([])
+        stages[-1].append((word.upper(), rest.strip()))
+    return [s for s in stages if s]

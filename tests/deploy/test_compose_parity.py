@@ -15,7 +15,6 @@ from __future__ import annotations
 import importlib.util
 import io
 import os
-import re
 import secrets
 import shlex
 import signal
@@ -35,7 +34,7 @@ import redis
 
 from tests.conftest import create_database, drop_database, free_port
 from tests.deploy.broker import MOSQUITTO_DIR, Broker, start_shipped_broker
-from tests.deploy.compose import ROOT, environment, load, read_env_file
+from tests.deploy.compose import ROOT, dockerfile_stages, environment, load, read_env_file
 from tests.helpers import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.timeout(400)]
@@ -49,17 +48,7 @@ BIN = Path(sys.executable).parent
 
 def dockerfile_instructions(path: Path) -> list[tuple[str, str]]:
     """(INSTRUCTION, arguments) of a Dockerfile's last stage, continuation lines joined."""
-    text = re.sub(r"\\\n", " ", path.read_text())
-    out: list[tuple[str, str]] = []
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        word, _, rest = line.partition(" ")
-        if word.upper() == "FROM":
-            out = []
-        out.append((word.upper(), rest.strip()))
-    return out
+    return dockerfile_stages(path)[-1]
 
 
 def image_env(path: Path) -> dict[str, str]:

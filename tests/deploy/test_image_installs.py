@@ -6,7 +6,6 @@ No Docker engine is needed; what the base image brings (Python, Debian packages)
 
 from __future__ import annotations
 
-import re
 import shutil
 import subprocess
 import sys
@@ -14,24 +13,16 @@ from pathlib import Path
 
 import pytest
 
+from tests.deploy.compose import dockerfile_stages
 from tests.lockfiles import ROOT, applicable, installed, mismatches, read_lock
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
 
 def instructions(dockerfile: Path) -> list[tuple[str, str]]:
-    """(INSTRUCTION, arguments) of the last stage that installs into /opt/vigil."""
-    text = re.sub(r"\\\n", " ", dockerfile.read_text())
-    stages: list[list[tuple[str, str]]] = []
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        word, _, rest = line.partition(" ")
-        if word.upper() == "FROM":
-            stages.append([])
-        stages[-1].append((word.upper(), rest.strip()))
-    return next(s for s in stages if any("/opt/vigil/bin/pip" in rest for w, rest in s if w == "RUN"))
+    """(INSTRUCTION, arguments) of the stage that installs into /opt/vigil."""
+    return next(s for s in dockerfile_stages(dockerfile)
+                if any("/opt/vigil/bin/pip" in rest for w, rest in s if w == "RUN"))
 
 
 def run_install(dockerfile: Path, tmp: Path) -> Path:
