@@ -54,12 +54,18 @@ class Api:
         return self.token_for("admin", ADMIN_PASSWORD, name)
 
     def token_for(self, username: str, password: str, name: str = "test") -> str:
-        """An API token of ``username``, made from a session (then logged out of)."""
-        csrf = self.login(username, password)
-        r = self.client.post("/api/v1/tokens", json={"name": name}, headers={"X-CSRF-Token": csrf})
-        assert r.status_code == 201, r.text
-        self.client.cookies.clear()
-        return str(r.json()["token"])
+        """An API token of ``username``, made from a session (then logged out of); a bearer
+        header the client carries is set aside meanwhile (it would win over the session)."""
+        bearer = self.client.headers.pop("Authorization", None)
+        try:
+            csrf = self.login(username, password)
+            r = self.client.post("/api/v1/tokens", json={"name": name}, headers={"X-CSRF-Token": csrf})
+            assert r.status_code == 201, r.text
+            self.client.cookies.clear()
+            return str(r.json()["token"])
+        finally:
+            if bearer is not None:
+                self.client.headers["Authorization"] = bearer
 
 
 @pytest.fixture

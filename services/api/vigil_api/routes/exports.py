@@ -197,16 +197,16 @@ def _check_quotas(db: Session, state: State, principal: Principal, limits: Setti
     """Refuse (429 / 507, with the reason) an export the caller or the disk cannot afford."""
     db.get(UserRow, principal.user_id, with_for_update=True)  # serialises one user's requests (PostgreSQL)
     in_progress = (Export.status.in_(("queued", "running")))
-    active = int(db.scalar(select(func.count()).select_from(Export).where(in_progress)) or 0)
-    slots = MAX_ACTIVE if principal.is_admin else MAX_ACTIVE - ADMIN_RESERVE
-    if active >= slots:
-        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, "too many exports in progress; try again later",
-                            headers={"Retry-After": "30"})
     mine = Export.created_by == principal.user_id
     my_active = int(db.scalar(select(func.count()).select_from(Export).where(in_progress, mine)) or 0)
     if my_active >= state.settings.export_max_active_per_user:
         raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS,
                             f"you have {my_active} exports in progress (the limit per user); wait for them",
+                            headers={"Retry-After": "30"})
+    active = int(db.scalar(select(func.count()).select_from(Export).where(in_progress)) or 0)
+    slots = MAX_ACTIVE if principal.is_admin else MAX_ACTIVE - ADMIN_RESERVE
+    if active >= slots:
+        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, "too many exports in progress; try again later",
                             headers={"Retry-After": "30"})
     done_bytes = func.coalesce(func.sum(Export.bytes), 0)
     quota = state.settings.export_max_bytes_per_user
