@@ -15,7 +15,7 @@ from rq import Queue
 from sqlalchemy import select
 
 from tests.helpers import heartbeat_bytes, make_envelope, make_jpeg, wait_for
-from vigil_common import keys
+from vigil_common import keys, recorder_jobs
 from vigil_common.db.engine import make_engine, make_sessionmaker
 from vigil_common.db.models import Camera
 from vigil_common.mqtt import parse_mqtt_url
@@ -80,7 +80,7 @@ def test_frames_heartbeats_and_jobs(settings: Settings, publisher: mqtt.Client) 
         wait_for(lambda: cams()["cam-a"].status == "offline", what="offline status")
 
         # Windows close after segment_seconds + grace: exactly one job per camera window.
-        q = Queue(keys.RECORDER_QUEUE, connection=r)
+        q = recorder_jobs.queue(r)
         wait_for(lambda: len(q.job_ids) >= 2, timeout=10, what="recorder jobs")
         time.sleep(settings.segment_seconds + settings.segment_grace_s + 0.5)
         ids = q.job_ids

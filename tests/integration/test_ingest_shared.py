@@ -27,13 +27,14 @@ from sqlalchemy import func, select
 
 from tests.helpers import heartbeat_bytes, make_envelope, wait_for
 from tests.integration.test_ingest_service import publisher  # noqa: F401 - fixture
-from vigil_common import keys
+from vigil_common import keys, recorder_jobs
 from vigil_common.db.engine import make_engine, make_sessionmaker
 from vigil_common.db.models import Camera, Segment
 from vigil_common.mqtt import routing_filter
 from vigil_common.settings import Settings
 from vigil_common.topics import Topics
 from vigil_ingest.service import IngestService
+from vigil_recorder.main import VigilJob
 
 pytestmark = pytest.mark.integration
 
@@ -171,11 +172,11 @@ def test_two_ingest_processes_record_every_frame_once_and_survive_a_kill(
         from vigil_recorder import context
 
         context.reset_context()
-        queue = Queue(keys.RECORDER_QUEUE, connection=r)
+        queue = recorder_jobs.queue(r)
         windows = {cam: sorted(int(i.rsplit("-", 1)[1]) for i in queue.job_ids if i.startswith(f"seg-{cam}-"))
                    for cam in CAMERAS}
         try:
-            Worker([queue], connection=r).work(burst=True)
+            Worker([queue], connection=r, serializer=recorder_jobs.serializer(), job_class=VigilJob).work(burst=True)
         finally:
             context.reset_context()
         segment_ms = settings.segment_seconds * 1000

@@ -12,6 +12,7 @@ real kill -9 mid-segment, test_crash_recorder_kill.py.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -31,7 +32,7 @@ from rq.registry import StartedJobRegistry
 from tests.helpers import wait_for
 from tests.integration.test_recorder_worker import add_window, enqueue, env_for
 from tests.integration.test_retention_support import work_horse
-from vigil_common import keys
+from vigil_common import keys, recorder_jobs
 from vigil_common.settings import Settings
 from vigil_recorder.main import (
     HEARTBEAT_MARGIN_S,
@@ -68,19 +69,22 @@ def registry_expiry(client: redis.Redis, queue: Queue, job_id: str) -> float | N
 
 def test_a_running_jobs_heartbeat_expires_within_our_margin(settings: Settings, client: redis.Redis,
                                                             tmp_path: Path) -> None:
-    queue = Queue(keys.RECORDER_QUEUE, connection=client)
-    job = queue.enqueue("time.sleep", 12, job_timeout=120)
+    queue = recorder_jobs.queue(client)
+    job = enqueue(client, add_window(client, 1_700_000_000_000, 240, (960, 540)))  # a long segment job
     proc = start(settings, tmp_path)
+    horse = None
     try:
-        wait_for(lambda: registry_expiry(client, queue, job.id), 30, "the job to start")
-        time.sleep(2 * JOB_MONITORING_INTERVAL_S)  # a few heartbeats in
-        expiry = registry_expiry(client, queue, job.id)
-        assert expiry is not None
-        # RQ's own margin would put it a minute out
-        assert expiry - time.time() <= JOB_MONITORING_INTERVAL_S + HEARTBEAT_MARGIN_S + 1
+        # the started registry's score is the execution's first heartbeat TTL from now: ours is
+        # the monitoring interval + our margin, where RQ's own margin would put it a minute out
+        expiry = wait_for(lambda: registry_expiry(client, queue, job.id), 30, "the job to start", poll=0.02)
+        assert float(expiry) - time.time() <= JOB_MONITORING_INTERVAL_S + HEARTBEAT_MARGIN_S + 1  # type: ignore[arg-type]
+        horse = work_horse(proc.pid)
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(10)
+        if horse is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(horse, signal.SIGKILL)
 
 
 def kill_mid_job(settings: Settings, client: redis.Redis, queue: Queue, tmp: Path) -> Job:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import secrets
 import shutil
 import socket
@@ -94,7 +95,10 @@ def broker_spec(run_dir: Path, port: int, creds: Credentials, prefix: str) -> tu
                                       for user, pw in creds.mqtt.items()))
         write_private(acl, broker_acl.mosquitto_acl(prefix))
         conf = run_dir / "mosquitto.conf"
+        # mosquitto started as root drops to user "mosquitto", which could not read these 0600
+        # files: it runs as the user who runs `vigil up` instead (as every other service does).
         write_private(conf,
+                      f"user {pwd.getpwuid(os.getuid()).pw_name}\n"
                       f"listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {passwd}\n"
                       f"acl_file {acl}\npersistence false\nmax_queued_messages 5000\n"
                       "log_type error\nlog_type warning\n")

@@ -65,7 +65,7 @@ class Settings(BaseSettings):
 
     # footage near motion; None = retention_days
     retention_motion_days: float | None = Field(default=None, ge=HOUR_IN_DAYS, le=MAX_DAYS)
-    reconcile_interval_s: float = Field(default=300, ge=10, le=DAY_S)
+    reconcile_interval_s: float = Field(default=300, ge=1, le=DAY_S)
     # Motion detection (on a low-rate decoded sample of each camera).
     motion_enabled: bool = True
     motion_sample_fps: float = Field(default=2.0, gt=0, le=30)
