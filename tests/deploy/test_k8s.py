@@ -44,7 +44,7 @@ def base_objects() -> dict[tuple[str, str], dict[str, Any]]:
 def validator() -> str:
     exe = shutil.which("kubernetes-validate") or str(Path(sys.executable).parent / "kubernetes-validate")
     if not Path(exe).exists():
-        pytest.skip("kubernetes-validate is not installed (requirements-dev.txt)")
+        pytest.skip("kubernetes-validate is not installed (requirements/dev.txt)")
     return exe
 
 
