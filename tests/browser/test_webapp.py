@@ -424,9 +424,9 @@ def test_a_stalled_recorder_shows_a_banner_on_every_page(session: Session, stack
     pid = _recorder_pid(stack)
     os.kill(pid, signal.SIGSTOP)
     try:
-        banner = page.locator("#stall-banner")
-        banner.wait_for(state="visible", timeout=60_000)
-        text = banner.inner_text()
+        # (16 cameras on one worker may already be a little behind: wait for this reason)
+        page.wait_for_selector("#stall-banner[data-reason='recorder_hung']", state="visible", timeout=60_000)
+        text = page.locator("#stall-banner").inner_text()
         assert text.startswith("Recording stalled on ") and "the recorder is not responding" in text, text
         session.goto("storage")  # every page: the banner is outside the page's own content
         page.locator("#stall-banner").wait_for(state="visible")
