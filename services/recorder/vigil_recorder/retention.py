@@ -28,15 +28,18 @@ from typing import Any
 
 import redis
 from redis.exceptions import LockError
+from sqlalchemy import delete
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from vigil_common import keys, retention_overrides
 from vigil_common.counters import sample_name
+from vigil_common.db.models import Export
 from vigil_common.settings import Settings
 from vigil_recorder import disk
 from vigil_recorder import retention_query as rq
 from vigil_recorder.duties import Duty, DutyContext
+from vigil_recorder.export_plan import export_relpath
 from vigil_recorder.retention_delete import (
     Removed,
     delete_day_videos,
@@ -179,31 +182,17 @@ def age_pass(settings: Settings, sessions: sessionmaker[Session], client: redis.
 EXPORT_BATCH = 500
 
 
-def _delete_exports(settings: Settings, sessions: sessionmaker[Session], ids: Sequence[str]) -> int:
-    """Drop the rows, then the files (a crash between leaves a file the reconciler's sweep of
-    ``exports/`` removes); returns the bytes freed on disk."""
-    from sqlalchemy import delete
-
-    from vigil_common.db.models import Export
-    from vigil_recorder.export_plan import export_relpath
-
-    if not ids:
-        return 0
-    with sessions.begin() as s:
-        s.execute(delete(Export).where(Export.id.in_(list(ids))))
-    freed = 0
-    for export_id in ids:
+def _delete_exports(settings: Settings, sessions: sessionmaker[Session], victims: Sequence[tuple[str, int]]) -> int:
+    """Unlink the files, then drop the rows (a crash between leaves rows whose file is gone,
+    which the next pass drops); returns the bytes the rows held."""
+    for export_id, _size in victims:
         try:
-            path = settings.data_dir / export_relpath(export_id)  # the id is checked before it names a file
+            (settings.data_dir / export_relpath(export_id)).unlink(missing_ok=True)  # the id is checked first
         except ValueError:
-            log.warning("retention: export row %r had a malformed id; its row is gone, no file touched", export_id)
-            continue
-        try:
-            freed += path.stat().st_size
-            path.unlink()
-        except FileNotFoundError:
-            continue
-    return freed
+            log.warning("retention: export row %r has a malformed id: its row goes, no file is touched", export_id)
+    with sessions.begin() as s:
+        s.execute(delete(Export).where(Export.id.in_([export_id for export_id, _ in victims])))
+    return sum(size for _, size in victims)
 
 
 def export_pass(settings: Settings, sessions: sessionmaker[Session], now: datetime, tally: Tally) -> None:
@@ -212,8 +201,7 @@ def export_pass(settings: Settings, sessions: sessionmaker[Session], now: dateti
     with sessions() as s:
         gone = rq.expired_exports(s, now - timedelta(days=settings.export_retention_days), EXPORT_BATCH)
     if gone:
-        freed = _delete_exports(settings, sessions, [export_id for export_id, _ in gone])
-        tally.note("export", "age", len(gone), freed)
+        tally.note("export", "age", len(gone), _delete_exports(settings, sessions, gone))
         log.info("retention: %d export(s) older than %g days removed", len(gone), settings.export_retention_days)
 
 
@@ -221,21 +209,24 @@ def export_pressure_pass(settings: Settings, sessions: sessionmaker[Session], po
                          free: int | None, tally: Tally) -> int:
     """Under the byte cap or the free-space floor, the oldest finished exports go before any
     footage (an export must never push recordings out). Returns the bytes freed."""
+    def needed(freed: int) -> bool:
+        return pressure_needed(policy, total - freed, None if free is None else free + freed)
+
+    reason = "max_bytes" if policy.max_bytes is not None and total > policy.max_bytes else "free_space"
     freed = 0
-    while pressure_needed(policy, total - freed, None if free is None else free + freed):
+    while needed(freed):
         with sessions() as s:
             oldest = rq.oldest_exports(s, 50)
         if not oldest:
             break
-        victims: list[str] = []
-        for export_id, _path, size in oldest:
-            victims.append(export_id)
-            freed += size
-            if not pressure_needed(policy, total - freed, None if free is None else free + freed):
+        victims = []
+        for victim in oldest:
+            victims.append(victim)
+            if not needed(freed + sum(size for _, size in victims)):
                 break
-        _delete_exports(settings, sessions, victims)
-        tally.note("export", "max_bytes" if policy.max_bytes is not None and total > policy.max_bytes
-                   else "free_space", len(victims), sum(size for i, _p, size in oldest if i in victims))
+        removed = _delete_exports(settings, sessions, victims)
+        freed += removed
+        tally.note("export", reason, len(victims), removed)
         log.warning("retention: %d export(s) removed to stay within the storage limits", len(victims))
     return freed
 

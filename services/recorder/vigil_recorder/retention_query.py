@@ -74,20 +74,19 @@ def totals(session: Session) -> Totals:
                   int(exp[0]), int(exp[1]))
 
 
-def expired_exports(session: Session, before: datetime, limit: int) -> list[tuple[str, str | None]]:
-    """(id, path) of finished or failed exports created before ``before``, oldest first."""
-    rows = session.execute(
-        select(Export.id, Export.path).where(Export.status.in_(("done", "failed")), Export.created_at < before)
-        .order_by(Export.created_at).limit(limit))
-    return [(str(r.id), r.path) for r in rows]
+def expired_exports(session: Session, before: datetime, limit: int) -> list[tuple[str, int]]:
+    """(id, bytes) of finished or failed exports created before ``before``, oldest first."""
+    return _exports(session, select(Export.id, Export.bytes).where(
+        Export.status.in_(("done", "failed")), Export.created_at < before), limit)
 
 
-def oldest_exports(session: Session, limit: int) -> list[tuple[str, str | None, int]]:
-    """(id, path, bytes) of finished exports, oldest first (the first to go under pressure)."""
-    rows = session.execute(
-        select(Export.id, Export.path, Export.bytes).where(Export.status == "done")
-        .order_by(Export.created_at).limit(limit))
-    return [(str(r.id), r.path, int(r.bytes or 0)) for r in rows]
+def oldest_exports(session: Session, limit: int) -> list[tuple[str, int]]:
+    """(id, bytes) of finished exports, oldest first (the first to go under pressure)."""
+    return _exports(session, select(Export.id, Export.bytes).where(Export.status == "done"), limit)
+
+
+def _exports(session: Session, stmt: Any, limit: int) -> list[tuple[str, int]]:
+    return [(str(r.id), int(r.bytes or 0)) for r in session.execute(stmt.order_by(Export.created_at).limit(limit))]
 
 
 def camera_totals(session: Session) -> list[tuple[str, int, int]]:
