@@ -121,3 +121,11 @@ def test_reason_disk_full_wins() -> None:
 def test_stale_workers_are_not_alive() -> None:
     state = RecorderState(workers=[alive(ago=5), WorkerInfo("old", NOW - 31), WorkerInfo("new", None)])
     assert [w.name for w in rw.alive_workers(state, NOW)] == ["recorder-a"]
+
+
+def test_the_api_names_every_reason() -> None:
+    from typing import get_args
+
+    from vigil_api.schemas import StallReason
+
+    assert set(get_args(StallReason)) == set(rw.REASONS)

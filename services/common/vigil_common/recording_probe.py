@@ -18,14 +18,13 @@ import redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from vigil_common import keys, recorder_jobs
+from vigil_common import keys, recorder_jobs, storage_figures
 from vigil_common.db.models import Camera
 from vigil_common.recording_watch import CameraProgress, Policy, RecorderState, WatchReport, WorkerInfo, assess
 from vigil_common.settings import Settings
 from vigil_common.windows import motion_max_wait_ms, stream_id_ms
 
 MOTION_MODE = "motion"
-STORAGE_FRESH_S = 3600.0
 
 
 def policy_for(settings: Settings) -> Policy:
@@ -104,13 +103,6 @@ def read_recorder(client: redis.Redis, now: float) -> RecorderState:
             enqueued = _epoch(job.enqueued_at)
             oldest = None if enqueued is None else max(0.0, now - enqueued)
     raw_full = client.get(keys.RECORDER_DISK_FULL)
-    storage = client.hgetall(keys.STORAGE)
-    bytes_free: int | None = None
-    try:
-        if b"bytes_free" in storage and now - float(storage.get(b"updated_at", b"0")) <= STORAGE_FRESH_S:
-            bytes_free = int(storage[b"bytes_free"])
-    except ValueError:
-        bytes_free = None
     return RecorderState(
         processes_alive=len(alive),
         processes_stopped=stopped,
@@ -120,7 +112,7 @@ def read_recorder(client: redis.Redis, now: float) -> RecorderState:
         queued=queued,
         oldest_queued_s=oldest,
         disk_full_at=float(raw_full) if raw_full else None,
-        bytes_free=bytes_free,
+        bytes_free=storage_figures.read(client, now).free,
     )
 
 

@@ -26,7 +26,7 @@ threshold less one segment: add workers), else
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 DISK_FULL = "disk_full"
 RECORDER_CRASH_LOOPING = "recorder_crash_looping"
@@ -111,10 +111,10 @@ class WatchReport:
     reason: str | None = None  # set when some camera is stalled
     detail: str = ""
     workers_alive: int = 0
-    stalled: tuple[CameraLag, ...] = field(init=False)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "stalled", tuple(c for c in self.cameras if c.stalled))
+    @property
+    def stalled(self) -> tuple[CameraLag, ...]:
+        return tuple(c for c in self.cameras if c.stalled)
 
     @property
     def ok(self) -> bool:
@@ -171,9 +171,5 @@ def diagnose(state: RecorderState, now: float, policy: Policy) -> tuple[str, str
 def assess(progress: Sequence[CameraProgress], state: RecorderState, now: float, policy: Policy) -> WatchReport:
     now_ms = int(now * 1000)
     lags = tuple(lag for p in progress if (lag := camera_lag(p, now_ms, policy)) is not None)
-    alive = len(alive_workers(state, now))
-    report = WatchReport(now, policy.threshold_s, lags, workers_alive=alive)
-    if report.ok:
-        return report
-    reason, detail = diagnose(state, now, policy)
-    return WatchReport(now, policy.threshold_s, lags, reason, detail, alive)
+    reason, detail = diagnose(state, now, policy) if any(c.stalled for c in lags) else (None, "")
+    return WatchReport(now, policy.threshold_s, lags, reason, detail, len(alive_workers(state, now)))

@@ -12,12 +12,10 @@ from typing import Any
 
 import redis
 
-from vigil_common import keys
+from vigil_common import keys, storage_figures
 
-STORAGE_KEY = keys.STORAGE  # written by vigil_recorder.retention_metrics
 _DROPPED = re.compile(r'^vigil_ingest_dropped_total\{(?P<labels>.*)\}$')
 _LABEL = re.compile(r'(\w+)="([^"]*)"')
-STORAGE_FRESH_S = 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,14 +57,7 @@ def parse_dropped(fields: Mapping[Any, Any]) -> dict[str, int]:
 
 def sample(client: redis.Redis, now: float) -> Sample:
     failed = failed_job_count(client)
-    storage = client.hgetall(STORAGE_KEY)
-    bytes_free: int | None = None
-    try:
-        updated = float(storage.get(b"updated_at", b"0"))
-        if b"bytes_free" in storage and now - updated <= STORAGE_FRESH_S:
-            bytes_free = int(storage[b"bytes_free"])
-    except ValueError:
-        bytes_free = None
+    bytes_free = storage_figures.read(client, now).free
     dropped = parse_dropped(client.hgetall(keys.metrics_hash("ingest")))
     memory = client.info("memory")
     used, limit = memory.get("used_memory"), memory.get("maxmemory")

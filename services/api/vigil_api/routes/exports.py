@@ -20,7 +20,6 @@ from __future__ import annotations
 import re
 import secrets
 import time
-from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from typing import Annotated, Literal
 
@@ -38,12 +37,13 @@ from vigil_api.files import resolve_under
 from vigil_api.routes.days import camera_known, job_status, recorder_queue
 from vigil_api.schemas import ErrorOut
 from vigil_api.timeparse import request_time
-from vigil_common import keys, recorder_jobs, retention_overrides
+from vigil_common import recorder_jobs, retention_overrides, storage_figures
 from vigil_common.db.models import Export, Segment, utcnow
 from vigil_common.db.models import User as UserRow
 from vigil_common.ids import CAMERA_ID_PATTERN
 from vigil_common.settings import Settings
 from vigil_common.sizes import format_size
+from vigil_common.storage_figures import StorageFigures
 
 router = APIRouter(prefix=f"{API_PREFIX}/exports", tags=["exports"], dependencies=[Depends(require_user)])
 
@@ -59,7 +59,6 @@ MAX_LIMIT = 500
 # reported failed, once it is older than this (a job is enqueued right after its row).
 LOST_AFTER = timedelta(seconds=30)
 MAX_SEGMENT_SPAN = timedelta(hours=1)
-STORAGE_FRESH_S = 3600.0
 LOST = frozenset({JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED})
 
 ExportId = Annotated[str, Path(pattern=EXPORT_ID_PATTERN, min_length=32, max_length=32,
@@ -231,24 +230,12 @@ def _check_quotas(db: Session, state: State, principal: Principal, limits: Setti
                             f"floor ({format_size(floor)} free kept) and push recordings out")
 
 
-@dataclass(frozen=True, slots=True)
-class StorageFigures:
-    total: int | None  # what counts toward the cap, as the recorder's last retention pass saw it
-    free: int | None
-
-
 def _storage_figures(state: State) -> StorageFigures:
-    """The recorder's published figures (``vigil:storage``, refreshed every retention pass);
-    unknown when Redis does not answer or they are over an hour old."""
+    """The recorder's published figures; unknown when Redis does not answer."""
     try:
-        raw = state.sync_redis.hgetall(keys.STORAGE)
-        if time.time() - float(raw.get(b"updated_at", b"0")) > STORAGE_FRESH_S:
-            return StorageFigures(None, None)
-        total = int(raw[b"bytes_total"]) if b"bytes_total" in raw else None
-        free = int(raw[b"bytes_free"]) if b"bytes_free" in raw else None
-        return StorageFigures(total, free)
-    except (redis.RedisError, ValueError):
-        return StorageFigures(None, None)
+        return storage_figures.read(state.sync_redis, time.time())
+    except redis.RedisError:
+        return StorageFigures()
 
 
 @router.get("", response_model=ExportPage, responses=_errors)
