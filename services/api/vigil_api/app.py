@@ -111,10 +111,8 @@ def _build_state(settings: Settings) -> AppState:
         max_queued=1000,
     )
     factory = make_sessionmaker(engine)
-    if engine.dialect.name == "sqlite":
-        writes = make_sessionmaker(make_engine(settings.effective_database_url(), sqlite_immediate=True))
-    else:
-        writes = factory
+    write_engine = (make_engine(settings.effective_database_url(), sqlite_immediate=True)
+                    if engine.dialect.name == "sqlite" else engine)
     sync_redis = SyncRedis.from_url(settings.redis_url, socket_connect_timeout=3, socket_timeout=5)
 
     def recording() -> WatchReport:
@@ -126,7 +124,8 @@ def _build_state(settings: Settings) -> AppState:
         topics=topics,
         engine=engine,
         factory=factory,
-        writes=writes,
+        write_engine=write_engine,
+        writes=factory if write_engine is engine else make_sessionmaker(write_engine),
         redis=redis,
         sync_redis=sync_redis,
         bus=bus,
@@ -178,10 +177,7 @@ def create_app(
             await state.redis.aclose()
             state.sync_redis.close()
             state.engine.dispose()
-            if state.writes is not state.factory:
-                bind = state.writes.kw.get("bind")
-                if bind is not None:
-                    bind.dispose()
+            state.write_engine.dispose()
             log.info("api stopped")
 
     app = FastAPI(

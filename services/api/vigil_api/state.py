@@ -27,6 +27,7 @@ class AppState:
     # ignores SELECT ... FOR UPDATE, so a read-then-write (the last-admin check, the failed-login
     # counter) would race another request's without it. On PostgreSQL: the same as ``factory``.
     writes: sessionmaker[Session]
+    write_engine: Engine  # the engine of ``writes`` (``engine`` itself on PostgreSQL)
     redis: aioredis.Redis
     sync_redis: SyncRedis  # for work done in worker threads (the login throttle)
     bus: MqttBus

@@ -375,7 +375,7 @@ class NotifierService:
         try:
             with self.factory() as db:
                 report = recording_probe.check(self.settings, db, self.redis)
-        except (redis.RedisError, SQLAlchemyError) as exc:
+        except Exception as exc:  # noqa: BLE001 - the watchdog must never stop the notifier
             log.warning("could not check recording progress: %s", type(exc).__name__)
             return []
         c = self.conds.setdefault("recording_stalled", Condition("recording_stalled"))
