@@ -59,16 +59,18 @@ def _redis_has(settings: Settings, pattern: str) -> bool:
 
 
 def recorder_alive(settings: Settings, prefix: str) -> bool:
+    """This host's recorder process refreshes its liveness key and its worker loop is not
+    crash-looping (vigil_common.recording_watch's rule)."""
     import time
 
     import redis
 
     from vigil_common.recording_watch import CRASH_LOOP_MIN, CRASH_WINDOW_S
 
-    if not _redis_has(settings, keys.recorder_alive(f"{prefix}*")):
-        return False
     client = redis.Redis.from_url(settings.redis_url, socket_timeout=TIMEOUT_S, socket_connect_timeout=TIMEOUT_S)
     try:
+        if next(iter(client.scan_iter(match=keys.recorder_alive(f"{prefix}*"), count=1000)), None) is None:
+            return False
         recent = client.zrangebyscore(keys.RECORDER_CRASHES, time.time() - CRASH_WINDOW_S, "+inf")
         mine = [m for m in recent if (m.decode() if isinstance(m, bytes) else str(m)).startswith(prefix)]
         return len(mine) < CRASH_LOOP_MIN
