@@ -177,8 +177,9 @@ def create_export(body: ExportIn, principal: User, state: State, response: Respo
     estimate = int(estimate)  # a remux copies the packets: about the footage's own size
     row = Export(id=secrets.token_hex(16), camera_id=cam, start=start, end=end, status="queued", progress=0.0,
                  created_by=principal.user_id, created_at=utcnow())
+    storage = _storage_figures(state)  # (Redis, outside the write transaction)
     with state.writes.begin() as db:  # IMMEDIATE on SQLite: the quota checks and the insert are one
-        _check_quotas(db, state, principal, limits, estimate)
+        _check_quotas(db, state, principal, limits, storage, estimate)
         db.add(row)
     try:
         recorder_queue(state.settings).enqueue(
@@ -192,7 +193,8 @@ def create_export(body: ExportIn, principal: User, state: State, response: Respo
     return _out(row, state)
 
 
-def _check_quotas(db: Session, state: State, principal: Principal, limits: Settings, estimate: int) -> None:
+def _check_quotas(db: Session, state: State, principal: Principal, limits: Settings, storage: StorageFigures,
+                  estimate: int) -> None:
     """Refuse (429 / 507, with the reason) an export the caller or the disk cannot afford."""
     db.get(UserRow, principal.user_id, with_for_update=True)  # serialises one user's requests (PostgreSQL)
     in_progress = (Export.status.in_(("queued", "running")))
@@ -207,17 +209,16 @@ def _check_quotas(db: Session, state: State, principal: Principal, limits: Setti
     if active >= slots:
         raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, "too many exports in progress; try again later",
                             headers={"Retry-After": "30"})
-    done_bytes = func.coalesce(func.sum(Export.bytes), 0)
     quota = state.settings.export_max_bytes_per_user
     if quota is not None and not principal.is_admin:
-        held = int(db.scalar(select(done_bytes).where(mine, Export.status == "done")) or 0)
+        held = int(db.scalar(select(func.coalesce(func.sum(Export.bytes), 0)).where(mine, Export.status == "done"))
+                   or 0)
         if held + estimate > quota:
             raise HTTPException(status.HTTP_507_INSUFFICIENT_STORAGE,
                                 f"your exports would take {format_size(held + estimate)}, over your quota of "
                                 f"{format_size(quota)}: delete some of them first")
     # (Exports still in progress are not in the published total: if several land at once over the
     # cap, the recorder's retention removes the oldest exports, never footage.)
-    storage = _storage_figures(state)
     if limits.retention_max_bytes is not None and storage.total is not None:
         if storage.total + estimate > limits.retention_max_bytes:
             raise HTTPException(status.HTTP_507_INSUFFICIENT_STORAGE,
