@@ -2,8 +2,8 @@
 registry, Redis and RQ's public API, and assesses them. Server side only (needs ``rq`` and the
 database extra); synchronous: the API runs it in a thread, the notifier in its loop.
 
-Cost per call: one registry query and two pipelined rounds of three Redis commands per enabled
-camera, plus RQ's worker list, the recorders' liveness keys, ``CLIENT LIST`` and a few keys:
+Cost per call: one registry query and two pipelined rounds (three Redis commands per enabled
+camera), plus RQ's worker list, the recorders' liveness keys, ``CLIENT LIST`` and a few keys:
 cheap enough every few seconds for hundreds of cameras. ``CLIENT LIST`` tells a stopped recorder
 (its liveness connection stays open) from a dead one; where the Redis ACL forbids it, both read
 as ``recorder_down``.
