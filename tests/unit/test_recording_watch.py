@@ -129,3 +129,10 @@ def test_the_api_names_every_reason() -> None:
     from vigil_api.schemas import StallReason
 
     assert set(get_args(StallReason)) == set(rw.REASONS)
+
+
+def test_a_stalled_lag_never_reads_as_the_threshold() -> None:
+    from vigil_api.routes.system import lag_shown
+
+    assert lag_shown(12.04) == 12.1 and lag_shown(12.0001) > 12
+    assert lag_shown(12.3) == 12.3 and lag_shown(7.0) == 7.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 
 from fastapi import APIRouter, Depends, Response
@@ -36,9 +37,15 @@ def recording_out(rec: WatchReport | None, settings: Settings) -> RecordingHealt
         "workers_alive": rec.workers_alive,
         "reason": rec.reason,
         "detail": rec.detail,
-        "stalled": [{"camera_id": c.camera_id, "lag_s": round(c.lag_s, 1), "reason": rec.reason}
+        "stalled": [{"camera_id": c.camera_id, "lag_s": lag_shown(c.lag_s), "reason": rec.reason}
                     for c in rec.stalled],
     })
+
+
+def lag_shown(lag_s: float) -> float:
+    """A lag to a tenth of a second, rounded up: a stalled camera's lag is over the threshold,
+    so it must never read as the threshold itself (12.04 s shown as 12.0 against 12 s)."""
+    return math.ceil(lag_s * 10 - 1e-9) / 10
 
 
 @public.get("/health", response_model=HealthOut)
