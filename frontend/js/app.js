@@ -1,9 +1,10 @@
-// The app shell: session, navigation (hash router), the login page, toasts.
+// The app shell: navigation (hash router) and the login page. The session is session.js's,
+// toasts are ui.js's: pages import those, never this module.
 
-import { api, ApiError, setCsrf, whenUnauthorized } from './api.js';
+import { ApiError, whenUnauthorized } from './api.js';
 import { hideBanner, startBanner } from './banner.js';
 import { clear, h, setText } from './dom.js';
-import { setServerZone } from './format.js';
+import { endSession, loadSession, logIn, logOut, session } from './session.js';
 
 const pages = {
   live: () => import('./pages/live.js'),
@@ -17,29 +18,8 @@ const pages = {
 
 const main = document.getElementById('main');
 const topbar = document.getElementById('topbar');
-let me = null;
 let current = null; // {leave()} of the page shown
 let renderSeq = 0;
-
-export const session = { get user() { return me; }, get isAdmin() { return !!me && me.role === 'admin'; } };
-
-let toastTimer = null;
-/** A short message at the top; kind: 'info' | 'error'. */
-export function toast(message, kind = 'info') {
-  const el = document.getElementById('toast');
-  setText(el, message);
-  el.className = `toast ${kind}`;
-  el.hidden = false;
-  clearTimeout(toastTimer);
-  toastTimer = setTimeout(() => { el.hidden = true; }, kind === 'error' ? 8000 : 3000);
-}
-
-/** Report an error from an API call (401 is handled by the router). */
-export function fail(err) {
-  if (err instanceof ApiError && err.status === 401) return;
-  if (err && err.name === 'AbortError') return;
-  toast(err && err.message ? err.message : String(err), 'error');
-}
 
 function parseHash() {
   const raw = location.hash.replace(/^#\/?/, '');
@@ -59,7 +39,7 @@ async function render() {
   const seq = ++renderSeq;
   delete main.dataset.route;
   leave();
-  if (!me) { showLogin(); return; }
+  if (!session.user) { showLogin(); return; }
   const route = parseHash();
   const load = pages[route.name];
   if (!load) { location.hash = '#/live'; return; }
@@ -92,10 +72,7 @@ function showLogin(message) {
     button.disabled = true;
     setText(error, '');
     try {
-      const out = await api('/auth/login', { method: 'POST', body: { username: user.value, password: pass.value }, quiet401: true });
-      setCsrf(out.csrf_token);
-      setServerZone(out.timezone);
-      me = { username: out.username, role: out.role };
+      await logIn(user.value, pass.value);
       afterLogin();
     } catch (err) {
       if (err instanceof ApiError && err.status === 401) setText(error, 'Wrong username or password.');
@@ -116,16 +93,16 @@ function showLogin(message) {
 }
 
 function afterLogin() {
+  const me = session.user;
   setText(document.getElementById('whoami'), `${me.username} (${me.role})`);
-  startBanner(() => !!me);
+  startBanner(() => !!session.user);
   if (!location.hash || location.hash === '#/login') location.hash = '#/live';
   else render();
 }
 
 whenUnauthorized(() => {
-  if (!me) return;
-  me = null;
-  setCsrf(null);
+  if (!session.user) return;
+  endSession();
   leave();
   showLogin('Your session has ended. Please log in again.');
 });
@@ -133,9 +110,7 @@ whenUnauthorized(() => {
 async function start() {
   document.getElementById('logout').addEventListener('click', async () => {
     leave();
-    try { await api('/auth/logout', { method: 'POST', quiet401: true }); } catch (e) { /* ended anyway */ }
-    me = null;
-    setCsrf(null);
+    await logOut();
     showLogin('You are logged out.');
   });
   const toggle = document.getElementById('menu-toggle');
@@ -144,12 +119,9 @@ async function start() {
     nav.classList.toggle('open');
     toggle.setAttribute('aria-expanded', String(nav.classList.contains('open')));
   });
-  window.addEventListener('hashchange', () => { if (me) render(); });
+  window.addEventListener('hashchange', () => { if (session.user) render(); });
   try {
-    const who = await api('/auth/session', { quiet401: true });
-    if (who.csrf_token) setCsrf(who.csrf_token);
-    setServerZone(who.timezone);
-    me = { username: who.username, role: who.role };
+    await loadSession();
     afterLogin();
   } catch (err) {
     showLogin(err instanceof ApiError && err.status === 401 ? '' : `The server did not answer: ${err.message}`);

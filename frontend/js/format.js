@@ -1,12 +1,16 @@
 // Formatting numbers, sizes and times for display.
 
+// Sizes are binary, both ways, as the server's (vigil_common/contract/sizes.py): "2G" typed in a
+// form is 2 GiB, and shows back as "2.0 GiB".
+const SIZE_UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+const SIZE_STEP = 1024;
+
 export function bytes(n) {
   if (n === null || n === undefined) return '—';
-  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
   let v = Number(n);
   let i = 0;
-  while (Math.abs(v) >= 1000 && i < units.length - 1) { v /= 1000; i += 1; }
-  return `${v.toFixed(v >= 100 || i === 0 ? 0 : 1)} ${units[i]}`;
+  while (Math.abs(v) >= SIZE_STEP && i < SIZE_UNITS.length - 1) { v /= SIZE_STEP; i += 1; }
+  return `${v.toFixed(v >= 100 || i === 0 ? 0 : 1)} ${SIZE_UNITS[i]}`;
 }
 
 export function parseBytes(text) {
@@ -14,7 +18,7 @@ export function parseBytes(text) {
   if (!t) return null;
   const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?$/i.exec(t);
   if (!m) throw new Error(`not a size: ${t} (use e.g. 500M, 2G)`);
-  const mult = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[m[2].toLowerCase()];
+  const mult = SIZE_STEP ** ' kmgt'.indexOf(m[2].toLowerCase() || ' ');
   return Math.round(Number(m[1]) * mult);
 }
 

@@ -1,7 +1,8 @@
 // One camera: the big live view (MJPEG), start/stop, configure, snapshot, heartbeat, today.
 
 import { get, post, url } from '../api.js';
-import { fail, session, toast } from '../app.js';
+import { session } from '../session.js';
+import { fail, toast } from '../ui.js';
 import { status } from '../cameras.js';
 import { h, setText } from '../dom.js';
 import { ago, dateTime, serverDay } from '../format.js';

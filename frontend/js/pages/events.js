@@ -1,7 +1,7 @@
 // Motion events with thumbnails, and the notification log.
 
 import { ApiError, get } from '../api.js';
-import { fail } from '../app.js';
+import { fail } from '../ui.js';
 import { cameraSelect, listCameras } from '../cameras.js';
 import { h, setText } from '../dom.js';
 import { dateTime, duration, serverDay } from '../format.js';

@@ -4,7 +4,7 @@
 // The one enlarged camera (its own page) uses the MJPEG stream.
 
 import { url } from '../api.js';
-import { fail } from '../app.js';
+import { fail } from '../ui.js';
 import { listCameras, status } from '../cameras.js';
 import { h, setText } from '../dom.js';
 

@@ -2,7 +2,7 @@
 // that plays from any moment across segments, and downloads (segment, day, selected range).
 
 import { api, get, post, url } from '../api.js';
-import { fail, toast } from '../app.js';
+import { fail, toast } from '../ui.js';
 import { cameraSelect, listCameras } from '../cameras.js';
 import { h, setText } from '../dom.js';
 import { bytes, duration, hms, isoDay, serverDay } from '../format.js';

@@ -1,7 +1,7 @@
 // Search recordings by camera, location, time range and length, with paging.
 
 import { get } from '../api.js';
-import { fail } from '../app.js';
+import { fail } from '../ui.js';
 import { cameraSelect, listCameras } from '../cameras.js';
 import { h, setText } from '../dom.js';
 import { bytes, dateTime, duration, serverDay } from '../format.js';

@@ -1,7 +1,8 @@
 // Settings (admin): users, cameras, alert recipients, retention.
 
 import { ApiError, del, get, patch, post, put } from '../api.js';
-import { fail, session, toast } from '../app.js';
+import { session } from '../session.js';
+import { fail, toast } from '../ui.js';
 import { listCameras } from '../cameras.js';
 import { h, setText } from '../dom.js';
 import { bytes, parseBytes } from '../format.js';

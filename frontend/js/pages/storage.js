@@ -1,7 +1,8 @@
 // Storage: disk use, bytes per camera, bytes per hour per camera (chart), retention in force.
 
 import { get } from '../api.js';
-import { fail, session } from '../app.js';
+import { session } from '../session.js';
+import { fail } from '../ui.js';
 import { stackedBars } from '../chart.js';
 import { h, setText } from '../dom.js';
 import { ago, bytes, dateTime, serverDay } from '../format.js';
