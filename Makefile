@@ -6,7 +6,7 @@ VENV  ?= .venv
 BIN   := $(VENV)/bin
 # The lock this venv is installed from (make upgrade-check points it at a freshly resolved one).
 LOCK  ?= requirements/dev.txt
-PACKAGES := services/common services/capture services/ingest services/recorder services/api services/notifier
+PACKAGES := services/common services/capture services/ingest services/recorder services/api services/notifier bench
 PYTEST_ARGS ?=
 export VIGIL_LOCK_FILE := $(abspath $(LOCK))
 
@@ -17,7 +17,7 @@ $(BIN)/python:
 
 # One venv for `make up` and `make test`: the dev lock is the server's, the camera's, the embedded
 # fallbacks' and the test tools' versions, resolved together.
-$(VENV)/.installed: $(BIN)/python $(LOCK) services/*/pyproject.toml
+$(VENV)/.installed: $(BIN)/python $(LOCK) services/*/pyproject.toml bench/pyproject.toml
 	scripts/install.sh $(VENV) $(LOCK) $(PACKAGES)
 	@touch $@
 
@@ -28,17 +28,17 @@ up: install
 	$(BIN)/vigil up
 
 lint: install
-	$(BIN)/ruff check services tests
+	$(BIN)/ruff check services bench tests
 
 typecheck: install
-	$(BIN)/mypy services
+	$(BIN)/mypy services bench
 
 test: install
 	@scripts/ensure-services.sh
 	@scripts/ensure-deploy-tools.sh
 	@scripts/ensure-browser.sh
-	$(BIN)/ruff check services tests
-	$(BIN)/mypy services
+	$(BIN)/ruff check services bench tests
+	$(BIN)/mypy services bench
 	$(BIN)/pytest -ra $(PYTEST_ARGS)
 
 unit: install

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make lock`: regenerate the lock files in requirements/ from the newest releases inside the
-# ranges the packages declare (services/*/pyproject.toml, requirements/*.in).
+# ranges the packages declare (services/*/pyproject.toml, bench/pyproject.toml, requirements/*.in).
 #
 # dev.txt is resolved first: it is the superset `make test` runs the suite on. server.txt,
 # capture.txt and capture-pi.txt are then resolved with dev.txt as a constraint, so every lock
@@ -15,7 +15,7 @@ UV=${UV:-.venv/bin/uv}
 OUT=${LOCK_DIR:-requirements}
 mkdir -p "$OUT"
 [ -x "$UV" ] || UV=uv
-OURS=(vigil-common vigil-capture vigil-ingest vigil-recorder vigil-api vigil-notifier)
+OURS=(vigil-common vigil-capture vigil-ingest vigil-recorder vigil-api vigil-notifier vigil-bench)
 no_emit=(); for p in "${OURS[@]}"; do no_emit+=(--no-emit-package "$p"); done
 compile() {  # compile IN OUT [extra uv args...]
   local in=$1 out=$2; shift 2

@@ -138,7 +138,7 @@ def database_url(_pg_database: str) -> str:
 
 @pytest.fixture
 def settings(tmp_path: Path, mqtt_url: str, redis_url: str, database_url: str, topic_prefix: str):  # type: ignore[no-untyped-def]
-    from vigil_common.settings import Settings
+    from vigil_common.runtime.settings import Settings
 
     return Settings(
         _env_file=None,  # type: ignore[call-arg]

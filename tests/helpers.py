@@ -19,8 +19,8 @@ import cv2
 import httpx
 import numpy as np
 
-from vigil_common import envelope
-from vigil_common.envelope import Codec, Frame
+from vigil_common.contract import envelope
+from vigil_common.contract.envelope import Codec, Frame
 
 
 def make_jpeg(width: int = 64, height: int = 48, value: int = 0, quality: int = 80) -> bytes:
@@ -89,7 +89,7 @@ def running_stack(env: dict[str, str], up_args: list[str], port: int, admin_pass
     from tests.conftest import wait_port
 
     proc = subprocess.Popen(
-        [sys.executable, "-m", "vigil_common.cli", "up", *up_args],
+        [sys.executable, "-m", "vigil_common.cli.main", "up", *up_args],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True, cwd=cwd,
     )
     s = Stack(f"http://127.0.0.1:{port}", env, proc)

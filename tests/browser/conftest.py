@@ -28,10 +28,10 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from tests.conftest import create_database, drop_database, free_port
 from tests.helpers import Stack, running_stack
-from vigil_common import envelope
-from vigil_common.envelope import Codec, Frame
-from vigil_common.mqtt import parse_mqtt_url
-from vigil_common.topics import Topics
+from vigil_common.bus.mqtt import parse_mqtt_url
+from vigil_common.contract import envelope
+from vigil_common.contract.envelope import Codec, Frame
+from vigil_common.contract.topics import Topics
 
 CHROMIUM = os.environ.get("VIGIL_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

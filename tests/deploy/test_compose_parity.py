@@ -210,7 +210,7 @@ def _services(stack: Stack) -> dict[str, Any]:
 def ingest_scale() -> int:
     """Two ingest processes once ingest shares frames through VIGIL_INGEST_SHARE_GROUP (built on
     main: before that, a second process would record every frame twice)."""
-    from vigil_common.settings import Settings
+    from vigil_common.runtime.settings import Settings
 
     return 2 if "ingest_share_group" in Settings.model_fields else 1
 

@@ -10,7 +10,7 @@ import shlex
 import yaml
 
 from tests.deploy.compose import ROOT, read_env_file
-from vigil_common.cli import COMMANDS
+from vigil_common.cli.main import COMMANDS
 
 DOC = (ROOT / "docs" / "deployment.md").read_text()
 BLOCKS = re.findall(r"```sh\n(.*?)```", DOC, re.S)
@@ -36,7 +36,8 @@ def vigil_invocations() -> list[list[str]]:
 
 
 def test_every_vigil_command_shown_exists_and_parses() -> None:
-    from vigil_common import healthcheck, provision
+    from vigil_common.cli import health as healthcheck
+    from vigil_common.cli import provision
 
     invocations = vigil_invocations()
     assert any(argv[1:3] == ["camera", "add"] for argv in invocations)
@@ -67,8 +68,8 @@ def test_compose_services_profiles_and_settings_named_exist() -> None:
     example = read_env_file((ROOT / ".env.example").read_text())
     for var in set(re.findall(r"`((?:VIGIL|REDIS|MQTT|POSTGRES)_[A-Z0-9_]+)", DOC)):
         if var.startswith("VIGIL_"):
-            from vigil_common.provision import ProvisionSettings
-            from vigil_common.settings import Settings
+            from vigil_common.cli.provision import ProvisionSettings
+            from vigil_common.runtime.settings import Settings
 
             known = {f"VIGIL_{f.upper()}" for f in (*Settings.model_fields, *ProvisionSettings.model_fields)}
             known |= {"VIGIL_CAPTURE_IMAGE", "VIGIL_HTTP_PUBLISH", "VIGIL_DOMAIN", "VIGIL_INGEST_SHARE_GROUP",

@@ -15,13 +15,13 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from tests.conftest import free_port
-from vigil_common.mqtt import parse_mqtt_url
+from vigil_common.bus.mqtt import parse_mqtt_url
 
 pytestmark = pytest.mark.integration
 
 
 def health(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "vigil_common.cli", "health", *args], env=env,
+    return subprocess.run([sys.executable, "-m", "vigil_common.cli.main", "health", *args], env=env,
                           capture_output=True, text=True, timeout=60)
 
 

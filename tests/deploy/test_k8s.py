@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from tests.deploy.compose import ROOT, environment, load, read_env_file
-from vigil_common import keys
+from vigil_common.contract import keys
 
 K8S = ROOT / "k8s"
 BASE = K8S / "base"

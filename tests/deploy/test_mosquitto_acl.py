@@ -16,7 +16,7 @@ import pytest
 
 from tests.deploy.broker import MOSQUITTO_DIR, Broker, Client, connect, start_shipped_broker
 from tests.helpers import wait_for
-from vigil_common import mosquitto_passwd
+from vigil_common.cli import mosquitto_passwd
 
 pytestmark = pytest.mark.integration
 
@@ -201,8 +201,8 @@ def test_entrypoint_keeps_cameras_and_updates_service_passwords(tmp_path: Path) 
 
 
 def test_the_shipped_acl_is_the_one_vigil_up_uses() -> None:
-    """deploy/mosquitto/acl and vigil_common.broker_acl (embedded broker) say the same thing."""
-    from vigil_common.broker_acl import mosquitto_acl
+    """deploy/mosquitto/acl and vigil_common.contract.broker_acl (embedded broker) say the same thing."""
+    from vigil_common.contract.broker_acl import mosquitto_acl
 
     shipped = [line.strip() for line in (MOSQUITTO_DIR / "acl").read_text().splitlines()
                if line.strip() and not line.strip().startswith("#")]

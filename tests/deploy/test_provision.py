@@ -15,12 +15,12 @@ import pytest
 
 from tests.deploy.broker import Broker, connect, start_shipped_broker
 from tests.helpers import wait_for
-from vigil_common import mosquitto_passwd
-from vigil_common.provision import RESERVED_IDS, camera_url
+from vigil_common.cli import mosquitto_passwd
+from vigil_common.cli.provision import RESERVED_IDS, camera_url
 
 
 def run_camera_add(env: dict[str, str], *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "vigil_common.cli", "camera", "add", *args], env=env,
+    return subprocess.run([sys.executable, "-m", "vigil_common.cli.main", "camera", "add", *args], env=env,
                           input=stdin, capture_output=True, text=True, timeout=60)
 
 
@@ -43,7 +43,7 @@ def test_camera_url_quotes_the_password_and_keeps_scheme_and_port() -> None:
     assert camera_url("mqtt://vigil.lan:1883", "porch", "p@ss:w/rd") == "mqtt://porch:p%40ss%3Aw%2Frd@vigil.lan:1883"
     assert camera_url("mqtts://vigil.example.com", "a", "x") == "mqtts://a:x@vigil.example.com"
     assert camera_url("10.0.0.2:1884", "a", "x") == "mqtt://a:x@10.0.0.2:1884"
-    from vigil_common.mqtt import parse_mqtt_url
+    from vigil_common.bus.mqtt import parse_mqtt_url
 
     addr = parse_mqtt_url(camera_url("mqtt://h:1", "porch", "p@ss:w/rd"))
     assert (addr.username, addr.password, addr.host, addr.port) == ("porch", "p@ss:w/rd", "h", 1)
@@ -109,7 +109,7 @@ def test_camera_add_creates_camera_account_and_prints_the_pi_settings(broker: Br
     pi = printed_env(out.stdout)
     assert pi["VIGIL_CAMERA_ID"] == "porch" and pi["VIGIL_NAME"] == "Porch cam"
     assert pi["VIGIL_LOCATION"] == "Front door" and pi["VIGIL_SOURCE"] == "picamera"
-    from vigil_common.mqtt import parse_mqtt_url
+    from vigil_common.bus.mqtt import parse_mqtt_url
 
     addr = parse_mqtt_url(pi["VIGIL_MQTT_URL"])
     assert (addr.username, addr.host, addr.port) == ("porch", "127.0.0.1", broker.port)
@@ -179,7 +179,7 @@ def test_concurrent_writers_keep_every_entry(tmp_path: Path) -> None:
     """Many processes adding accounts at once (e.g. two `vigil camera add`): none is lost."""
     import multiprocessing as mp
 
-    from vigil_common.mosquitto_passwd import read_entries
+    from vigil_common.cli.mosquitto_passwd import read_entries
 
     path = tmp_path / "passwd"
     ctx = mp.get_context("spawn")
@@ -193,7 +193,7 @@ def test_concurrent_writers_keep_every_entry(tmp_path: Path) -> None:
 
 
 def _add_accounts(path: str, prefix: str, count: int) -> None:
-    from vigil_common.mosquitto_passwd import set_password
+    from vigil_common.cli.mosquitto_passwd import set_password
 
     for n in range(count):
         set_password(Path(path), f"{prefix}-{n}", "secret-password")

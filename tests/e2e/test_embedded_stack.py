@@ -25,7 +25,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from tests.conftest import free_port
 from tests.helpers import Stack, running_stack, wait_for
-from vigil_common.embedded import find_binary
+from vigil_common.cli.embedded import find_binary
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 

@@ -23,7 +23,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from tests.conftest import create_database, drop_database, free_port
 from tests.helpers import Stack, make_jpeg, running_stack, wait_for
-from vigil_common.mqtt import parse_mqtt_url
+from vigil_common.bus.mqtt import parse_mqtt_url
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -144,7 +144,7 @@ def test_external_capture_from_an_ffmpeg_mjpeg_http_feed_records(stack: Stack) -
     # ffmpeg's `-listen 1` serves exactly one client: look for the listening socket, don't connect.
     wait_for(lambda: _listening(port), 15, "ffmpeg listening")
     capture = subprocess.Popen(
-        [sys.executable, "-m", "vigil_common.cli", "capture", "--camera-id", "ext-http", "--source", feed,
+        [sys.executable, "-m", "vigil_common.cli.main", "capture", "--camera-id", "ext-http", "--source", feed,
          "--fps", "5", "--width", "320", "--height", "240", "--name", "HTTP cam", "--location", "Garage"],
         env=stack.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
@@ -202,7 +202,7 @@ def _children_named(parent: int, service: str) -> list[int]:
         except OSError:
             continue
         ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        if ppid == parent and b"vigil_common.cli" in cmd and service.encode() in cmd:
+        if ppid == parent and b"vigil_common.cli.main" in cmd and service.encode() in cmd:
             pids.append(int(entry.name))
     return pids
 

@@ -30,7 +30,7 @@ UNLOCKED_EXTRAS = {("vigil-capture", "picamera")}
 def declared() -> list[tuple[str, str | None, Requirement]]:
     """Each of our packages' requirements: (package, extra or None, requirement)."""
     out: list[tuple[str, str | None, Requirement]] = []
-    for path in sorted((ROOT / "services").glob("*/pyproject.toml")):
+    for path in [*sorted((ROOT / "services").glob("*/pyproject.toml")), ROOT / "bench" / "pyproject.toml"]:
         project = tomllib.loads(path.read_text())["project"]
         out += [(project["name"], None, Requirement(r)) for r in project.get("dependencies", [])]
         for extra, reqs in project.get("optional-dependencies", {}).items():

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import redis.asyncio as aioredis
 from fastapi import FastAPI
-from fastapi.responses import HTMLResponse
 from redis import Redis as SyncRedis
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
@@ -44,28 +43,20 @@ from vigil_api.routes import (
 )
 from vigil_api.schemas import COMMON_ERRORS
 from vigil_api.state import AppState
-from vigil_common import recording_probe
+from vigil_common.bus.presence import Presence
+from vigil_common.contract.recording_watch import WatchReport
+from vigil_common.contract.topics import Topics
+from vigil_common.db import recording_probe
 from vigil_common.db.engine import make_engine, make_sessionmaker
 from vigil_common.db.users import bootstrap_admin
-from vigil_common.lifecycle import backoff_delays
-from vigil_common.mqtt import MqttBus, Will
-from vigil_common.presence import PRESENCE_REFRESH_S
-from vigil_common.recording_watch import WatchReport
-from vigil_common.settings import Settings
-from vigil_common.topics import Topics
+from vigil_common.runtime.lifecycle import backoff_delays
+from vigil_common.runtime.settings import Settings
 
 log = logging.getLogger(__name__)
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]", "::1")
 
 SERVICE_NAME = "api"
 MAX_LIVE_VIEWERS = 64
-
-PLACEHOLDER_HTML = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Vigil</title></head>
-<body><h1>Vigil</h1><p>The API is up. The web app is not installed yet.</p>
-<p>API description: <a href="/openapi.json">/openapi.json</a>.</p></body></html>
-"""
-
 
 def _print_generated_password(password: str) -> None:
     print(  # shown once to the operator, on purpose
@@ -101,15 +92,7 @@ def _build_state(settings: Settings) -> AppState:
     redis = aioredis.Redis.from_url(
         settings.redis_url, socket_connect_timeout=3, socket_timeout=10, health_check_interval=30
     )
-    status_topic = topics.service_status(SERVICE_NAME)
-    bus = MqttBus(
-        settings.mqtt_url,
-        client_id=f"vigil-api-{secrets.token_hex(4)}",
-        will=Will(status_topic, b"offline"),
-        on_connect_publish=[(status_topic, b"online", 1, True)],
-        republish_every_s=PRESENCE_REFRESH_S,  # replicas share the presence topic
-        max_queued=1000,
-    )
+    presence = Presence(settings, SERVICE_NAME, client_id=f"vigil-api-{secrets.token_hex(4)}", max_queued=1000)
     factory = make_sessionmaker(engine)
     write_engine = (make_engine(settings.effective_database_url(), sqlite_immediate=True)
                     if engine.dialect.name == "sqlite" else engine)
@@ -128,10 +111,10 @@ def _build_state(settings: Settings) -> AppState:
         writes=factory if write_engine is engine else make_sessionmaker(write_engine),
         redis=redis,
         sync_redis=sync_redis,
-        bus=bus,
+        presence=presence,
         hub=LiveHub(redis, max_viewers=MAX_LIVE_VIEWERS, max_per_user=settings.live_max_per_user,
                     admin_reserve=settings.live_admin_reserve),
-        health=HealthProbe(engine, redis, bus.connected.is_set, recording),
+        health=HealthProbe(engine, redis, presence.bus.connected.is_set, recording),
     )
 
 
@@ -142,8 +125,9 @@ def create_app(
     bootstrap: bool = True,
     on_generated_password: Callable[[str], None] = _print_generated_password,
 ) -> FastAPI:
-    """Build the API. ``frontend_dir`` (if it exists) is served at ``/``; otherwise ``/`` is a
-    placeholder page. ``bootstrap`` creates or resets the admin account at startup.
+    """Build the API. ``frontend_dir`` (the web app, if it has an ``index.html``) is served at
+    ``/``; without one only the API is served. ``bootstrap`` creates or resets the admin account
+    at startup.
     """
     request_metrics = RequestMetrics()
 
@@ -155,7 +139,7 @@ def create_app(
         # For the server's signal handler (main thread, outside the loop): end live streams.
         loop = asyncio.get_running_loop()
         app.state.begin_shutdown = lambda: loop.call_soon_threadsafe(state.hub.end_streams)
-        state.bus.start()
+        state.presence.start()
         background: asyncio.Task[None] | None = None
         if bootstrap:
             try:  # usually the database is up: be ready before serving the first login
@@ -172,8 +156,7 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await background
             await state.hub.close()
-            status_topic = state.topics.service_status(SERVICE_NAME)
-            await asyncio.to_thread(state.bus.stop, [(status_topic, b"offline", 1, True)])
+            await asyncio.to_thread(state.presence.stop)
             await state.redis.aclose()
             state.sync_redis.close()
             state.engine.dispose()
@@ -213,19 +196,14 @@ def create_app(
     if frontend_dir is not None and (frontend_dir / "index.html").is_file():
         # Low priority: checked only when no API route matched.
         app.frontend("/", directory=frontend_dir)
-    else:
-
-        @app.get("/", include_in_schema=False, response_class=HTMLResponse)
-        def placeholder() -> HTMLResponse:
-            return HTMLResponse(PLACEHOLDER_HTML)
-
     return app
 
 
 def find_frontend_dir(*candidates: Path) -> Path | None:
-    """The built web app if there is one (``frontend/dist``), else ``frontend/`` itself."""
+    """The web app (``frontend/``: plain ES modules, no build step) of the first candidate
+    directory that has one."""
     for base in candidates:
-        for path in (base / "frontend" / "dist", base / "frontend"):
-            if (path / "index.html").is_file():
-                return path
+        path = base / "frontend"
+        if (path / "index.html").is_file():
+            return path
     return None

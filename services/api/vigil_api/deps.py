@@ -10,8 +10,8 @@ from fastapi.security import APIKeyCookie, HTTPBearer
 
 from vigil_api.auth import CSRF_HEADER, SESSION_COOKIE, Principal, session_principal, token_principal
 from vigil_api.state import AppState
+from vigil_common.contract.ids import CAMERA_ID_PATTERN
 from vigil_common.db.models import utcnow
-from vigil_common.ids import CAMERA_ID_PATTERN
 
 API_PREFIX = "/api/v1"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

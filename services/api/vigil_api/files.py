@@ -1,23 +1,26 @@
-"""Serving files named by index rows: the path comes from the row, never from the request."""
+"""Serving files named by index rows: the path comes from the row, never from the request, and
+resolves inside its folder (:mod:`vigil_common.contract.paths`)."""
 
 from __future__ import annotations
 
-import os
-import stat
 from pathlib import Path
 
+from fastapi import HTTPException, status
+from fastapi.responses import FileResponse
 
-def resolve_under(data_dir: Path, folder: str, relative: str | None) -> tuple[Path, os.stat_result] | None:
-    """The regular file a row names, if it lies inside ``data_dir/folder`` once every symlink
-    is resolved; else None (missing, not a file, or outside)."""
-    if not relative or "\x00" in relative:
-        return None
-    root = (data_dir / folder).resolve()
-    candidate = (data_dir / relative).resolve()
-    if candidate == root or not candidate.is_relative_to(root):
-        return None
-    try:
-        st = os.stat(candidate)
-    except OSError:
-        return None
-    return (candidate, st) if stat.S_ISREG(st.st_mode) else None
+from vigil_common.contract.paths import regular_file_under
+
+
+def jpeg_file(data_dir: Path, subdir: str, relative: str | None, cache_control: str) -> FileResponse:
+    """A JPEG from the index path (404 if it is missing or outside ``subdir``)."""
+    found = regular_file_under(data_dir, subdir, relative)
+    if found is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "image file missing")
+    path, st = found
+    return FileResponse(
+        path,
+        media_type="image/jpeg",
+        stat_result=st,
+        headers={"Cache-Control": cache_control},
+        content_disposition_type="inline",
+    )

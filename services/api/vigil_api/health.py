@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import redis.asyncio as aioredis
 from sqlalchemy import Engine, text
 
-from vigil_common.recording_watch import WatchReport
+from vigil_common.contract.recording_watch import WatchReport
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ class HealthReport:
 class HealthProbe:
     """Checks the database (SELECT 1), Redis (PING), the MQTT connection and, when the first two
     answer, whether every streaming camera is being recorded (``recording``: a blocking call
-    such as :func:`vigil_common.recording_probe.check`, run in a thread)."""
+    such as :func:`vigil_common.db.recording_probe.check`, run in a thread)."""
 
     def __init__(self, engine: Engine, redis: aioredis.Redis, mqtt_connected: Callable[[], bool],
                  recording: Callable[[], WatchReport] | None = None) -> None:

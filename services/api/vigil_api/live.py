@@ -21,9 +21,9 @@ import redis.asyncio as aioredis
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from vigil_common import keys, streams
-from vigil_common.envelope import Codec
-from vigil_common.logsetup import RateLimitedLog
+from vigil_common.contract import keys, streams
+from vigil_common.contract.envelope import Codec
+from vigil_common.runtime.logsetup import RateLimitedLog
 
 log = logging.getLogger(__name__)
 _rl = RateLimitedLog(log)

@@ -13,9 +13,9 @@ from types import FrameType
 import uvicorn
 
 from vigil_api.app import create_app, find_frontend_dir
-from vigil_common.lifecycle import private_files
-from vigil_common.logsetup import setup_logging
-from vigil_common.settings import Settings
+from vigil_common.runtime.lifecycle import private_files
+from vigil_common.runtime.logsetup import setup_logging
+from vigil_common.runtime.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ def _parser(settings: Settings) -> argparse.ArgumentParser:
         "--frontend-dir",
         type=Path,
         default=None,
-        help="directory with the web app's index.html (default: ./frontend/dist or ./frontend if present)",
+        help="directory with the web app's index.html (default: ./frontend if present)",
     )
     return p
 
@@ -63,6 +63,8 @@ def main(argv: list[str]) -> int:
     setup_logging("api", settings.log_level, settings.log_format)
     repo_root = Path(__file__).resolve().parents[3]
     frontend = args.frontend_dir or find_frontend_dir(Path.cwd(), repo_root)
+    if frontend is None:
+        log.warning("no web app found (./frontend/index.html): serving the API only")
     app = create_app(settings, frontend_dir=frontend)
     signal.signal(signal.SIGTERM, _stopped_by)
     signal.signal(signal.SIGINT, _stopped_by)

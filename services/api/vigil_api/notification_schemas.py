@@ -7,8 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from vigil_common import bounds
 from vigil_common.db.notifier_settings import valid_email
+from vigil_common.runtime import bounds
 
 Channel = Literal["sendgrid", "smtp", "webhook", "console"]
 MAX_RECIPIENTS = 50

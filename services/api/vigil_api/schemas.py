@@ -8,7 +8,7 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 # PRINTABLE: text without control characters (names end up in overlays and web pages).
-from vigil_common.messages import PRINTABLE, CommandAction
+from vigil_common.contract.messages import PRINTABLE, CommandAction
 
 
 class ErrorOut(BaseModel):
@@ -213,3 +213,20 @@ class HealthOut(BaseModel):
     mqtt: DependencyState
     recording: RecordingHealthOut
     version: str
+
+
+class DiskOut(BaseModel):
+    total: int
+    used: int
+    free: int
+
+
+class RetentionValues(BaseModel):
+    days: float = Field(description="footage older than this many days is deleted")
+    max_bytes: int | None = Field(description="total size cap of the recordings; null = no cap")
+    min_free_bytes: int | None = Field(description="keep at least this much disk free; null = no floor")
+
+
+class RetentionOut(RetentionValues):
+    configured: RetentionValues = Field(description="the VIGIL_ settings (used for keys not overridden)")
+    overridden: list[str] = Field(description="keys set through the API")

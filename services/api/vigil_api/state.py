@@ -12,9 +12,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from vigil_api.health import HealthProbe
 from vigil_api.live import LiveHub
 from vigil_api.metrics import RequestMetrics
-from vigil_common.mqtt import MqttBus
-from vigil_common.settings import Settings
-from vigil_common.topics import Topics
+from vigil_common.bus.mqtt import MqttBus
+from vigil_common.bus.presence import Presence
+from vigil_common.contract.topics import Topics
+from vigil_common.runtime.settings import Settings
 
 
 @dataclass
@@ -30,9 +31,13 @@ class AppState:
     write_engine: Engine  # the engine of ``writes`` (``engine`` itself on PostgreSQL)
     redis: aioredis.Redis
     sync_redis: SyncRedis  # for work done in worker threads (the login throttle)
-    bus: MqttBus
+    presence: Presence  # the MQTT connection (publishing commands) with the service's presence
     hub: LiveHub
     health: HealthProbe
     request_metrics: RequestMetrics = field(default_factory=RequestMetrics)
     # (monotonic time, exposition lines) of the registry/index gauges, refreshed lazily.
     index_gauges: tuple[float, list[str]] | None = None
+
+    @property
+    def bus(self) -> MqttBus:
+        return self.presence.bus

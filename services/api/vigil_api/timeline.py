@@ -3,7 +3,7 @@ bytes per hour. Pure functions (no database, no clock): :func:`build_timeline` h
 unit tests; ``routes/days.py`` does the I/O.
 
 Days are ``[local midnight, next local midnight)`` in VIGIL_TIMEZONE (23 or 25 hours on DST
-days); the recorder (``vigil_recorder.days_plan``) uses the same rule for day videos.
+days): the rule is :mod:`vigil_common.contract.days`, shared with the recorder.
 """
 
 from __future__ import annotations
@@ -235,24 +235,3 @@ def build_timeline(
     in_day = [e for e in events if e.start < day_end and (e.end is None or e.end > day_start)]
     in_day.sort(key=lambda e: (e.start, e.id))
     return Timeline(covered, gaps, in_day, bytes_per_hour(segments, day_start, day_end, tz))
-
-
-def day_video_current(
-    covers_until: datetime | None,
-    built_segments: int,
-    segments: int,
-    newest_end: datetime | None,
-    *,
-    day_end: datetime,
-    now: datetime,
-    tolerance_s: float,
-) -> bool:
-    """Whether a day video built up to ``covers_until`` from ``built_segments`` segments
-    still shows the day's footage (``segments`` indexed, newest ending at ``newest_end``).
-    A finished day needs everything; the current day may lag by ``tolerance_s`` (it grows
-    every few seconds). Mirrors ``vigil_recorder.days_plan.is_current``."""
-    if covers_until is None or newest_end is None:
-        return False
-    if covers_until >= newest_end:
-        return built_segments >= segments
-    return now < day_end and (newest_end - covers_until).total_seconds() <= tolerance_s

@@ -51,3 +51,11 @@ def request_time(name: str, value: str, tz: tzinfo, *, where: str = "query param
 
 def optional_request_time(name: str, value: str | None, tz: tzinfo) -> datetime | None:
     return None if value is None else request_time(name, value, tz)
+
+
+def time_range(tz: tzinfo, start: str | None, end: str | None) -> tuple[datetime | None, datetime | None]:
+    """The optional ``start``/``end`` query parameters; 422 unless start is before end."""
+    t0, t1 = optional_request_time("start", start, tz), optional_request_time("end", end, tz)
+    if t0 is not None and t1 is not None and t0 >= t1:
+        raise HTTPException(422, "query parameter 'start' must be before 'end'")
+    return t0, t1

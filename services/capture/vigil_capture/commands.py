@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from vigil_capture.config import CaptureConfig, apply_configure
-from vigil_common.errors import ReasonedError
-from vigil_common.messages import Command, CommandAction
+from vigil_common.contract.errors import ReasonedError
+from vigil_common.contract.messages import Command, CommandAction
 
 MAX_COMMAND_BYTES = 64 * 1024
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from vigil_common.messages import ConfigureParams
+from vigil_common.contract.messages import ConfigureParams
 
 MAX_FPS = 120.0
 

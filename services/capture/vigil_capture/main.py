@@ -17,11 +17,11 @@ from vigil_capture import __version__
 from vigil_capture.service import CaptureService, ServiceOptions
 from vigil_capture.settings import CaptureSettings
 from vigil_capture.sources import SourceError, SourceSpec, make_source, parse_source
-from vigil_common.ids import InvalidIdError, require_camera_id
-from vigil_common.lifecycle import StopSignal
-from vigil_common.logsetup import setup_logging
-from vigil_common.mqtt import parse_mqtt_url
-from vigil_common.settings import Settings
+from vigil_common.bus.mqtt import parse_mqtt_url
+from vigil_common.contract.ids import InvalidIdError, require_camera_id
+from vigil_common.runtime.lifecycle import StopSignal
+from vigil_common.runtime.logsetup import setup_logging
+from vigil_common.runtime.settings import Settings
 
 log = logging.getLogger("vigil_capture")
 

@@ -28,7 +28,7 @@ from vigil_capture.processing import EncodeError, encode_jpeg, envelope, prepare
 from vigil_capture.sinks import FrameSink
 from vigil_capture.sources import Source, SourceKind
 from vigil_capture.stats import CaptureStats
-from vigil_common.logsetup import RateLimitedLog
+from vigil_common.runtime.logsetup import RateLimitedLog
 
 log = logging.getLogger(__name__)
 

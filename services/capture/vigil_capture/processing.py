@@ -9,7 +9,7 @@ import cv2
 from vigil_capture.config import CaptureConfig
 from vigil_capture.images import Image, as_image
 from vigil_capture.overlay import draw_overlay, overlay_lines
-from vigil_common.envelope import Codec, Frame, pack
+from vigil_common.contract.envelope import Codec, Frame, pack
 
 
 class EncodeError(RuntimeError):

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from vigil_capture import __version__
 from vigil_capture.config import CaptureConfig
 from vigil_capture.stats import StatsSnapshot
-from vigil_common.messages import CameraState, Heartbeat
+from vigil_common.contract.messages import CameraState, Heartbeat
 
 CODEC = "jpeg"
 

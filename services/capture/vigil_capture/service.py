@@ -24,11 +24,11 @@ from vigil_capture.reports import build_heartbeat, build_state
 from vigil_capture.sinks import MqttFrameSink
 from vigil_capture.sources import Source
 from vigil_capture.stats import CaptureStats, RateMeter
-from vigil_common.ids import require_camera_id
-from vigil_common.logsetup import RateLimitedLog
-from vigil_common.messages import OFFLINE, ONLINE
-from vigil_common.mqtt import MqttBus, Will
-from vigil_common.topics import Topics
+from vigil_common.bus.mqtt import MqttBus, Will
+from vigil_common.contract.ids import require_camera_id
+from vigil_common.contract.messages import OFFLINE, ONLINE
+from vigil_common.contract.topics import Topics
+from vigil_common.runtime.logsetup import RateLimitedLog
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ LOOP_POLL_S = 0.2  # the service loop's longest sleep (stop-signal latency)
 
 
 class StopFlag(Protocol):
-    """``threading.Event`` or ``vigil_common.lifecycle.StopSignal``."""
+    """``threading.Event`` or ``vigil_common.runtime.lifecycle.StopSignal``."""
 
     def is_set(self) -> bool: ...
 

@@ -10,7 +10,7 @@ from typing import Protocol
 from paho.mqtt.enums import MQTTErrorCode
 
 from vigil_capture.buffer import InflightWindow
-from vigil_common.mqtt import MqttBus
+from vigil_common.bus.mqtt import MqttBus
 
 
 class FrameSink(Protocol):

@@ -33,8 +33,8 @@ import cv2
 import numpy as np
 
 from vigil_capture.images import Image, as_image
-from vigil_common.lifecycle import backoff_delays
-from vigil_common.logsetup import RateLimitedLog
+from vigil_common.runtime.lifecycle import backoff_delays
+from vigil_common.runtime.logsetup import RateLimitedLog
 
 log = logging.getLogger(__name__)
 _limited = RateLimitedLog(log)

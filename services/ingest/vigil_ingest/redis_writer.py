@@ -24,10 +24,10 @@ from dataclasses import dataclass
 
 import redis
 
-from vigil_common import keys, streams
-from vigil_common.counters import Counters
-from vigil_common.envelope import Frame
-from vigil_common.lifecycle import backoff_delays
+from vigil_common.contract import keys, streams
+from vigil_common.contract.envelope import Frame
+from vigil_common.runtime.counters import Counters
+from vigil_common.runtime.lifecycle import backoff_delays
 from vigil_ingest.background import BackgroundLoop
 from vigil_ingest.resp import CommandPacker
 from vigil_ingest.validate import AcceptedFrame

@@ -17,10 +17,10 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from vigil_common.contract.messages import OFFLINE, ONLINE, Heartbeat
 from vigil_common.db.engine import upsert
 from vigil_common.db.models import Camera, CameraEvent
-from vigil_common.lifecycle import backoff_delays
-from vigil_common.messages import OFFLINE, ONLINE, Heartbeat
+from vigil_common.runtime.lifecycle import backoff_delays
 from vigil_ingest.background import BackgroundLoop
 
 log = logging.getLogger(__name__)

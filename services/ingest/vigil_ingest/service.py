@@ -8,20 +8,20 @@ import secrets
 import socket
 import threading
 import time
+from typing import Any
 
 import paho.mqtt.client as mqtt
 import redis
 
-from vigil_common import keys
-from vigil_common.counters import Counters
+from vigil_common.bus.presence import Presence
+from vigil_common.contract import keys
+from vigil_common.contract.topics import CameraTopic, TopicError, Topics
 from vigil_common.db.engine import make_engine, make_sessionmaker
-from vigil_common.lifecycle import StopSignal
-from vigil_common.logsetup import RateLimitedLog
-from vigil_common.messages import OFFLINE, ONLINE
-from vigil_common.mqtt import MqttBus, Will
-from vigil_common.presence import PRESENCE_REFRESH_S
-from vigil_common.settings import Settings
-from vigil_common.topics import CameraTopic, TopicError, Topics
+from vigil_common.runtime import counters
+from vigil_common.runtime.counters import Counters
+from vigil_common.runtime.lifecycle import StopSignal
+from vigil_common.runtime.logsetup import RateLimitedLog
+from vigil_common.runtime.settings import Settings
 from vigil_ingest.redis_writer import StreamWriter
 from vigil_ingest.registry import Registry
 from vigil_ingest.validate import FrameLimits, Rejected, validate_frame, validate_heartbeat, validate_status
@@ -56,14 +56,8 @@ class IngestService:
                                    buffer_s=settings.stream_buffer_s)
         self.closer = WindowCloser(self.redis, self.counters, segment_seconds=settings.segment_seconds,
                                    grace_s=settings.segment_grace_s)
-        status_topic = self.topics.service_status(SERVICE)
-        self.bus = MqttBus(
-            settings.mqtt_url,
-            f"vigil-ingest-{self.instance}",
-            will=Will(status_topic, OFFLINE.encode()),
-            on_connect_publish=[(status_topic, ONLINE.encode(), 1, True)],
-            republish_every_s=PRESENCE_REFRESH_S,  # replicas share the presence topic
-        )
+        self.presence = Presence(settings, SERVICE, client_id=f"vigil-ingest-{self.instance}")
+        self.bus = self.presence.bus
         # Frames and heartbeats may be shared between several ingest processes (`$share/<group>/`):
         # the broker hands each message to one of them. Status is retained, and retained messages
         # are never delivered to shared subscriptions, so every process subscribes to it plainly.
@@ -78,7 +72,6 @@ class IngestService:
         self.bus.subscribe(maybe_shared(CameraTopic.HEARTBEAT), 1, self.on_heartbeat)
         self.bus.subscribe(self.topics.all_cameras(CameraTopic.STATUS), 1, self.on_status)
         self._stop = threading.Event()
-        self._final_status = [(status_topic, OFFLINE.encode(), 1, True)]
 
     # message handlers (paho's network thread: keep short) ------------------------------
     def reject(self, reason: str, topic: str, message: str) -> None:
@@ -136,19 +129,10 @@ class IngestService:
     def flush_metrics(self) -> None:
         """Counters to Redis, and this instance's liveness key while it is healthy (also when
         idle: `vigil health ingest`, the containers' probe, reads it)."""
-        deltas = self.counters.drain()
-        healthy = self.healthy()
-        if not deltas and not healthy:
-            return
-        try:
-            pipe = self.redis.pipeline(transaction=False)
-            for field, amount in deltas.items():
-                pipe.hincrby(keys.metrics_hash(SERVICE), field, amount)
-            if healthy:
-                pipe.set(keys.service_health(SERVICE, self.instance), b"ok", ex=HEALTH_TTL_S)
-            pipe.execute()
-        except redis.RedisError:
-            self.counters.restore(deltas)
+        def alive(pipe: Any) -> None:
+            pipe.set(keys.service_health(SERVICE, self.instance), b"ok", ex=HEALTH_TTL_S)
+
+        counters.flush(self.redis, SERVICE, self.counters, alive if self.healthy() else None)
 
     def healthy(self) -> bool:
         return (self.bus.connected.is_set() and self.writer.healthy and self.registry.healthy
@@ -163,7 +147,7 @@ class IngestService:
     def stop(self) -> None:
         """Graceful stop, in reverse order: no new messages, drain frames, close, flush."""
         log.info("stopping ingest")
-        self.bus.stop(final=self._final_status)
+        self.presence.stop()
         self.writer.stop()
         self.closer.stop()
         self.registry.stop()

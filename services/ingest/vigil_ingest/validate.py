@@ -7,11 +7,11 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from vigil_common import envelope
-from vigil_common.envelope import Codec, EnvelopeError, Header
-from vigil_common.errors import ReasonedError
-from vigil_common.jpeg import JpegError, jpeg_dimensions, looks_like_jpeg
-from vigil_common.messages import Heartbeat, parse_status
+from vigil_common.contract import envelope
+from vigil_common.contract.envelope import Codec, EnvelopeError, Header
+from vigil_common.contract.errors import ReasonedError
+from vigil_common.contract.jpeg import JpegError, jpeg_dimensions, looks_like_jpeg
+from vigil_common.contract.messages import Heartbeat, parse_status
 
 H264_START_CODES = (b"\x00\x00\x00\x01", b"\x00\x00\x01")
 

@@ -14,10 +14,10 @@ from typing import cast
 
 import redis
 
-from vigil_common import keys
-from vigil_common.counters import Counters
-from vigil_common.recorder_jobs import enqueue_segment
-from vigil_common.windows import Window
+from vigil_common.contract import keys
+from vigil_common.contract.recorder_jobs import enqueue_segment
+from vigil_common.contract.windows import Window
+from vigil_common.runtime.counters import Counters
 from vigil_ingest.background import BackgroundLoop
 
 log = logging.getLogger(__name__)

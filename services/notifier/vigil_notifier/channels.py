@@ -20,7 +20,7 @@ from email.utils import make_msgid
 from typing import Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from vigil_common.settings import Settings
+from vigil_common.runtime.settings import Settings
 from vigil_notifier.emails import header_text
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ from typing import Any
 
 import redis
 
-from vigil_common import keys, storage_figures
+from vigil_common.contract import keys, storage_figures
 
 _DROPPED = re.compile(r'^vigil_ingest_dropped_total\{(?P<labels>.*)\}$')
 _LABEL = re.compile(r'(\w+)="([^"]*)"')

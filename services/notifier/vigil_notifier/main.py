@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from vigil_common.lifecycle import StopSignal, private_files
-from vigil_common.logsetup import setup_logging
-from vigil_common.settings import Settings
+from vigil_common.runtime.lifecycle import StopSignal, private_files
+from vigil_common.runtime.logsetup import setup_logging
+from vigil_common.runtime.settings import Settings
 
 
 def main(argv: list[str]) -> int:

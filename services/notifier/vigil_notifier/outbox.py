@@ -24,9 +24,9 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from vigil_common.counters import Counters
 from vigil_common.db.models import Notification, utcnow
-from vigil_common.lifecycle import retry
+from vigil_common.runtime.counters import Counters
+from vigil_common.runtime.lifecycle import retry
 from vigil_notifier.channels import Channel, DeliveryError, Outgoing
 from vigil_notifier.emails import Email
 

@@ -19,20 +19,21 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from vigil_common import keys, recording_probe
-from vigil_common.counters import Counters
-from vigil_common.db import notifier_settings
+from vigil_common.bus.presence import Presence
+from vigil_common.contract import keys
+from vigil_common.contract.ids import is_valid_camera_id
+from vigil_common.contract.messages import ONLINE, Heartbeat, parse_status
+from vigil_common.contract.sizes import format_size
+from vigil_common.contract.topics import CameraTopic, TopicError, Topics
+from vigil_common.db import notifier_settings, recording_probe
 from vigil_common.db.app_settings import get_setting, set_setting
 from vigil_common.db.engine import make_engine, make_sessionmaker
 from vigil_common.db.models import Camera, NotifierState, utcnow
-from vigil_common.ids import is_valid_camera_id
-from vigil_common.lifecycle import StopSignal, backoff_delays
-from vigil_common.logsetup import RateLimitedLog
-from vigil_common.messages import OFFLINE, ONLINE, Heartbeat, parse_status
-from vigil_common.mqtt import MqttBus, Will
-from vigil_common.settings import Settings
-from vigil_common.sizes import format_size
-from vigil_common.topics import CameraTopic, TopicError, Topics
+from vigil_common.runtime import counters
+from vigil_common.runtime.counters import Counters
+from vigil_common.runtime.lifecycle import StopSignal, backoff_delays
+from vigil_common.runtime.logsetup import RateLimitedLog
+from vigil_common.runtime.settings import Settings
 from vigil_notifier import conditions, emails, machine, outbox
 from vigil_notifier.channels import make_channel
 from vigil_notifier.machine import CAMERA, SERVICE, Condition, Policy, Watch
@@ -110,11 +111,9 @@ class NotifierService:
         self._dropped: dict[str, int] | None = None
         self._ever_connected = False
         self._lost_at: float | None = None
-        status_topic = self.topics.service_status(SERVICE_NAME)
-        self.bus = MqttBus(settings.mqtt_url, f"vigil-notifier-{self.instance}",
-                           will=Will(status_topic, OFFLINE.encode()),
-                           on_connect_publish=[(status_topic, ONLINE.encode(), 1, True)])
-        self._final = [(status_topic, OFFLINE.encode(), 1, True)]
+        # (Presence republishes ``online`` every 15 s, as every service does.)
+        self.presence = Presence(settings, SERVICE_NAME, client_id=f"vigil-notifier-{self.instance}")
+        self.bus = self.presence.bus
         self.bus.subscribe(self.topics.all_cameras(CameraTopic.HEARTBEAT), 1, self._on_camera)
         self.bus.subscribe(self.topics.all_cameras(CameraTopic.STATUS), 1, self._on_camera)
         self.bus.subscribe(self.topics.all_service_status(), 1, self._on_service)
@@ -369,7 +368,7 @@ class NotifierService:
         return out
 
     def check_recording(self, now: float) -> list[emails.Email]:
-        """The recording watchdog (vigil_common.recording_watch): one alert when streaming cameras
+        """The recording watchdog (vigil_common.contract.recording_watch): one alert when streaming cameras
         stop being recorded, one when every camera is recorded again (held for two thresholds, so
         a crash-looping recorder that records a segment now and then stays one episode)."""
         try:
@@ -459,19 +458,14 @@ class NotifierService:
         return self.bus.connected.is_set() and self.outbox.healthy
 
     def _health(self) -> None:
-        try:
-            self.redis.set(keys.service_health(SERVICE_NAME, self.instance), b"ok", ex=HEALTH_TTL_S)
-            deltas = self.counters.drain()
-            if deltas:
-                pipe = self.redis.pipeline(transaction=False)
-                for field_name, amount in deltas.items():
-                    pipe.hincrby(keys.metrics_hash(SERVICE_NAME), field_name, amount)
-                pipe.execute()
-        except redis.RedisError:
-            pass
+        def alive(pipe: Any) -> None:
+            pipe.set(keys.service_health(SERVICE_NAME, self.instance), b"ok", ex=HEALTH_TTL_S)
+
+        # (Counts are kept for the next flush while Redis is away, as every service does.)
+        counters.flush(self.redis, SERVICE_NAME, self.counters, alive)
 
     def run(self, stop: StopSignal) -> None:
-        from vigil_common.lifecycle import retry
+        from vigil_common.runtime.lifecycle import retry
 
         def _load() -> None:
             self.reload_config()
@@ -526,7 +520,7 @@ class NotifierService:
 
     def stop(self) -> None:
         log.info("stopping notifier")
-        self.bus.stop(final=self._final)
+        self.presence.stop()
         self.outbox.stop()
         self._health()
         self.redis.close()

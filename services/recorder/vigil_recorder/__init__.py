@@ -1,14 +1,21 @@
-"""Vigil recorder service: RQ workers turning frame windows into H.264 MP4 segments.
+"""Vigil recorder service: RQ workers turning frame windows into H.264 MP4 segments, and the
+periodic duties that keep the recordings (snapshots, motion, retention, reconciliation, day
+videos). One package per feature; docs/architecture.md has the map and the import rules.
 
-Modules, pure first:
+Base (imported by the features, never importing them):
 
-- ``frames``: ordering, dedup, codec choice, timestamps, segment timing (pure);
-- ``h264``: Annex B NAL inspection, where a remuxed segment may start (pure);
-- ``storage``: segment paths, crash-safe commit (tmp + fsync + rename + dir fsync);
-- ``mp4meta``: index metadata embedded in each file (a trailing ``uuid`` box);
-- ``encode``: PyAV: JPEG -> libx264 encode, or H.264 remux, into a faststart MP4;
-- ``index``: the ``segments`` row, idempotent insert;
-- ``segment``: one window end to end (read, write, index); ``jobs``: the RQ entry point;
+- ``media``: frames, H.264, encode, MP4 metadata, stills (what a file holds);
+- ``remux``: joining and cutting segments without re-encoding;
+- ``storage``: the data directory: paths, disk, deletion, reclaiming space, figures;
+- ``frame_buffer``: the newest frames in a camera's Redis stream;
+- ``duties``: the leader-elected runner of periodic duties (knows no feature);
 - ``context``: per-process Settings / engine / Redis; ``metrics``: counters for /metrics;
-- ``main``: ``vigil recorder`` (the worker); ``bench``: ``vigil bench recorder``.
+  ``progress``: what the watchdog reads (recorded-through marks, liveness, crashes).
+
+Recording: ``segment`` (one window written and indexed) and ``jobs`` (the RQ entry point).
+
+Features (each offers ``duties(settings)``; none imports another): ``snapshots``, ``motion``,
+``retention``, ``reconcile``, ``days``, ``exports``.
+
+Composition root: ``main`` (``vigil recorder``: the worker, and the list of duties).
 """

@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from vigil_common.db.engine import make_engine, make_sessionmaker
-from vigil_common.settings import Settings
+from vigil_common.runtime.settings import Settings
 
 REDIS_SOCKET_TIMEOUT_S = 30.0
 

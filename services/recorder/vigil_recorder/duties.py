@@ -1,5 +1,6 @@
-"""Periodic duties of the recorder: snapshots, motion detection, retention, reconciliation,
-day-video scheduling.
+"""The runner of the recorder's periodic duties (snapshots, motion detection, retention,
+reconciliation, day-video scheduling). It knows no feature: each feature package offers
+``duties(settings)`` and the composition root (:mod:`vigil_recorder.main`) hands the list in.
 
 Every recorder process runs a :class:`DutyRunner` thread, but only the one holding the
 leader lease (a Redis key renewed every few seconds) runs the duties, so they happen once
@@ -22,8 +23,8 @@ from dataclasses import dataclass, field
 import redis
 from sqlalchemy.orm import Session, sessionmaker
 
-from vigil_common import keys
-from vigil_common.settings import Settings
+from vigil_common.contract import keys
+from vigil_common.runtime.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -189,13 +190,3 @@ FAST_LEADER_KEY = f"{LEADER_KEY}:fast"
 def split_duties(duties: list[Duty]) -> tuple[list[Duty], list[Duty]]:
     """(steady-paced duties, the others)."""
     return [d for d in duties if d.name in FAST_DUTIES], [d for d in duties if d.name not in FAST_DUTIES]
-
-
-def build_duties(settings: Settings) -> list[Duty]:
-    """Every duty module's duties for these settings."""
-    from vigil_recorder import days, motion, reconcile, retention, snapshots
-
-    duties: list[Duty] = []
-    for module in (reconcile, retention, snapshots, motion, days):
-        duties.extend(module.duties(settings))
-    return duties

@@ -29,16 +29,17 @@ from rq.job import Job
 from rq.registry import StartedJobRegistry
 from sqlalchemy import text
 
-from vigil_common import keys, recorder_jobs
+from vigil_common.bus.presence import Presence
+from vigil_common.contract import keys, recorder_jobs
+from vigil_common.contract.recorder_jobs import RECORD_JOB
 from vigil_common.db.engine import make_engine, make_sessionmaker
-from vigil_common.lifecycle import StopSignal, backoff_delays, private_files, retry
-from vigil_common.logsetup import setup_logging
-from vigil_common.presence import Presence
-from vigil_common.recorder_jobs import RECORD_JOB
-from vigil_common.settings import Settings
-from vigil_recorder import progress, storage
-from vigil_recorder.duties import FAST_LEADER_KEY, DutyContext, DutyRunner, build_duties, split_duties
-from vigil_recorder.segment import data_dir_writable
+from vigil_common.runtime.lifecycle import StopSignal, backoff_delays, private_files, retry
+from vigil_common.runtime.logsetup import setup_logging
+from vigil_common.runtime.settings import Settings
+from vigil_recorder import days, motion, progress, reconcile, retention, snapshots
+from vigil_recorder.duties import FAST_LEADER_KEY, Duty, DutyContext, DutyRunner, split_duties
+from vigil_recorder.segment.writer import data_dir_writable
+from vigil_recorder.storage import paths as storage
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ HEARTBEAT_MARGIN_S = 10
 # to the 10 s above even when no job arrives.
 WORKER_TTL_S = 25
 # Jobs that are idempotent, so running one twice (if its worker was only slow) is harmless.
-REQUEUE_ABANDONED = frozenset({RECORD_JOB})
+REQUEUE_ABANDONED = frozenset({RECORD_JOB, recorder_jobs.DELETE_FOOTAGE_JOB})
 # Temporary files older than this belong to dead writers (well above any job timeout).
 STALE_PARTIAL_S = 3600
 
@@ -67,9 +68,9 @@ class RefusedJob(Exception):
 class VigilJob(Job):
     """RQ's job, resolving only Vigil's entry points (recorder_jobs.ENTRY_POINTS) and no
     callbacks. Whatever can write to Redis can write a job; with the JSON serializer reading it
-    runs nothing, and this keeps running it to the three functions Vigil enqueues. RQ resolves a
+    runs nothing, and this keeps running it to the functions Vigil enqueues. RQ resolves a
     job's function and callbacks through these public properties (tested in
-    tests/integration/test_recorder_rq.py against the installed RQ)."""
+    tests/integration/recorder/test_recorder_rq.py against the installed RQ)."""
 
     @property
     def func(self) -> Any:
@@ -98,7 +99,7 @@ class RecorderWorker(Worker):
     RQ offers no setting for the margin it adds to a job's heartbeat (a fixed 60 s) nor a hook
     for "an abandoned job was found": this class overrides two public methods of RQ's
     ``Worker`` (``get_heartbeat_ttl``, ``run_maintenance_tasks``) with RQ 3's signatures, and
-    ``request_stop`` (RQ's signal handler). tests/integration/test_recorder_rq.py checks the
+    ``request_stop`` (RQ's signal handler). tests/integration/recorder/test_recorder_rq.py checks the
     behaviour each gives (margin, requeue, warm stop) against the installed RQ, so a release
     that changes them fails a test rather than a user's recordings.
     """
@@ -289,6 +290,14 @@ def main(argv: list[str]) -> int:
             runner.stop()
         liveness.stop()
         presence.stop()
+
+
+def build_duties(settings: Settings) -> list[Duty]:
+    """Every feature's periodic duties for these settings (the one place that lists them)."""
+    duties: list[Duty] = []
+    for feature in (reconcile, retention, snapshots, motion, days):
+        duties.extend(feature.duties(settings))
+    return duties
 
 
 def start_duties(settings: Settings, presence: Presence) -> list[DutyRunner]:

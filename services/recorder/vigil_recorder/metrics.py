@@ -9,8 +9,8 @@ from typing import Any
 
 import redis
 
-from vigil_common import keys
-from vigil_common.counters import sample_name
+from vigil_common.runtime import counters
+from vigil_common.runtime.counters import sample_name
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +42,4 @@ def metric_deltas(summary: Mapping[str, Any]) -> dict[str, int]:
 
 def publish(client: redis.Redis, summary: Mapping[str, Any]) -> None:
     """Best effort: the segment is already safe, a metrics hiccup must not fail the job."""
-    try:
-        pipe = client.pipeline(transaction=False)
-        for field, amount in metric_deltas(summary).items():
-            pipe.hincrby(keys.metrics_hash(SERVICE), field, amount)
-        pipe.execute()
-    except redis.RedisError as exc:
-        log.warning("could not publish recorder metrics: %s", exc)
+    counters.publish(client, SERVICE, metric_deltas(summary), "recorder")

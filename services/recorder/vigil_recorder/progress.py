@@ -1,4 +1,4 @@
-"""What the recorder tells the recording watchdog (vigil_common.recording_watch) through Redis:
+"""What the recorder tells the recording watchdog (vigil_common.contract.recording_watch) through Redis:
 how far each camera is recorded, when its worker loop fails, and when the disk is full.
 Best effort: a Redis hiccup here must not fail a segment that is already safe on disk."""
 
@@ -12,8 +12,8 @@ from typing import Any
 
 import redis
 
-from vigil_common import keys
-from vigil_common.ids import require_camera_id
+from vigil_common.contract import keys
+from vigil_common.contract.ids import require_camera_id
 
 log = logging.getLogger(__name__)
 

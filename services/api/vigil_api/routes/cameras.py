@@ -5,33 +5,29 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from datetime import datetime, timedelta
 from typing import Annotated
 
+import redis
 from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from vigil_api.deps import API_PREFIX, Admin, CameraId, State, User, require_user
 from vigil_api.errors import describe_validation_errors
-from vigil_api.footage import delete_footage
 from vigil_api.live import MEDIA_TYPE, HubFullError, MjpegResponse
-from vigil_api.routes.days import camera_known
 from vigil_api.schemas import CameraOut, CameraPatch, CommandAccepted, CommandIn, ErrorOut
-from vigil_common import keys, streams
-from vigil_common.db.models import Camera, utcnow
-from vigil_common.envelope import Codec
-from vigil_common.messages import OFFLINE, ONLINE, Command, CommandAction, ConfigureParams
-from vigil_common.mqtt import MqttBus
+from vigil_api.store.cameras import camera_known, camera_out
+from vigil_common.bus.mqtt import MqttBus
+from vigil_common.contract import keys, recorder_jobs, streams
+from vigil_common.contract.envelope import Codec
+from vigil_common.contract.messages import Command, CommandAction, ConfigureParams
+from vigil_common.db.models import Camera, Segment, utcnow
 
 log = logging.getLogger(__name__)
 
 router = APIRouter(prefix=f"{API_PREFIX}/cameras", tags=["cameras"], dependencies=[Depends(require_user)])
 
-HEARTBEAT_INTERVAL_S = 5.0
-# A camera whose last message is older than this is shown offline whatever its row says.
-STALE_AFTER = timedelta(seconds=3 * HEARTBEAT_INTERVAL_S)
 # Actions a viewer may send; everything else needs the admin role.
 VIEWER_ACTIONS = frozenset({CommandAction.START, CommandAction.SNAPSHOT})
 
@@ -40,49 +36,6 @@ _errors: dict[int | str, dict[str, object]] = {
     404: {"model": ErrorOut, "description": "Unknown camera"},
     422: {"model": ErrorOut, "description": "Invalid camera id or body"},
 }
-
-
-def effective_status(row_status: str, last_seen: datetime | None, now: datetime) -> str:
-    """``online`` only if the registry says so and the camera was heard from recently."""
-    if row_status != ONLINE or last_seen is None:
-        return OFFLINE
-    return ONLINE if now - last_seen <= STALE_AFTER else OFFLINE
-
-
-def camera_out(cam: Camera, now: datetime) -> CameraOut:
-    heard = max((t for t in (cam.last_seen, cam.last_heartbeat_at) if t is not None), default=None)
-    return CameraOut(
-        id=cam.id,
-        name=cam.name,
-        location=cam.location,
-        status="online" if effective_status(cam.status, heard, now) == ONLINE else "offline",
-        enabled=cam.enabled,
-        streaming=cam.streaming,
-        fps=cam.fps,
-        fps_target=cam.fps_target,
-        width=cam.width,
-        height=cam.height,
-        codec=cam.codec,
-        source=cam.source,
-        version=cam.version,
-        frames_sent=cam.frames_sent,
-        frames_dropped=cam.frames_dropped,
-        first_seen=cam.first_seen,
-        last_seen=cam.last_seen,
-        last_heartbeat_at=cam.last_heartbeat_at,
-        name_locked=cam.name_locked,
-        record_mode="motion" if cam.record_mode == "motion" else "continuous",
-        motion_sensitivity=cam.motion_sensitivity,
-        motion_mask=_mask_of(cam.motion_mask),
-    )
-
-
-def _mask_of(text: str | None) -> list[list[float]]:
-    try:
-        doc = json.loads(text) if text else []
-    except ValueError:
-        return []
-    return [[float(v) for v in r] for r in doc if isinstance(r, list) and len(r) == 4] if isinstance(doc, list) else []
 
 
 def _not_found() -> HTTPException:
@@ -162,15 +115,27 @@ def delete_camera(
 ) -> Response:
     """Remove the registry row; recordings stay unless ``footage=true``. A camera still sending
     heartbeats re-registers (disable it to silence it)."""
-    with state.writes.begin() as db:
-        cam = db.get(Camera, camera_id)
-        if cam is None and not (footage and camera_known(db, camera_id)):
+    # With footage=true its recordings leave the listings at once and the recorder deletes the
+    # files and rows in the background (a recorder job: the recorder owns every deletion); 503
+    # if its queue cannot be reached (nothing is changed then). See docs/protocol.md.
+    with state.factory() as db:
+        if db.get(Camera, camera_id) is None and not (footage and camera_known(db, camera_id)):
             raise _not_found()
+    if footage:  # (Redis before the write transaction: never while holding SQLite's lock)
+        try:
+            recorder_jobs.enqueue_footage_deletion(state.sync_redis, camera_id)
+        except redis.RedisError as exc:
+            log.warning("cannot enqueue the deletion of %s's footage: %s", camera_id, exc)
+            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
+                                "the recorder's queue is unreachable; nothing was deleted") from None
+    with state.writes.begin() as db:
+        if footage:  # hidden from listings now; the job (or retention, after a crash) removes them
+            db.execute(update(Segment).where(Segment.camera_id == camera_id).values(deleting=True))
+        cam = db.get(Camera, camera_id)
         if cam is not None:
             db.delete(cam)
     if footage:
-        removed = delete_footage(state.settings.data_dir, state.writes, camera_id)
-        log.info("camera %s deleted with its footage (%d files)", camera_id, removed)
+        log.info("camera %s deleted; the recorder deletes its footage", camera_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

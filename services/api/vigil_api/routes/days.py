@@ -11,22 +11,17 @@ pictures, see the timeline's ``covered``).
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from functools import lru_cache
 from typing import Annotated, Literal
 
-import redis
 from fastapi import APIRouter, Depends, HTTPException, Path, status
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field
-from rq import Queue
-from rq.exceptions import NoSuchJobError
-from rq.job import JobStatus
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from vigil_api.deps import API_PREFIX, CameraId, State, require_user
-from vigil_api.files import resolve_under
 from vigil_api.schemas import ErrorOut
+from vigil_api.store.cameras import camera_known
 from vigil_api.timeline import (
     Gap,
     MotionSpan,
@@ -34,27 +29,22 @@ from vigil_api.timeline import (
     SegmentSpan,
     StateEvent,
     build_timeline,
-    day_video_current,
 )
-from vigil_common import keys, recorder_jobs, retention_overrides
-from vigil_common.days import DATE_PATTERN, day_bounds, parse_day
+from vigil_common.contract import keys, recorder_jobs
+from vigil_common.contract.days import DATE_PATTERN, Footage, day_bounds, is_current, parse_day
+from vigil_common.contract.paths import regular_file_under
+from vigil_common.db import retention_settings as retention_overrides
 from vigil_common.db.engine import upsert
 from vigil_common.db.models import Camera, CameraEvent, DayVideo, MotionEvent, Segment, utcnow
-from vigil_common.settings import Settings
 
 router = APIRouter(prefix=f"{API_PREFIX}/cameras", tags=["timeline"], dependencies=[Depends(require_user)])
 
-DAY_JOB = recorder_jobs.DAY_JOB
-DAY_JOB_TIMEOUT_S = 3 * 3600
-RESULT_TTL_S = 3600
-FAILURE_TTL_S = 7 * 24 * 3600
 RETRY_AFTER_S = 5
 # The current day's video may lag its newest footage by this much and still be served.
 TODAY_TOLERANCE_S = 300.0
 # A failed assembly is retried on demand, but not more often than this.
 FAILED_RETRY_S = 60.0
 MAX_SEGMENT_SPAN = timedelta(hours=1)  # no segment is longer (segment_seconds <= 600)
-ACTIVE = frozenset({JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED})
 
 Day = Annotated[str, Path(pattern=DATE_PATTERN, max_length=10, description="YYYY-MM-DD in the server's zone",
                           examples=["2024-05-01"])]
@@ -104,37 +94,6 @@ class TimelineOut(BaseModel):
     bytes_per_hour: list[int] = Field(description="24 values, by local clock hour (a repeated hour sums both, "
                                       "a skipped hour is 0); a segment's bytes are spread over the hours it spans")
     video: DayVideoOut
-
-
-# --- helpers shared with routes/exports.py ---------------------------------------------------
-
-
-@lru_cache(maxsize=8)
-def _sync_redis(url: str) -> redis.Redis:
-    # RQ needs a synchronous client; one pool per URL, connections opened lazily.
-    return redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=10, health_check_interval=30)
-
-
-def recorder_queue(settings: Settings) -> Queue:
-    """The recorder's queue for long jobs (day videos, exports); enqueued by dotted name, so
-    the API never imports the recorder."""
-    return recorder_jobs.queue(_sync_redis(settings.redis_url), keys.RECORDER_SLOW_QUEUE)
-
-
-def job_status(queue: Queue, job_id: str) -> JobStatus | None:
-    """The RQ job's status, or None if there is no such job (never enqueued, or expired)."""
-    try:
-        return recorder_jobs.fetch(queue.connection, job_id).get_status(refresh=False)
-    except NoSuchJobError:
-        return None
-
-
-def camera_known(db: Session, camera_id: str) -> bool:
-    """In the registry, or has footage (deleting a camera from the registry keeps its footage)."""
-    return bool(db.scalar(select(or_(
-        exists().where(Camera.id == camera_id),
-        exists().where(Segment.camera_id == camera_id),
-    ))))
 
 
 def _day(value: str) -> date:
@@ -237,22 +196,20 @@ MAX_WAITING_SLOW_JOBS = 16
 
 def ensure_assembly(state: State, camera_id: str, day: str, row: DayVideo | None, now: datetime) -> DayVideoOut:
     """Enqueue the day's assembly unless one is queued or running (or failed just now)."""
-    queue = recorder_queue(state.settings)
-    job_id = f"day-{camera_id}-{day}"
+    client = state.sync_redis
     current = _video_out(camera_id, day, row)
-    if job_status(queue, job_id) in ACTIVE:
+    if recorder_jobs.is_active(client, recorder_jobs.day_job_id(camera_id, day)):
         if current.status in ("queued", "running"):
             return current
         return current.model_copy(update={"status": "queued", "progress": 0.0})
     if row is not None and row.status == "failed" and (now - row.updated_at).total_seconds() < FAILED_RETRY_S:
         return current
-    if queue.count >= MAX_WAITING_SLOW_JOBS:
+    if recorder_jobs.queue(client, keys.RECORDER_SLOW_QUEUE).count >= MAX_WAITING_SLOW_JOBS:
         # Every request for a day could otherwise enqueue another long remux.
         raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS,
                             "too many day videos and exports waiting to be built; try again later",
                             headers={"Retry-After": "30"})
-    queue.enqueue(DAY_JOB, args=(camera_id, day), job_id=job_id, job_timeout=DAY_JOB_TIMEOUT_S,
-                  result_ttl=RESULT_TTL_S, failure_ttl=FAILURE_TTL_S, description=f"day video {camera_id} {day}")
+    recorder_jobs.enqueue_day(client, camera_id, day)
     values = {"camera_id": camera_id, "date": day, "status": "queued", "progress": 0.0, "error": None,
               "updated_at": now}
     with state.writes.begin() as db:
@@ -290,9 +247,10 @@ def day_video(camera_id: CameraId, date: Day, state: State) -> FileResponse | JS
     if not count:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no recordings on that day")
     done = row is not None and row.status == "done"
-    found = resolve_under(state.settings.data_dir, "days", row.path) if done and row is not None else None
-    if (found is not None and row is not None and day_video_current(
-            row.covers_until, row.segments, count, newest, day_end=end, now=now, tolerance_s=TODAY_TOLERANCE_S)):
+    found = regular_file_under(state.settings.data_dir, "days", row.path) if done and row is not None else None
+    if (found is not None and row is not None and is_current(
+            row.covers_until, Footage(count, newest), day_end=end, now=now, tolerance_s=TODAY_TOLERANCE_S,
+            segments=row.segments)):
         path, st = found
         headers = {"Cache-Control": "private, no-cache", "X-Vigil-Day-Start": start.astimezone(state.settings.tz)
                    .isoformat()}

@@ -11,10 +11,12 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Select, or_, select
 
 from vigil_api.deps import API_PREFIX, State, require_user
-from vigil_api.routes.snapshots import capped_count, jpeg_file, time_range
+from vigil_api.files import jpeg_file
+from vigil_api.paging import capped_count
 from vigil_api.schemas import ErrorOut, Page
+from vigil_api.timeparse import time_range
+from vigil_common.contract.ids import CAMERA_ID_PATTERN
 from vigil_common.db.models import MotionEvent
-from vigil_common.ids import CAMERA_ID_PATTERN
 
 router = APIRouter(prefix=f"{API_PREFIX}/events", tags=["events"], dependencies=[Depends(require_user)])
 
@@ -66,7 +68,7 @@ def list_events(
     order: Annotated[Literal["asc", "desc"], Query(description="by start time")] = "desc",
 ) -> EventPage:
     """Motion events overlapping ``[start, end)`` (ongoing ones included), newest first."""
-    t0, t1 = time_range(state, start, end)
+    t0, t1 = time_range(state.settings.tz, start, end)
     stmt: Select[Any] = select(
         MotionEvent.id, MotionEvent.camera_id, MotionEvent.start, MotionEvent.end, MotionEvent.score,
         MotionEvent.thumbnail_path,

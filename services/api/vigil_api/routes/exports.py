@@ -17,10 +17,8 @@ the admins'.
 
 from __future__ import annotations
 
-import re
-import secrets
 import time
-from datetime import datetime, timedelta, tzinfo
+from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
 import redis
@@ -33,25 +31,22 @@ from sqlalchemy.orm import Session
 
 from vigil_api.auth import Principal
 from vigil_api.deps import API_PREFIX, State, User, require_user
-from vigil_api.files import resolve_under
-from vigil_api.routes.days import camera_known, job_status, recorder_queue
 from vigil_api.schemas import ErrorOut
+from vigil_api.store.cameras import camera_known
 from vigil_api.timeparse import request_time
-from vigil_common import recorder_jobs, retention_overrides, storage_figures
+from vigil_common.contract import recorder_jobs, storage_figures
+from vigil_common.contract.exports import EXPORT_ID_PATTERN, download_name, new_export_id
+from vigil_common.contract.ids import CAMERA_ID_PATTERN
+from vigil_common.contract.paths import regular_file_under
+from vigil_common.contract.sizes import format_size
+from vigil_common.contract.storage_figures import StorageFigures
+from vigil_common.db import retention_settings as retention_overrides
 from vigil_common.db.models import Export, Segment, utcnow
 from vigil_common.db.models import User as UserRow
-from vigil_common.ids import CAMERA_ID_PATTERN
-from vigil_common.settings import Settings
-from vigil_common.sizes import format_size
-from vigil_common.storage_figures import StorageFigures
+from vigil_common.runtime.settings import Settings
 
 router = APIRouter(prefix=f"{API_PREFIX}/exports", tags=["exports"], dependencies=[Depends(require_user)])
 
-EXPORT_ID_PATTERN = r"^[0-9a-f]{32}$"  # 128 random bits (vigil_recorder.export_plan)
-EXPORT_JOB = recorder_jobs.EXPORT_JOB
-EXPORT_JOB_TIMEOUT_S = 3 * 3600
-RESULT_TTL_S = 3600
-FAILURE_TTL_S = 7 * 24 * 3600
 MAX_ACTIVE = 8  # queued + running exports at once (each is a recorder job)
 ADMIN_RESERVE = 1  # of those, kept for admins
 MAX_LIMIT = 500
@@ -95,17 +90,6 @@ class ExportPage(BaseModel):
     offset: int
 
 
-_SAFE = re.compile(r"[^a-z0-9_-]")
-
-
-def download_name(row: Export, tz: tzinfo) -> str:
-    """``{camera}_{YYYYmmdd-HHMMSS}_{YYYYmmdd-HHMMSS}.mp4`` in the server's zone; only
-    ``[a-z0-9_-]`` and digits, so it is safe in a Content-Disposition header and on any disk."""
-    fmt = "%Y%m%d-%H%M%S"
-    start, end = row.start.astimezone(tz), row.end.astimezone(tz)
-    return f"{_SAFE.sub('_', row.camera_id)}_{start.strftime(fmt)}_{end.strftime(fmt)}.mp4"
-
-
 def _out(row: Export, state: State) -> ExportOut:
     return ExportOut(
         id=row.id,
@@ -119,12 +103,8 @@ def _out(row: Export, state: State) -> ExportOut:
         created_at=row.created_at,
         finished_at=row.finished_at,
         url=f"{API_PREFIX}/exports/{row.id}/video" if row.status == "done" else None,
-        filename=download_name(row, state.settings.tz),
+        filename=download_name(row.camera_id, row.start, row.end, state.settings.tz),
     )
-
-
-def _job_id(export_id: str) -> str:
-    return f"export-{export_id}"
 
 
 def _notice_lost(rows: list[Export], state: State) -> None:
@@ -133,9 +113,8 @@ def _notice_lost(rows: list[Export], state: State) -> None:
     pending = [r for r in rows if r.status in ("queued", "running") and now - r.created_at > LOST_AFTER]
     if not pending:
         return
-    queue = recorder_queue(state.settings)
     for row in pending:
-        st = job_status(queue, _job_id(row.id))
+        st = recorder_jobs.status(state.sync_redis, recorder_jobs.export_job_id(row.id))
         if st is None or st in LOST:
             error = "the export job was lost (recorder stopped?); delete it and export again"
             with state.writes.begin() as db:
@@ -175,16 +154,14 @@ def create_export(body: ExportIn, principal: User, state: State, response: Respo
             raise HTTPException(422, "no recordings in that range")
         limits = retention_overrides.effective(state.settings, db)
     estimate = int(estimate)  # a remux copies the packets: about the footage's own size
-    row = Export(id=secrets.token_hex(16), camera_id=cam, start=start, end=end, status="queued", progress=0.0,
+    row = Export(id=new_export_id(), camera_id=cam, start=start, end=end, status="queued", progress=0.0,
                  created_by=principal.user_id, created_at=utcnow())
     storage = _storage_figures(state)  # (Redis, outside the write transaction)
     with state.writes.begin() as db:  # IMMEDIATE on SQLite: the quota checks and the insert are one
         _check_quotas(db, state, principal, limits, storage, estimate)
         db.add(row)
     try:
-        recorder_queue(state.settings).enqueue(
-            EXPORT_JOB, args=(row.id,), job_id=_job_id(row.id), job_timeout=EXPORT_JOB_TIMEOUT_S,
-            result_ttl=RESULT_TTL_S, failure_ttl=FAILURE_TTL_S, description=f"export {cam}")
+        recorder_jobs.enqueue_export(state.sync_redis, row.id, cam)
     except Exception:
         with state.writes.begin() as db:
             db.execute(delete(Export).where(Export.id == row.id))
@@ -290,11 +267,12 @@ def export_video(export_id: ExportId, state: State) -> FileResponse:
     row = _get(export_id, state)
     if row.status != "done":
         raise HTTPException(status.HTTP_409_CONFLICT, f"export is {row.status}, not done")
-    found = resolve_under(state.settings.data_dir, "exports", row.path)
+    found = regular_file_under(state.settings.data_dir, "exports", row.path)
     if found is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "export file missing")
     path, st = found
-    return FileResponse(path, media_type="video/mp4", stat_result=st, filename=download_name(row, state.settings.tz),
+    name = download_name(row.camera_id, row.start, row.end, state.settings.tz)
+    return FileResponse(path, media_type="video/mp4", stat_result=st, filename=name,
                         content_disposition_type="attachment", headers={"Cache-Control": "private, max-age=3600"})
 
 
@@ -307,10 +285,8 @@ def delete_export(export_id: ExportId, principal: User, state: State) -> Respons
         raise HTTPException(status.HTTP_403_FORBIDDEN, "only its creator or an admin may delete an export")
     with state.writes.begin() as db:
         db.execute(delete(Export).where(Export.id == export_id))
-    found = resolve_under(state.settings.data_dir, "exports", row.path or f"exports/{export_id}.mp4")
+    found = regular_file_under(state.settings.data_dir, "exports", row.path or f"exports/{export_id}.mp4")
     if found is not None:
         found[0].unlink(missing_ok=True)
-    queue = recorder_queue(state.settings)
-    if job_status(queue, _job_id(export_id)) == JobStatus.QUEUED:
-        recorder_jobs.fetch(queue.connection, _job_id(export_id)).cancel()
+    recorder_jobs.cancel_if_queued(state.sync_redis, recorder_jobs.export_job_id(export_id))
     return Response(status_code=status.HTTP_204_NO_CONTENT)

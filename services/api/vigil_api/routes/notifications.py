@@ -25,10 +25,10 @@ from vigil_api.notification_schemas import (
 )
 from vigil_api.schemas import ErrorOut
 from vigil_api.state import AppState
+from vigil_common.contract.ids import CAMERA_ID_PATTERN
 from vigil_common.db import notifier_settings
 from vigil_common.db.app_settings import set_setting
 from vigil_common.db.models import Notification
-from vigil_common.ids import CAMERA_ID_PATTERN
 
 router = APIRouter(prefix=f"{API_PREFIX}/notifications", tags=["notifications"],
                    dependencies=[Depends(require_user)])

@@ -16,8 +16,8 @@ from sqlalchemy import Select, func, select
 from vigil_api.deps import API_PREFIX, State, require_user
 from vigil_api.schemas import PRINTABLE, ErrorOut, RecordingOut, RecordingPage
 from vigil_api.timeparse import optional_request_time
+from vigil_common.contract.ids import CAMERA_ID_PATTERN
 from vigil_common.db.models import Camera, Segment
-from vigil_common.ids import CAMERA_ID_PATTERN
 
 _T = TypeVar("_T", bound=tuple[Any, ...])
 

@@ -4,49 +4,18 @@
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 
 from vigil_api.deps import API_PREFIX, Admin, State, require_user
-from vigil_api.schemas import ErrorOut
-from vigil_common import retention_overrides as ro
-from vigil_common.db.app_settings import delete_setting, get_settings, set_setting
-from vigil_common.settings import Settings
+from vigil_api.schemas import DiskOut, ErrorOut, RetentionOut
+from vigil_api.store.retention import disk_usage, read_retention
+from vigil_common.db import retention_settings as ro
+from vigil_common.db.app_settings import delete_setting, set_setting
 
 router = APIRouter(prefix=f"{API_PREFIX}/settings", tags=["settings"], dependencies=[Depends(require_user)])
-
-
-class DiskOut(BaseModel):
-    total: int
-    used: int
-    free: int
-
-
-def disk_usage(data_dir: Path) -> DiskOut | None:
-    """The file system holding ``data_dir`` (or its nearest existing parent); None if unreadable."""
-    path = data_dir
-    while not path.exists() and path != path.parent:
-        path = path.parent
-    try:
-        usage = shutil.disk_usage(path)
-    except OSError:
-        return None
-    return DiskOut(total=usage.total, used=usage.used, free=usage.free)
-
-
-class RetentionValues(BaseModel):
-    days: float = Field(description="footage older than this many days is deleted")
-    max_bytes: int | None = Field(description="total size cap of the recordings; null = no cap")
-    min_free_bytes: int | None = Field(description="keep at least this much disk free; null = no floor")
-
-
-class RetentionOut(RetentionValues):
-    configured: RetentionValues = Field(description="the VIGIL_ settings (used for keys not overridden)")
-    overridden: list[str] = Field(description="keys set through the API")
 
 
 class RetentionIn(BaseModel):
@@ -64,18 +33,6 @@ _errors: dict[int | str, dict[str, Any]] = {
     403: {"model": ErrorOut, "description": "Admin role required (changes)"},
     422: {"model": ErrorOut, "description": "Invalid value"},
 }
-
-
-def _values(s: Settings) -> RetentionValues:
-    return RetentionValues(days=s.retention_days, max_bytes=s.retention_max_bytes, min_free_bytes=s.min_free_bytes)
-
-
-def read_retention(state: State) -> RetentionOut:
-    with state.factory() as db:
-        stored = get_settings(db, ro.PREFIX)
-    effective = ro.apply(state.settings, stored)
-    overridden = sorted(k for k, v in stored.items() if k in ro.FIELDS and ro.valid_value(k, v))
-    return RetentionOut(**_values(effective).model_dump(), configured=_values(state.settings), overridden=overridden)
 
 
 @router.get("/retention", response_model=RetentionOut, responses=_errors)

@@ -7,25 +7,25 @@ inside ``{data}/snapshots``; nothing a client sends becomes part of a file path.
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path as FsPath
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import Select, exists, func, select
+from sqlalchemy import Select, select
 
 from vigil_api.deps import API_PREFIX, CameraId, State, require_user
-from vigil_api.files import resolve_under
+from vigil_api.files import jpeg_file
+from vigil_api.paging import capped_count
 from vigil_api.schemas import ErrorOut, Page
-from vigil_api.timeparse import optional_request_time
-from vigil_common.db.models import Camera, Snapshot
+from vigil_api.store.cameras import camera_has_snapshots_or_row
+from vigil_api.timeparse import time_range
+from vigil_common.db.models import Snapshot
 
 router = APIRouter(prefix=f"{API_PREFIX}/cameras", tags=["snapshots"], dependencies=[Depends(require_user)])
 
 MAX_LIMIT = 1000
 MAX_OFFSET = 1_000_000
-COUNT_AHEAD = 1000  # as /recordings: `total` is exact up to this far past the page
 INT64_MAX = 2**63 - 1
 SNAPSHOTS_DIR = "snapshots"
 NAIVE = "Without an offset: the server's time zone."
@@ -57,46 +57,6 @@ def snapshot_url(camera_id: str, snapshot_id: int) -> str:
     return f"{API_PREFIX}/cameras/{camera_id}/snapshots/{snapshot_id}.jpg"
 
 
-def time_range(state: State, start: str | None, end: str | None) -> tuple[datetime | None, datetime | None]:
-    tz = state.settings.tz
-    t0, t1 = optional_request_time("start", start, tz), optional_request_time("end", end, tz)
-    if t0 is not None and t1 is not None and t0 >= t1:
-        raise HTTPException(422, "query parameter 'start' must be before 'end'")
-    return t0, t1
-
-
-def capped_count(db: Any, stmt: Select[Any], rows: int, limit: int, offset: int) -> tuple[int, bool]:
-    """``(total, exact)`` for a paged query: exact on the last page, else counted up to
-    ``offset + limit + COUNT_AHEAD`` rows (never a scan of a camera's whole history)."""
-    if rows < limit and (rows or offset == 0):
-        return offset + rows, True
-    cap = offset + limit + COUNT_AHEAD
-    counted = int(db.scalar(select(func.count()).select_from(stmt.limit(cap + 1).subquery())) or 0)
-    return min(counted, cap), counted <= cap
-
-
-def jpeg_file(data_dir: FsPath, subdir: str, relative: str | None, cache_control: str) -> FileResponse:
-    """A JPEG from the index path (404 if it is missing or outside ``subdir``)."""
-    found = resolve_under(data_dir, subdir, relative)
-    if found is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "image file missing")
-    path, st = found
-    return FileResponse(
-        path,
-        media_type="image/jpeg",
-        stat_result=st,
-        headers={"Cache-Control": cache_control},
-        content_disposition_type="inline",
-    )
-
-
-def _camera_known(db: Any, camera_id: str) -> bool:
-    """In the registry, or deleted from it but with snapshots left (footage outlives the row)."""
-    registered = select(Camera.id).where(Camera.id == camera_id)
-    has_snapshots = select(Snapshot.id).where(Snapshot.camera_id == camera_id)
-    return bool(db.scalar(select(exists(registered) | exists(has_snapshots))))
-
-
 @router.get("/{camera_id}/snapshots", response_model=SnapshotPage, responses=_errors)
 def list_snapshots(
     camera_id: CameraId,
@@ -108,7 +68,7 @@ def list_snapshots(
     order: Annotated[Literal["asc", "desc"], Query(description="by time")] = "asc",
 ) -> SnapshotPage:
     """The camera's snapshots taken in ``[start, end)``, oldest first unless ``order=desc``."""
-    t0, t1 = time_range(state, start, end)
+    t0, t1 = time_range(state.settings.tz, start, end)
     stmt: Select[Any] = select(Snapshot.id, Snapshot.time, Snapshot.width, Snapshot.height, Snapshot.bytes).where(
         Snapshot.camera_id == camera_id
     )
@@ -118,7 +78,7 @@ def list_snapshots(
         stmt = stmt.where(Snapshot.time < t1)
     ordering = Snapshot.time.asc() if order == "asc" else Snapshot.time.desc()
     with state.factory() as db:
-        if not _camera_known(db, camera_id):
+        if not camera_has_snapshots_or_row(db, camera_id):
             raise HTTPException(status.HTTP_404_NOT_FOUND, "unknown camera")
         rows = db.execute(stmt.order_by(ordering).limit(limit).offset(offset)).all()
         total, exact = capped_count(db, stmt, len(rows), limit, offset)

@@ -19,21 +19,21 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from vigil_api.deps import API_PREFIX, CameraId, State, require_user
-from vigil_api.routes.days import camera_known
-from vigil_api.routes.settings import DiskOut, RetentionOut, disk_usage, read_retention
-from vigil_api.schemas import ErrorOut
+from vigil_api.schemas import DiskOut, ErrorOut, RetentionOut
 from vigil_api.state import AppState
+from vigil_api.store.cameras import camera_known
+from vigil_api.store.retention import disk_usage, read_retention
 from vigil_api.timeline import SegmentSpan, bytes_per_hour
-from vigil_common import keys
-from vigil_common.days import DATE_PATTERN, day_bounds, local_day, parse_day
+from vigil_common.contract import keys
+from vigil_common.contract.days import DATE_PATTERN, day_bounds, local_day, parse_day
+from vigil_common.contract.ids import is_valid_camera_id
 from vigil_common.db.models import Camera, DayVideo, Export, Segment, Snapshot, utcnow
-from vigil_common.ids import is_valid_camera_id
 
 router = APIRouter(prefix=f"{API_PREFIX}", tags=["storage"], dependencies=[Depends(require_user)])
 
 MONTH_PATTERN = r"^\d{4}-\d{2}$"
 MAX_SEGMENT_SPAN = timedelta(hours=1)  # as routes/recordings.py
-# Written by vigil_recorder.retention_metrics (the retention pass, every VIGIL_RETENTION_INTERVAL_S).
+# Written by vigil_recorder.storage.figures (the retention pass, every VIGIL_RETENTION_INTERVAL_S).
 STORAGE_KEY = keys.STORAGE
 STORAGE_CAMERAS_KEY = keys.STORAGE_CAMERAS
 # The API's own count, used only until a retention pass has published figures.

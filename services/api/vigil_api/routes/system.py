@@ -12,12 +12,12 @@ from sqlalchemy import func, select
 from vigil_api import __version__
 from vigil_api.deps import API_PREFIX, State, require_user
 from vigil_api.metrics import CONTENT_TYPE, collect_redis_hashes, gauge, labels, render_redis_samples
-from vigil_api.routes.cameras import camera_out
 from vigil_api.schemas import ErrorOut, HealthOut, RecordingHealthOut
 from vigil_api.state import AppState
+from vigil_api.store.cameras import camera_out
+from vigil_common.contract.recording_watch import WatchReport
 from vigil_common.db.models import Camera, Segment, utcnow
-from vigil_common.recording_watch import WatchReport
-from vigil_common.settings import Settings
+from vigil_common.runtime.settings import Settings
 
 public = APIRouter(prefix=API_PREFIX, tags=["system"])
 metrics_router = APIRouter(tags=["system"], dependencies=[Depends(require_user)])

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from vigil_common.db.app_settings import get_settings
-from vigil_common.settings import Settings
+from vigil_common.runtime.settings import Settings
 
 PREFIX = "notifier"
 # Written by the notifier when it starts: the channel it actually delivers through (the API's

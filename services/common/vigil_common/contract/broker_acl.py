@@ -1,0 +1,67 @@
+"""Who may publish and subscribe where on the broker: one definition for the shipped mosquitto ACL
+(deploy/mosquitto/acl, checked against this by tests/deploy), the embedded mosquitto of
+``vigil up`` and the embedded amqtt fallback.
+
+Service accounts (``ingest``, ``recorder``, ``api``, ``notifier``) get fixed rules; every other
+account is a camera whose username is its id, confined to ``<prefix>/cameras/<id>/``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from vigil_common.contract.ids import require_camera_id
+
+SERVICE_ACCOUNTS = ("ingest", "recorder", "api", "notifier")
+READ, WRITE, READWRITE = "read", "write", "readwrite"
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    access: str  # read | write | readwrite
+    topic: str  # with {p} for the prefix and, in camera rules, {u} for the username
+
+
+SERVICE_RULES: dict[str, tuple[Rule, ...]] = {
+    "ingest": (Rule(READ, "{p}/cameras/+/frame"), Rule(READ, "{p}/cameras/+/heartbeat"),
+               Rule(READ, "{p}/cameras/+/status"), Rule(READ, "{p}/cameras/+/state"),
+               Rule(READWRITE, "{p}/services/ingest/#")),
+    "recorder": (Rule(WRITE, "{p}/cameras/+/motion"), Rule(READWRITE, "{p}/services/recorder/#")),
+    "api": (Rule(READ, "{p}/cameras/#"), Rule(WRITE, "{p}/cameras/+/command"), Rule(READ, "{p}/services/+/status"),
+            Rule(READWRITE, "{p}/services/api/#")),
+    "notifier": (Rule(READ, "{p}/cameras/+/heartbeat"), Rule(READ, "{p}/cameras/+/status"),
+                 Rule(READ, "{p}/cameras/+/state"), Rule(READ, "{p}/services/+/status"),
+                 Rule(READWRITE, "{p}/services/notifier/#")),
+}
+CAMERA_RULES = (Rule(WRITE, "{p}/cameras/{u}/frame"), Rule(WRITE, "{p}/cameras/{u}/heartbeat"),
+                Rule(READWRITE, "{p}/cameras/{u}/status"), Rule(WRITE, "{p}/cameras/{u}/state"),
+                Rule(READ, "{p}/cameras/{u}/command"))
+
+
+def mosquitto_acl(prefix: str = "vigil") -> str:
+    """The ``acl_file`` lines (``user``/``topic`` blocks, then ``pattern`` lines for cameras)."""
+    p = require_camera_id(prefix)
+    lines: list[str] = []
+    for account in SERVICE_ACCOUNTS:
+        lines.append(f"user {account}")
+        lines += [f"topic {r.access} {r.topic.format(p=p)}" for r in SERVICE_RULES[account]]
+        lines.append("")
+    lines += [f"pattern {r.access} {r.topic.format(p=p, u='%u')}" for r in CAMERA_RULES]
+    return "\n".join(lines) + "\n"
+
+
+def amqtt_acls(prefix: str, cameras: Iterable[str]) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """(publish ACL, subscribe ACL) for amqtt's TopicAccessControlListPlugin: explicit per user
+    (amqtt has no ``%u`` patterns), so every camera account is listed."""
+    p = require_camera_id(prefix)
+    publish: dict[str, list[str]] = {}
+    subscribe: dict[str, list[str]] = {}
+    rules = {a: [(r.access, r.topic.format(p=p)) for r in SERVICE_RULES[a]] for a in SERVICE_ACCOUNTS}
+    for cam in cameras:
+        u = require_camera_id(cam)
+        rules[u] = [(r.access, r.topic.format(p=p, u=u)) for r in CAMERA_RULES]
+    for user, pairs in rules.items():
+        publish[user] = [t for access, t in pairs if access in (WRITE, READWRITE)]
+        subscribe[user] = [t for access, t in pairs if access in (READ, READWRITE)]
+    return publish, subscribe

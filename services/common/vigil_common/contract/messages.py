@@ -1,0 +1,117 @@
+"""JSON message models of the MQTT contract (docs/protocol.md#mqtt-contract): heartbeat, command, state, status."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, field_validator
+
+from vigil_common.contract.ids import CAMERA_ID_PATTERN
+
+ONLINE = "online"
+OFFLINE = "offline"
+MOTION_ON = "ON"
+MOTION_OFF = "OFF"
+
+# Text shown to people and stored in the registry: no control characters (NUL breaks PostgreSQL).
+PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
+# Counters must fit a signed 64-bit column.
+INT64_MAX = 2**63 - 1
+
+# A number field that accepts JSON ints and floats but not strings or booleans.
+Number = StrictFloat | StrictInt
+
+
+class Heartbeat(BaseModel):
+    """Sent by every camera every 5 s (QoS 1). Unknown fields are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    camera_id: str = Field(pattern=CAMERA_ID_PATTERN)
+    seq: StrictInt = Field(ge=0, le=INT64_MAX)
+    sent_at: datetime
+    streaming: StrictBool
+    fps: Number = Field(ge=0, le=1000)
+    fps_target: Number = Field(ge=0, le=1000)
+    frames_sent: StrictInt = Field(ge=0, le=INT64_MAX)
+    frames_dropped: StrictInt = Field(ge=0, le=INT64_MAX)
+    last_frame_at: datetime | None
+    width: StrictInt = Field(ge=0, le=16384)
+    height: StrictInt = Field(ge=0, le=16384)
+    codec: Literal["jpeg", "h264"]
+    source: str = Field(max_length=32, pattern=PRINTABLE)
+    name: str = Field(max_length=128, pattern=PRINTABLE)
+    location: str = Field(max_length=128, pattern=PRINTABLE)
+    uptime_s: Number = Field(ge=0, le=1e12)
+    version: str = Field(max_length=32, pattern=PRINTABLE)
+
+    @field_validator("sent_at", "last_frame_at")
+    @classmethod
+    def _aware(cls, v: datetime | None) -> datetime | None:
+        if v is not None and v.tzinfo is None:
+            raise ValueError("timestamp must carry a UTC offset")
+        return v
+
+
+class CommandAction(StrEnum):
+    START = "start"
+    STOP = "stop"
+    SNAPSHOT = "snapshot"
+    CONFIGURE = "configure"
+
+
+class ConfigureParams(BaseModel):
+    """The settings a ``configure`` command may change (all optional)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    fps: float | None = Field(default=None, gt=0, le=120)
+    width: int | None = Field(default=None, ge=16, le=7680)
+    height: int | None = Field(default=None, ge=16, le=4320)
+    quality: int | None = Field(default=None, ge=1, le=100)
+    overlay: bool | None = None
+    name: str | None = Field(default=None, max_length=128, pattern=PRINTABLE)
+    location: str | None = Field(default=None, max_length=128, pattern=PRINTABLE)
+
+
+class Command(BaseModel):
+    """Server → camera (QoS 1): ``{"action": ..., "params": {...}, "request_id": "..."}``."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    action: CommandAction
+    params: dict[str, Any] = Field(default_factory=dict)
+    request_id: str = Field(default="", max_length=64)
+
+    def configure_params(self) -> ConfigureParams:
+        return ConfigureParams.model_validate(self.params)
+
+
+class CameraState(BaseModel):
+    """Camera → server, retained: the camera's current settings and whether it streams."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    camera_id: str = Field(pattern=CAMERA_ID_PATTERN)
+    streaming: bool
+    fps_target: float
+    width: int
+    height: int
+    quality: int
+    overlay: bool
+    codec: Literal["jpeg", "h264"]
+    source: str
+    name: str
+    location: str
+    updated_at: datetime
+    last_request_id: str = ""
+
+
+def parse_status(payload: bytes) -> str:
+    """Parse a status payload; raises ValueError unless it is ``online`` or ``offline``."""
+    text = payload.decode("ascii", errors="strict").strip()
+    if text not in (ONLINE, OFFLINE):
+        raise ValueError("status must be 'online' or 'offline'")
+    return text

@@ -1,0 +1,291 @@
+"""One segment, end to end: read a window from Redis, write the MP4 crash-safely, index it.
+
+:func:`write_segment` is the job's body with its dependencies passed in (tests and the
+benchmark call it, or :func:`build_file`, directly); :mod:`vigil_recorder.jobs` wraps it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any, cast
+
+import redis
+from sqlalchemy.orm import Session, sessionmaker
+
+from vigil_common.contract import keys
+from vigil_common.contract.envelope import Codec, Frame
+from vigil_common.contract.ids import require_camera_id
+from vigil_common.contract.windows import stream_id_ms
+from vigil_common.db.models import CameraEvent
+from vigil_common.runtime.settings import Settings
+from vigil_recorder.media import frames as fr
+from vigil_recorder.media import mp4meta
+from vigil_recorder.media.encode import EncoderOptions, Written, encode_jpegs, remux_h264
+from vigil_recorder.segment import motion_gate as motion_recording
+from vigil_recorder.segment.index import SegmentRow, insert_segment, ns_to_datetime
+from vigil_recorder.storage import paths as storage
+from vigil_recorder.storage import reclaim
+
+log = logging.getLogger(__name__)
+
+XRANGE_PAGE = 256
+OUTPUT_CODEC = "h264"
+
+
+def encoder_options(settings: Settings) -> EncoderOptions:
+    return EncoderOptions(preset=settings.x264_preset, crf=settings.x264_crf, threads=settings.x264_threads)
+
+
+def read_window(
+    client: redis.Redis, camera_id: str, start_ms: int, end_ms: int, page: int = XRANGE_PAGE
+) -> list[fr.StreamEntry]:
+    """Entries that arrived in ``[start_ms, end_ms)``: XRANGE ``{start_ms}-0`` .. ``{end_ms-1}``
+    (an incomplete end id means any sequence number), read in pages."""
+    key = keys.frames_stream(camera_id)
+    low = f"{start_ms}-0"
+    high = f"{end_ms - 1}"
+    out: list[fr.StreamEntry] = []
+    while True:
+        batch = client.xrange(key, min=low, max=high, count=page) or []
+        for entry_id, fields in batch:
+            if entry_id is not None and fields is not None:
+                out.append((entry_id, cast(Mapping[bytes, bytes], fields)))
+        if len(batch) < page:
+            return out
+        last = batch[-1][0]
+        last_id = last.decode() if isinstance(last, bytes) else str(last)
+        ms, _, seq = last_id.partition("-")
+        low = f"{ms}-{int(seq) + 1}"
+
+
+@dataclass(frozen=True, slots=True)
+class Built:
+    """A committed segment file and what it holds."""
+
+    path: Path
+    written: Written
+    timing: fr.Timing
+    bytes: int
+    meta: dict[str, Any]
+    selection: fr.Selection
+
+
+def build_file(
+    frames: Sequence[Frame],
+    final: Path,
+    options: EncoderOptions,
+    *,
+    max_frame_ns: int | None = None,
+    meta: dict[str, Any] | None = None,
+) -> Built | None:
+    """Order the frames, write them to a temporary file next to ``final``, append the index
+    metadata, fsync and rename into place. Returns None (and leaves no file) when no frame
+    could be written."""
+    selection = fr.select_frames(frames)
+    if selection.codec is None:
+        return None
+    storage.ensure_dir(final.parent)
+    tmp = storage.partial_path(final)
+    try:
+        if selection.codec == Codec.H264:
+            written = remux_h264(selection.frames, tmp, max_frame_ns)
+        else:
+            written = encode_jpegs(selection.frames, tmp, options, max_frame_ns)
+        if written.frames == 0:
+            storage.discard(tmp)
+            return None
+        timing = fr.segment_timing(written.capture_ns, max_frame_ns)
+        doc = {
+            **(meta or {}),
+            "start_ns": timing.start_ns,
+            "end_ns": timing.end_ns,
+            "frames": written.frames,
+            "width": written.width,
+            "height": written.height,
+            "codec": OUTPUT_CODEC,
+            "source_codec": written.source_codec,
+        }
+        mp4meta.append_box(tmp, doc)
+        storage.commit(tmp, final)
+    except BaseException:
+        storage.discard(tmp)
+        raise
+    return Built(final, written, timing, final.stat().st_size, doc, selection)
+
+
+def _int(doc: dict[str, Any], key: str) -> int:
+    value = doc[key]
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValueError(f"{key} is not an integer")
+    return value
+
+
+def row_from_meta(camera_id: str, relpath: PurePosixPath, meta: dict[str, Any], size: int) -> SegmentRow:
+    """The index row for a segment file from its embedded metadata (ValueError if unusable)."""
+    try:
+        start_ns, end_ns = _int(meta, "start_ns"), _int(meta, "end_ns")
+        frames, width, height = _int(meta, "frames"), _int(meta, "width"), _int(meta, "height")
+    except KeyError as exc:
+        raise ValueError(f"missing {exc}") from exc
+    if end_ns <= start_ns or frames <= 0:
+        raise ValueError("inconsistent segment metadata")
+    return SegmentRow(
+        camera_id=camera_id,
+        start=ns_to_datetime(start_ns),
+        end=ns_to_datetime(end_ns),
+        duration_s=(end_ns - start_ns) / fr.NS_PER_S,
+        frames=frames,
+        bytes=size,
+        width=width,
+        height=height,
+        codec=str(meta.get("codec", OUTPUT_CODEC)),
+        path=relpath.as_posix(),
+    )
+
+
+def _existing_row(final: Path, camera_id: str, start_ms: int, relpath: PurePosixPath) -> SegmentRow | None:
+    """The row for a segment file an earlier run already committed, if it is ours and sound."""
+    if not final.exists():
+        return None
+    meta = mp4meta.read_meta(final)
+    if meta is None or meta.get("camera_id") != camera_id or meta.get("window_start_ms") != start_ms:
+        log.warning("segment file %s has no usable metadata; rewriting it", relpath)
+        return None
+    try:
+        return row_from_meta(camera_id, relpath, meta, final.stat().st_size)
+    except ValueError as exc:
+        log.warning("segment file %s: %s; rewriting it", relpath, exc)
+        return None
+
+
+def _window(start_ms: object, end_ms: object) -> tuple[int, int]:
+    for value in (start_ms, end_ms):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ValueError(f"window bounds must be non-negative integers, got {value!r}")
+    assert isinstance(start_ms, int) and isinstance(end_ms, int)
+    if end_ms <= start_ms:
+        raise ValueError(f"empty window [{start_ms}, {end_ms})")
+    return start_ms, end_ms
+
+
+def record_lost(sessions: sessionmaker[Session], camera_id: str, start_ms: int) -> None:
+    """A ``recording_lost`` camera event at the window's start, so the timeline says why."""
+    with sessions.begin() as db:
+        db.add(CameraEvent(camera_id=camera_id, time=ns_to_datetime(start_ms * 1_000_000), kind="recording_lost",
+                           detail="frames expired from the Redis buffer before they were recorded"))
+
+
+def window_expired(client: redis.Redis, camera_id: str, start_ms: int) -> bool:
+    """True when the window's frames were trimmed away: entries were removed from the stream
+    (more ever added than it holds) and the oldest one left is newer than the window."""
+    try:
+        info = client.xinfo_stream(keys.frames_stream(camera_id))
+    except redis.ResponseError:  # no such stream
+        return False
+    added, length = info.get("entries-added"), int(info.get("length", 0))
+    if added is not None and int(added) <= length:
+        return False  # nothing was ever trimmed
+    first = info.get("recorded-first-entry-id") or (info.get("first-entry") or (None,))[0]
+    return first is not None and stream_id_ms(first) > start_ms
+
+
+def write_segment(
+    settings: Settings,
+    client: redis.Redis,
+    sessions: sessionmaker[Session],
+    camera_id: str,
+    start_ms: int,
+    end_ms: int,
+    *,
+    motion_gate: bool = True,
+) -> dict[str, Any]:
+    """Record the arrival window ``[start_ms, end_ms)`` of ``camera_id`` as one indexed MP4.
+
+    Idempotent: if an earlier run already committed the file (same deterministic name), it
+    is indexed from its embedded metadata without re-reading Redis, and the insert does
+    nothing if the row exists. Raises if Redis or the database fails (RQ retries); a
+    committed file stays for the retry.
+    """
+    cam = require_camera_id(camera_id)
+    start_ms, end_ms = _window(start_ms, end_ms)
+    relpath = storage.segment_relpath(cam, start_ms, settings.tz)
+    final = settings.data_dir / relpath
+    summary: dict[str, Any] = {"camera_id": cam, "start_ms": start_ms, "end_ms": end_ms}
+    max_frame_ns = (end_ms - start_ms) * 1_000_000
+
+    row = _existing_row(final, cam, start_ms, relpath)
+    if row is not None:
+        summary["status"] = "exists"
+    else:
+        if motion_gate:
+            decision = motion_recording.keep_window(sessions, client, settings, cam, start_ms, end_ms)
+            if decision.action is motion_recording.Action.SKIP:
+                summary.update(status="skipped", reason=decision.reason)
+                log.info("camera %s window %d not recorded: %s (motion-only recording)", cam, start_ms,
+                         decision.reason)
+                return summary
+            if decision.action is motion_recording.Action.WAIT:
+                summary.update(status="waiting", reason=decision.reason, until_ms=decision.until_ms)
+                return summary
+        entries = read_window(client, cam, start_ms, end_ms)
+        parsed, malformed = fr.parse_entries(entries)
+        summary.update(entries=len(entries), malformed=malformed)
+        if parsed:  # make room first: the disk at its floor must never fail this write
+            reclaim.ensure_space(settings, sessions, client, sum(len(f.payload) for f in parsed))
+        window_meta = {"camera_id": cam, "window_start_ms": start_ms, "window_end_ms": end_ms}
+        built = build_file(parsed, final, encoder_options(settings), max_frame_ns=max_frame_ns, meta=window_meta)
+        if built is None:
+            summary["status"] = "empty"
+            if entries:
+                log.warning("camera %s window %d: %d entries, no frame could be written", cam, start_ms, len(entries))
+            elif window_expired(client, cam, start_ms):
+                # Windows are only enqueued when they held frames: none left means Redis trimmed
+                # them (the job ran later than VIGIL_STREAM_BUFFER_S). That is a recording gap.
+                summary["status"] = "expired"
+                record_lost(sessions, cam, start_ms)
+                log.error("camera %s window %d expired from the Redis buffer before it was recorded: "
+                          "footage lost (raise VIGIL_STREAM_BUFFER_S or add recorder workers)", cam, start_ms)
+            return summary
+        summary.update(
+            status="written",
+            duplicates=built.selection.duplicates,
+            other_codec=built.selection.other_codec,
+            decode_errors=built.written.decode_errors,
+            skipped=built.written.skipped,
+            source_codec=built.written.source_codec,
+        )
+        row = row_from_meta(cam, relpath, built.meta, built.bytes)
+
+    if not insert_segment(sessions, row):
+        summary["status"] = "conflict"
+        log.warning("camera %s: another segment already starts at %s; %s not indexed", cam, row.start, row.path)
+    summary.update(
+        path=row.path,
+        frames=row.frames,
+        bytes=row.bytes,
+        duration_s=row.duration_s,
+        width=row.width,
+        height=row.height,
+    )
+    log.info(
+        "segment %s camera=%s frames=%d bytes=%d duration=%.2fs",
+        summary["status"],
+        cam,
+        row.frames,
+        row.bytes,
+        row.duration_s,
+    )
+    return summary
+
+
+def data_dir_writable(settings: Settings) -> bool:
+    """True if the recordings directory exists (or can be created) and is writable."""
+    try:
+        settings.recordings_dir.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return False
+    return os.access(settings.recordings_dir, os.W_OK)
