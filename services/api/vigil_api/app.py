@@ -41,7 +41,7 @@ from vigil_api.routes import (
 from vigil_api.routes import (
     settings as settings_routes,
 )
-from vigil_api.schemas import COMMON_ERRORS
+from vigil_api.schemas.common import COMMON_ERRORS
 from vigil_api.state import AppState
 from vigil_common.bus.presence import Presence
 from vigil_common.contract.recording_watch import WatchReport

@@ -126,7 +126,7 @@ def test_stale_workers_are_not_alive() -> None:
 def test_the_api_names_every_reason() -> None:
     from typing import get_args
 
-    from vigil_api.schemas import StallReason
+    from vigil_api.schemas.system import StallReason
 
     assert set(get_args(StallReason)) == set(rw.REASONS)
 

@@ -8,7 +8,7 @@ import annotated_types
 import pytest
 from pydantic import ValidationError
 
-from vigil_api.notification_schemas import NotifierSettingsIn
+from vigil_api.schemas.notifications import NotifierSettingsIn
 from vigil_common.runtime import bounds
 from vigil_common.runtime.settings import Settings
 

@@ -12,7 +12,8 @@ from sqlalchemy import delete, select
 from vigil_api.auth import SESSION_COOKIE, LoginOutcome, attempt_login, create_token, end_session
 from vigil_api.deps import API_PREFIX, State, User, require_user
 from vigil_api.login_throttle import LoginThrottle, address_key
-from vigil_api.schemas import ErrorOut, LoginIn, LoginOut, TokenCreated, TokenIn, TokenOut, WhoAmI
+from vigil_api.schemas.auth import LoginIn, LoginOut, TokenCreated, TokenIn, TokenOut, WhoAmI
+from vigil_api.schemas.common import ErrorOut
 from vigil_api.state import AppState
 from vigil_common.db.models import ApiToken, utcnow
 

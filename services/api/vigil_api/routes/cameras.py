@@ -16,7 +16,8 @@ from sqlalchemy import select, update
 from vigil_api.deps import API_PREFIX, Admin, CameraId, State, User, require_user
 from vigil_api.errors import describe_validation_errors
 from vigil_api.live import MEDIA_TYPE, HubFullError, MjpegResponse
-from vigil_api.schemas import CameraOut, CameraPatch, CommandAccepted, CommandIn, ErrorOut
+from vigil_api.schemas.cameras import CameraOut, CameraPatch, CommandAccepted, CommandIn
+from vigil_api.schemas.common import ErrorOut
 from vigil_api.store.cameras import camera_known, camera_out
 from vigil_common.bus.mqtt import MqttBus
 from vigil_common.contract import keys, recorder_jobs, streams

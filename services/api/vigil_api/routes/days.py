@@ -11,21 +11,20 @@ pictures, see the timeline's ``covered``).
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, status
 from fastapi.responses import FileResponse, JSONResponse
-from pydantic import BaseModel, Field
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from vigil_api.deps import API_PREFIX, CameraId, State, require_user
-from vigil_api.schemas import ErrorOut
+from vigil_api.schemas.common import ErrorOut
+from vigil_api.schemas.days import DayVideoOut, GapOut, IntervalOut, MotionEventOut, TimelineOut
 from vigil_api.store.cameras import camera_known
 from vigil_api.timeline import (
     Gap,
     MotionSpan,
-    Reason,
     SegmentSpan,
     StateEvent,
     build_timeline,
@@ -51,49 +50,6 @@ Day = Annotated[str, Path(pattern=DATE_PATTERN, max_length=10, description="YYYY
 
 
 # --- models ---------------------------------------------------------------------------------
-
-
-class IntervalOut(BaseModel):
-    start: datetime
-    end: datetime
-
-
-class GapOut(IntervalOut):
-    reason: Reason = Field(description="no_camera_yet, offline, stopped (online, not streaming), recording_lost, "
-                           "recorder_lag (not recorded yet), not_recorded (online and streaming, no footage), unknown")
-
-
-class MotionEventOut(BaseModel):
-    id: int
-    start: datetime
-    end: datetime | None = Field(description="null while the motion goes on")
-    score: float
-    thumbnail_url: str | None = None
-
-
-class DayVideoOut(BaseModel):
-    """The day video's state: ``none`` until first requested or scheduled."""
-
-    camera_id: str
-    date: str
-    status: Literal["none", "queued", "running", "done", "failed"]
-    progress: float
-    covers_until: datetime | None = None
-    error: str | None = None
-    url: str
-
-
-class TimelineOut(BaseModel):
-    date: str
-    camera_id: str
-    start: datetime = Field(description="the day's first instant (local midnight)")
-    end: datetime = Field(description="the next day's first instant; 23 or 25 hours later on DST days")
-    covered: list[IntervalOut]
-    gaps: list[GapOut]
-    events: list[MotionEventOut]
-    bytes_per_hour: list[int] = Field(description="24 values, by local clock hour (a repeated hour sums both, "
-                                      "a skipped hour is 0); a segment's bytes are spread over the hours it spans")
-    video: DayVideoOut
 
 
 def _day(value: str) -> date:

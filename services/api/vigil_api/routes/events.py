@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 from fastapi.responses import FileResponse
-from pydantic import BaseModel, Field
 from sqlalchemy import Select, or_, select
 
 from vigil_api.deps import API_PREFIX, State, require_user
 from vigil_api.files import jpeg_file
 from vigil_api.paging import capped_count
-from vigil_api.schemas import ErrorOut, Page
+from vigil_api.schemas.common import ErrorOut
+from vigil_api.schemas.recordings import EventOut, EventPage
 from vigil_api.timeparse import time_range
 from vigil_common.contract.ids import CAMERA_ID_PATTERN
 from vigil_common.db.models import MotionEvent
@@ -27,20 +26,6 @@ THUMBNAILS_DIR = "thumbnails"
 # An ongoing event's thumbnail is replaced by its peak frame when it ends.
 CACHE_ONGOING = "private, no-cache"
 CACHE_ENDED = "private, max-age=86400"
-
-
-class EventOut(BaseModel):
-    id: int
-    camera_id: str
-    start: datetime
-    end: datetime | None = Field(description="null while the motion goes on")
-    ongoing: bool
-    score: float = Field(description="Largest fraction of the (unmasked) frame that changed, 0..1")
-    thumbnail_url: str | None
-
-
-class EventPage(Page[EventOut]):
-    pass
 
 
 _errors: dict[int | str, dict[str, Any]] = {

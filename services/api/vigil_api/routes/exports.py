@@ -18,20 +18,20 @@ the admins'.
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta
-from typing import Annotated, Literal
+from datetime import timedelta
+from typing import Annotated
 
 import redis
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response, status
 from fastapi.responses import FileResponse
-from pydantic import BaseModel, Field
 from rq.job import JobStatus
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from vigil_api.auth import Principal
 from vigil_api.deps import API_PREFIX, State, User, require_user
-from vigil_api.schemas import ErrorOut
+from vigil_api.schemas.common import ErrorOut
+from vigil_api.schemas.exports import ExportIn, ExportOut, ExportPage
 from vigil_api.store.cameras import camera_known
 from vigil_api.timeparse import request_time
 from vigil_common.contract import recorder_jobs, storage_figures
@@ -58,36 +58,6 @@ LOST = frozenset({JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED})
 
 ExportId = Annotated[str, Path(pattern=EXPORT_ID_PATTERN, min_length=32, max_length=32,
                                description="32 lowercase hex digits")]
-Status = Literal["queued", "running", "done", "failed"]
-
-
-class ExportIn(BaseModel):
-    camera_id: str = Field(pattern=CAMERA_ID_PATTERN, max_length=32)
-    start: str = Field(max_length=64, description="ISO 8601 with offset (without: the server's zone)",
-                       examples=["2024-05-01T12:00:00+02:00"])
-    end: str = Field(max_length=64, description="ISO 8601, after start; at most VIGIL_EXPORT_MAX_SECONDS later")
-
-
-class ExportOut(BaseModel):
-    id: str
-    camera_id: str
-    start: datetime
-    end: datetime
-    status: Status
-    progress: float = Field(ge=0, le=1)
-    bytes: int | None = None
-    error: str | None = None
-    created_at: datetime
-    finished_at: datetime | None = None
-    url: str | None = Field(None, description="download URL, once done")
-    filename: str
-
-
-class ExportPage(BaseModel):
-    items: list[ExportOut]
-    total: int
-    limit: int
-    offset: int
 
 
 def _out(row: Export, state: State) -> ExportOut:

@@ -15,7 +15,8 @@ from sqlalchemy import func, select
 
 from vigil_api.auth import Principal
 from vigil_api.deps import API_PREFIX, Admin, State, User, require_user
-from vigil_api.notification_schemas import (
+from vigil_api.schemas.common import ErrorOut
+from vigil_api.schemas.notifications import (
     NotificationOut,
     NotificationPage,
     NotifierSettingsIn,
@@ -23,7 +24,6 @@ from vigil_api.notification_schemas import (
     TestIn,
     TestOut,
 )
-from vigil_api.schemas import ErrorOut
 from vigil_api.state import AppState
 from vigil_common.contract.ids import CAMERA_ID_PATTERN
 from vigil_common.db import notifier_settings

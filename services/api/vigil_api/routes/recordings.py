@@ -14,9 +14,11 @@ from fastapi.responses import FileResponse
 from sqlalchemy import Select, func, select
 
 from vigil_api.deps import API_PREFIX, State, require_user
-from vigil_api.schemas import PRINTABLE, ErrorOut, RecordingOut, RecordingPage
+from vigil_api.schemas.common import ErrorOut
+from vigil_api.schemas.recordings import RecordingOut, RecordingPage
 from vigil_api.timeparse import optional_request_time
 from vigil_common.contract.ids import CAMERA_ID_PATTERN
+from vigil_common.contract.messages import PRINTABLE
 from vigil_common.db.models import Camera, Segment
 
 _T = TypeVar("_T", bound=tuple[Any, ...])

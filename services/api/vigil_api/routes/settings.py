@@ -7,25 +7,15 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException
-from pydantic import BaseModel, ConfigDict, Field
 
 from vigil_api.deps import API_PREFIX, Admin, State, require_user
-from vigil_api.schemas import DiskOut, ErrorOut, RetentionOut
+from vigil_api.schemas.common import ErrorOut
+from vigil_api.schemas.storage import DiskOut, RetentionIn, RetentionOut
 from vigil_api.store.retention import disk_usage, read_retention
 from vigil_common.db import retention_settings as ro
 from vigil_common.db.app_settings import delete_setting, set_setting
 
 router = APIRouter(prefix=f"{API_PREFIX}/settings", tags=["settings"], dependencies=[Depends(require_user)])
-
-
-class RetentionIn(BaseModel):
-    """A partial update: only the keys given change. ``null`` for a byte limit means no limit."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    days: float | None = Field(default=None, gt=0, le=ro.MAX_DAYS, allow_inf_nan=False)
-    max_bytes: int | None = Field(default=None, ge=0, le=ro.MAX_BYTES)  # 0 refused below, with a reason
-    min_free_bytes: int | None = Field(default=None, ge=0, le=ro.MAX_BYTES)
 
 
 _errors: dict[int | str, dict[str, Any]] = {

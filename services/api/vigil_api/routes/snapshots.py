@@ -6,18 +6,17 @@ inside ``{data}/snapshots``; nothing a client sends becomes part of a file path.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 from fastapi.responses import FileResponse
-from pydantic import BaseModel, Field
 from sqlalchemy import Select, select
 
 from vigil_api.deps import API_PREFIX, CameraId, State, require_user
 from vigil_api.files import jpeg_file
 from vigil_api.paging import capped_count
-from vigil_api.schemas import ErrorOut, Page
+from vigil_api.schemas.common import ErrorOut
+from vigil_api.schemas.recordings import NAIVE, SnapshotOut, SnapshotPage
 from vigil_api.store.cameras import camera_has_snapshots_or_row
 from vigil_api.timeparse import time_range
 from vigil_common.db.models import Snapshot
@@ -28,22 +27,8 @@ MAX_LIMIT = 1000
 MAX_OFFSET = 1_000_000
 INT64_MAX = 2**63 - 1
 SNAPSHOTS_DIR = "snapshots"
-NAIVE = "Without an offset: the server's time zone."
 # A snapshot file never changes once indexed.
 SNAPSHOT_CACHE = "private, max-age=86400, immutable"
-
-
-class SnapshotOut(BaseModel):
-    id: int
-    time: datetime
-    url: str = Field(description="The JPEG (GET, authenticated)")
-    width: int
-    height: int
-    bytes: int
-
-
-class SnapshotPage(Page[SnapshotOut]):
-    pass
 
 
 _errors: dict[int | str, dict[str, Any]] = {

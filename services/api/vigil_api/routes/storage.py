@@ -13,13 +13,13 @@ from typing import Annotated, Any, Literal
 
 import redis
 from fastapi import APIRouter, Depends, HTTPException, Query, status
-from pydantic import BaseModel, Field
 from redis import Redis as SyncRedis
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from vigil_api.deps import API_PREFIX, CameraId, State, require_user
-from vigil_api.schemas import DiskOut, ErrorOut, RetentionOut
+from vigil_api.schemas.common import ErrorOut
+from vigil_api.schemas.storage import CameraBytes, CameraHours, DayCount, HoursOut, MonthOut, StorageOut
 from vigil_api.state import AppState
 from vigil_api.store.cameras import camera_known
 from vigil_api.store.retention import disk_usage, read_retention
@@ -41,56 +41,6 @@ INDEX_COUNT_KEY = f"{keys.PREFIX}:storage:api_count"
 INDEX_COUNT_TTL_S = 300
 
 log = logging.getLogger(__name__)
-
-
-class CameraBytes(BaseModel):
-    camera_id: str
-    segments: int
-    bytes: int
-    oldest: datetime | None
-    newest: datetime | None
-
-
-class StorageOut(BaseModel):
-    disk: DiskOut | None = Field(description="the data directory's file system; null if unreadable")
-    bytes_total: int = Field(description="segments + snapshots + day videos + exports")
-    bytes_segments: int
-    bytes_snapshots: int
-    bytes_day_videos: int
-    bytes_exports: int
-    cameras: list[CameraBytes]
-    retention: RetentionOut
-    updated_at: datetime | None = Field(
-        description="when the byte and segment counts were taken (the recorder's last retention pass, or the "
-                    "API's own count, kept a few minutes); oldest/newest, exports and the disk are read live")
-    cameras_updated_at: datetime | None = Field(
-        description="when the per-camera segment counts and bytes were taken (the recorder recounts them "
-                    "every few minutes)")
-    source: Literal["recorder", "index"] = Field(
-        description="recorder: figures the retention pass published; index: the API counted the index itself "
-                    "(no pass has published figures yet)")
-
-
-class CameraHours(BaseModel):
-    camera_id: str
-    bytes_per_hour: list[int] = Field(description="24 values by local clock hour")
-
-
-class HoursOut(BaseModel):
-    date: str
-    cameras: list[CameraHours]
-
-
-class DayCount(BaseModel):
-    date: str
-    segments: int
-    bytes: int
-
-
-class MonthOut(BaseModel):
-    camera_id: str
-    month: str
-    days: list[DayCount] = Field(description="only the days that have footage")
 
 
 _errors: dict[int | str, dict[str, Any]] = {

@@ -12,7 +12,8 @@ from sqlalchemy import func, select
 from vigil_api import __version__
 from vigil_api.deps import API_PREFIX, State, require_user
 from vigil_api.metrics import CONTENT_TYPE, collect_redis_hashes, gauge, labels, render_redis_samples
-from vigil_api.schemas import ErrorOut, HealthOut, RecordingHealthOut
+from vigil_api.schemas.common import ErrorOut
+from vigil_api.schemas.system import HealthOut, RecordingHealthOut
 from vigil_api.state import AppState
 from vigil_api.store.cameras import camera_out
 from vigil_common.contract.recording_watch import WatchReport

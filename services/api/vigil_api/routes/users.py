@@ -6,55 +6,22 @@ sessions. The last admin can be neither demoted nor removed, and nobody removes 
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Response, status
-from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from vigil_api.deps import API_PREFIX, Admin, State, require_admin
-from vigil_api.schemas import ErrorOut
+from vigil_api.schemas.common import ErrorOut
+from vigil_api.schemas.users import UserChanged, UserIn, UserOut, UserPatch
 from vigil_common.db.models import ApiToken, User, utcnow
 from vigil_common.db.models import Session as SessionRow
-from vigil_common.db.users import MIN_PASSWORD_LENGTH, USERNAME_PATTERN, hash_password, revoke_credentials
+from vigil_common.db.users import hash_password, revoke_credentials
 
 router = APIRouter(prefix=f"{API_PREFIX}/users", tags=["users"], dependencies=[Depends(require_admin)])
 
-Role = Literal["admin", "viewer"]
 UserId = Annotated[int, Path(ge=1, le=2**31 - 1)]
-Password = Annotated[str, Field(min_length=MIN_PASSWORD_LENGTH, max_length=1024)]
-
-
-class UserOut(BaseModel):
-    id: int
-    username: str
-    role: Role
-    created_at: datetime
-    locked: bool = Field(description="locked after too many failed logins")
-    locked_until: datetime | None = None
-
-
-class UserChanged(UserOut):
-    tokens_revoked: int = Field(default=0, description="API tokens revoked by a password change")
-
-
-class UserIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    username: str = Field(pattern=USERNAME_PATTERN, max_length=64)
-    password: Password
-    role: Role = "viewer"
-
-
-class UserPatch(BaseModel):
-    """Change the role and/or reset the password (which also unlocks the account)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    role: Role | None = None
-    password: Password | None = None
 
 
 _errors: dict[int | str, dict[str, Any]] = {

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session
 
-from vigil_api.schemas import CameraOut
+from vigil_api.schemas.cameras import CameraOut
 from vigil_common.contract.messages import OFFLINE, ONLINE
 from vigil_common.db.models import Camera, Segment, Snapshot
 

@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 from vigil_api.deps import State
-from vigil_api.schemas import DiskOut, RetentionOut, RetentionValues
+from vigil_api.schemas.storage import DiskOut, RetentionOut, RetentionValues
 from vigil_common.db import retention_settings as ro
 from vigil_common.db.app_settings import get_settings
 from vigil_common.runtime.settings import Settings

@@ -1,0 +1,70 @@
+"""Cameras: the registry row as served, changes, commands."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# PRINTABLE: text without control characters (names end up in overlays and web pages).
+from vigil_common.contract.messages import PRINTABLE, CommandAction
+
+
+class CameraOut(BaseModel):
+    id: str
+    name: str
+    location: str
+    status: Literal["online", "offline"]
+    enabled: bool
+    streaming: bool
+    fps: float
+    fps_target: float
+    width: int
+    height: int
+    codec: str
+    source: str
+    version: str
+    frames_sent: int
+    frames_dropped: int
+    first_seen: datetime
+    last_seen: datetime | None
+    last_heartbeat_at: datetime | None
+    name_locked: bool
+    record_mode: Literal["continuous", "motion"]
+    motion_sensitivity: float | None = Field(description="0..1; null = the server's VIGIL_MOTION_SENSITIVITY")
+    motion_mask: list[list[float]] = Field(description="ignored rectangles [x, y, w, h] in fractions of the frame")
+
+
+MAX_MASK_RECTS = 64  # as the recorder's motion detector accepts
+Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+
+
+MaskRect = Annotated[list[Fraction], Field(min_length=4, max_length=4)]
+
+
+class CameraPatch(BaseModel):
+    """Fields an admin may change. Renaming or relocating locks them against heartbeats."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=128, pattern=PRINTABLE)
+    location: str | None = Field(default=None, max_length=128, pattern=PRINTABLE)
+    enabled: bool | None = None
+    record_mode: Literal["continuous", "motion"] | None = Field(
+        default=None, description="motion: keep only footage near motion (with pre/post-roll)")
+    motion_sensitivity: float | None = Field(default=None, ge=0, le=1)
+    motion_mask: list[MaskRect] | None = Field(
+        default=None, max_length=MAX_MASK_RECTS, description="ignored rectangles [x, y, w, h], fractions")
+
+
+class CommandIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    action: CommandAction
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class CommandAccepted(BaseModel):
+    request_id: str
+    action: CommandAction
