@@ -1,0 +1,53 @@
+"""The notifier's settings: channels, recipients, the alert state machine's timings."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, BeforeValidator, Field, SecretStr
+from pydantic_settings import NoDecode
+
+from vigil_common.runtime import bounds
+from vigil_common.runtime.settings.base import DAY_S, MAX_DAYS, split_csv
+
+
+class NotifierSettings(BaseModel):
+    # Notifier.
+    sendgrid_api_key: SecretStr | None = None
+    sendgrid_host: str = "https://api.sendgrid.com"
+    email_from: str = ""
+    alert_emails: Annotated[list[str], NoDecode, BeforeValidator(split_csv)] = []
+    offline_grace_s: float = Field(default=60, ge=bounds.OFFLINE_GRACE_MIN_S, le=bounds.OFFLINE_GRACE_MAX_S)
+    # Which channel delivers: "auto" = SendGrid if a key is set, else SMTP if VIGIL_SMTP_URL,
+    # else the webhook if VIGIL_WEBHOOK_URL, else the console (logged, nothing sent).
+    notify_channel: str = Field(default="auto", pattern=r"^(auto|sendgrid|smtp|webhook|console)$")
+    smtp_url: SecretStr | None = None  # smtp://user:pass@host:587?starttls=1 or smtps://host:465
+    webhook_url: SecretStr | None = None  # JSON POST (ntfy, Slack, Home Assistant, ...)
+    public_url: str = ""  # base of links in e-mails, e.g. https://vigil.example.org
+    heartbeat_interval_s: float = Field(default=5, ge=0.5, le=3600)  # cameras' heartbeat period
+    # the first reminder of a long outage, then this often
+    reminder_after_s: float | None = Field(default=3600, ge=bounds.REMINDER_AFTER_MIN_S, le=bounds.REMINDER_MAX_S)
+    reminder_every_s: float | None = Field(default=86400, ge=bounds.REMINDER_EVERY_MIN_S, le=bounds.REMINDER_MAX_S)
+    notify_group_min: int = Field(default=3, ge=2, le=10_000)  # this many cameras at once -> one summary
+    notify_group_window_s: float = Field(default=30, ge=0, le=3600)
+    notify_recovery_hold_s: float = Field(default=5, ge=0, le=3600)  # recoveries gathered this long
+    notify_retry_base_s: float = Field(default=2, ge=0.1, le=3600)  # delivery retry backoff (doubles, max 10 tries)
+    notify_timeout_s: float = Field(default=15, ge=0.5, le=300)  # per delivery request
+    recorder_fail_threshold: int = Field(default=3, ge=1, le=10_000)  # failed recorder jobs ...
+    recorder_fail_window_s: float = Field(default=600, ge=10, le=7 * DAY_S)  # ... within this window -> alert
+    ingest_drop_sustain_s: float = Field(default=60, ge=1, le=DAY_S)  # drops this long -> alert
+    # Redis used memory at this % of its maxmemory -> alert (frames are refused when it is full).
+    notify_redis_memory_pct: float = Field(default=90, gt=0, le=100)
+    notify_log_days: float = Field(default=90, ge=1, le=MAX_DAYS)  # notification log kept this long
+
+    def notifier_channel(self) -> str:
+        """The delivery channel: VIGIL_NOTIFY_CHANNEL, or with ``auto`` the first configured."""
+        if self.notify_channel != "auto":
+            return self.notify_channel
+        if self.sendgrid_api_key is not None and self.sendgrid_api_key.get_secret_value():
+            return "sendgrid"
+        if self.smtp_url is not None and self.smtp_url.get_secret_value():
+            return "smtp"
+        if self.webhook_url is not None and self.webhook_url.get_secret_value():
+            return "webhook"
+        return "console"

@@ -1,0 +1,27 @@
+"""The recorder's settings: segments, the watchdog, the encoder, snapshots, motion."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class RecordingSettings(BaseModel):
+    # Recording.
+    segment_seconds: int = Field(default=10, ge=2, le=600)
+    segment_grace_s: float = Field(default=2.0, ge=0, le=60)
+    stream_buffer_s: int = Field(default=120, ge=10, le=3600)
+    # The recording watchdog: a streaming camera whose newest recorded window trails its frames by
+    # more than this many segment lengths is "stalled" (/health degraded, an alert, a banner).
+    recording_stall_segments: float = Field(default=3, ge=1.5, le=100)
+    x264_preset: str = "veryfast"
+    x264_crf: int = Field(default=23, ge=0, le=51)
+    x264_threads: int = Field(default=1, ge=0, le=64)  # per job; scale with recorder workers (0 = auto)
+    snapshot_interval_s: float = Field(default=5, ge=0.5, le=3600)
+    # Motion detection (on a low-rate decoded sample of each camera).
+    motion_enabled: bool = True
+    motion_sample_fps: float = Field(default=2.0, gt=0, le=30)
+    motion_sensitivity: float = Field(default=0.5, ge=0, le=1)  # per-camera override in the registry
+    motion_min_area: float = Field(default=0.002, gt=0, lt=1)  # fraction of the frame that must change
+    motion_pre_roll_s: float = Field(default=10, ge=0, le=60)  # motion-only recording keeps this before
+    motion_post_roll_s: float = Field(default=10, ge=0, le=600)  # ... and this after an event
+    recorder_workers: int = Field(default=1, ge=1, le=64)  # `vigil up` starts this many
