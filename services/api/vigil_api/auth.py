@@ -10,11 +10,12 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
-from sqlalchemy import delete, select
+from sqlalchemy import CursorResult, delete, select
 from sqlalchemy.orm import Session as DbSession
 
 from vigil_common.db.models import ApiToken, Session, User
@@ -190,3 +191,17 @@ def create_token(db: DbSession, user_id: int, name: str, now: datetime, session_
     db.add(row)
     db.flush()
     return secret, row
+
+
+def user_tokens(db: DbSession, user_id: int) -> Sequence[ApiToken]:
+    """A user's API tokens, oldest first."""
+    return db.scalars(select(ApiToken).where(ApiToken.user_id == user_id).order_by(ApiToken.id)).all()
+
+
+def revoke_token(db: DbSession, token_id: int, owner_id: int | None) -> bool:
+    """Delete a token (only if ``owner_id`` owns it, unless None: an admin); whether it existed."""
+    stmt = delete(ApiToken).where(ApiToken.id == token_id)
+    if owner_id is not None:
+        stmt = stmt.where(ApiToken.user_id == owner_id)
+    result: CursorResult[Any] = db.execute(stmt)  # type: ignore[assignment]  # a DELETE's result has rowcount
+    return bool(result.rowcount)

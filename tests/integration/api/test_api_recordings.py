@@ -107,9 +107,9 @@ def test_paging(indexed: Api) -> None:
 
 
 def test_total_is_a_lower_bound_past_the_count_window(indexed: Api, monkeypatch: pytest.MonkeyPatch) -> None:
-    from vigil_api.routes import recordings
+    from vigil_api import paging
 
-    monkeypatch.setattr(recordings, "COUNT_AHEAD", 5)
+    monkeypatch.setattr(paging, "COUNT_AHEAD", 5)
     body = _get(indexed, limit=10)
     assert (body["total"], body["total_exact"]) == (15, False)
     body = _get(indexed, limit=10, offset=30)

@@ -105,7 +105,7 @@ def test_concurrent_demotions_cannot_remove_the_last_admin(api: Api, factory: se
 
     from sqlalchemy import select, update
 
-    from vigil_api.routes.users import _lock_admins
+    from vigil_api.store.users import lock_admins as _lock_admins
     from vigil_common.db.models import User
 
     add_user(factory, "carol", "carol-pass-1", "admin")

@@ -20,11 +20,11 @@ from vigil_api.errors import describe_validation_errors
 from vigil_api.limits import BodyLimitMiddleware
 from vigil_api.live import BOUNDARY, LiveHub, Viewer, mjpeg_part
 from vigil_api.metrics import RequestMetrics, parse_sample_name, render_redis_samples
-from vigil_api.routes.recordings import resolve_recording
 from vigil_api.store.cameras import effective_status
 from vigil_api.timeparse import TimeParseError, parse_client_time
 from vigil_common.contract import keys
 from vigil_common.contract.envelope import Codec
+from vigil_common.contract.paths import real_path_under
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -121,7 +121,12 @@ def test_validation_errors_are_described_without_input() -> None:
     assert detail == "body field '3': invalid JSON: Expecting value"
 
 
-def test_resolve_recording_stays_inside(tmp_path: Path) -> None:
+def test_a_recording_path_stays_inside(tmp_path: Path) -> None:
+    """/recordings/{id}/video serves only through vigil_common.contract.paths (the one rule)."""
+
+    def resolve_recording(data: Path, rel: str) -> Path | None:
+        return real_path_under(data, rel, "recordings")
+
     data = tmp_path / "data"
     (data / "recordings" / "cam1").mkdir(parents=True)
     ok = resolve_recording(data, "recordings/cam1/a.mp4")

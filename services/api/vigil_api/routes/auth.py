@@ -7,15 +7,15 @@ import threading
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response, status
-from sqlalchemy import delete, select
 
-from vigil_api.auth import SESSION_COOKIE, LoginOutcome, attempt_login, create_token, end_session
+from vigil_api.auth import SESSION_COOKIE, LoginOutcome, attempt_login, create_token, end_session, user_tokens
+from vigil_api.auth import revoke_token as delete_token
 from vigil_api.deps import API_PREFIX, State, User, require_user
 from vigil_api.login_throttle import LoginThrottle, address_key
 from vigil_api.schemas.auth import LoginIn, LoginOut, TokenCreated, TokenIn, TokenOut, WhoAmI
 from vigil_api.schemas.common import ErrorOut
 from vigil_api.state import AppState
-from vigil_common.db.models import ApiToken, utcnow
+from vigil_common.db.models import utcnow
 
 public = APIRouter(prefix=API_PREFIX, tags=["auth"])
 router = APIRouter(prefix=API_PREFIX, tags=["auth"], dependencies=[Depends(require_user)])
@@ -153,7 +153,7 @@ def new_token(body: TokenIn, principal: User, state: State, response: Response) 
 def list_tokens(principal: User, state: State) -> list[TokenOut]:
     """The caller's API tokens (never the secrets)."""
     with state.factory() as db:
-        rows = db.scalars(select(ApiToken).where(ApiToken.user_id == principal.user_id).order_by(ApiToken.id)).all()
+        rows = user_tokens(db, principal.user_id)
         return [TokenOut(id=r.id, name=r.name, created_at=r.created_at, last_used_at=r.last_used_at,
                          created_by_session=r.created_by_session) for r in rows]
 
@@ -163,11 +163,8 @@ def list_tokens(principal: User, state: State) -> list[TokenOut]:
 )
 def revoke_token(token_id: Annotated[int, Path(ge=1, le=2**31 - 1)], principal: User, state: State) -> Response:
     """Revoke one of the caller's tokens (admins may revoke anyone's)."""
-    stmt = delete(ApiToken).where(ApiToken.id == token_id)
-    if not principal.is_admin:
-        stmt = stmt.where(ApiToken.user_id == principal.user_id)
     with state.writes.begin() as db:
-        deleted = db.execute(stmt).rowcount
+        deleted = delete_token(db, token_id, None if principal.is_admin else principal.user_id)
     if not deleted:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such token")
     return Response(status_code=status.HTTP_204_NO_CONTENT)

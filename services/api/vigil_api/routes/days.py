@@ -32,6 +32,7 @@ from vigil_api.timeline import (
 from vigil_common.contract import keys, recorder_jobs
 from vigil_common.contract.days import DATE_PATTERN, Footage, day_bounds, is_current, parse_day
 from vigil_common.contract.paths import regular_file_under
+from vigil_common.contract.windows import MAX_SEGMENT_SPAN
 from vigil_common.db import retention_settings as retention_overrides
 from vigil_common.db.engine import upsert
 from vigil_common.db.models import Camera, CameraEvent, DayVideo, MotionEvent, Segment, utcnow
@@ -43,7 +44,6 @@ RETRY_AFTER_S = 5
 TODAY_TOLERANCE_S = 300.0
 # A failed assembly is retried on demand, but not more often than this.
 FAILED_RETRY_S = 60.0
-MAX_SEGMENT_SPAN = timedelta(hours=1)  # no segment is longer (segment_seconds <= 600)
 
 Day = Annotated[str, Path(pattern=DATE_PATTERN, max_length=10, description="YYYY-MM-DD in the server's zone",
                           examples=["2024-05-01"])]

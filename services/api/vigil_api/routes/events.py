@@ -6,16 +6,15 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 from fastapi.responses import FileResponse
-from sqlalchemy import Select, or_, select
 
 from vigil_api.deps import API_PREFIX, State, require_user
 from vigil_api.files import jpeg_file
-from vigil_api.paging import capped_count
 from vigil_api.schemas.common import ErrorOut
 from vigil_api.schemas.recordings import EventOut, EventPage
+from vigil_api.store.footage import event_page
+from vigil_api.store.footage import event_thumbnail as event_thumbnail_row
 from vigil_api.timeparse import time_range
 from vigil_common.contract.ids import CAMERA_ID_PATTERN
-from vigil_common.db.models import MotionEvent
 
 router = APIRouter(prefix=f"{API_PREFIX}/events", tags=["events"], dependencies=[Depends(require_user)])
 
@@ -54,23 +53,8 @@ def list_events(
 ) -> EventPage:
     """Motion events overlapping ``[start, end)`` (ongoing ones included), newest first."""
     t0, t1 = time_range(state.settings.tz, start, end)
-    stmt: Select[Any] = select(
-        MotionEvent.id, MotionEvent.camera_id, MotionEvent.start, MotionEvent.end, MotionEvent.score,
-        MotionEvent.thumbnail_path,
-    )
-    if camera_id is not None:
-        stmt = stmt.where(MotionEvent.camera_id == camera_id)
-    if t0 is not None:
-        stmt = stmt.where(or_(MotionEvent.end.is_(None), MotionEvent.end > t0))
-    if t1 is not None:
-        stmt = stmt.where(MotionEvent.start < t1)
-    if order == "asc":
-        ordering = (MotionEvent.start.asc(), MotionEvent.id.asc())
-    else:
-        ordering = (MotionEvent.start.desc(), MotionEvent.id.desc())
     with state.factory() as db:
-        rows = db.execute(stmt.order_by(*ordering).limit(limit).offset(offset)).all()
-        total, exact = capped_count(db, stmt, len(rows), limit, offset)
+        rows, total, exact = event_page(db, camera_id, t0, t1, order, limit, offset)
     items = [
         EventOut(
             id=r.id,
@@ -99,9 +83,7 @@ def list_events(
 def event_thumbnail(event_id: Annotated[int, Path(ge=1, le=INT64_MAX)], state: State) -> FileResponse:
     """The frame of the event's peak (its first frame while it goes on), small."""
     with state.factory() as db:
-        row = db.execute(
-            select(MotionEvent.thumbnail_path, MotionEvent.end).where(MotionEvent.id == event_id)
-        ).one_or_none()
+        row = event_thumbnail_row(db, event_id)
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such event")
     if not row.thumbnail_path:

@@ -40,6 +40,7 @@ from vigil_common.contract.ids import CAMERA_ID_PATTERN
 from vigil_common.contract.paths import regular_file_under
 from vigil_common.contract.sizes import format_size
 from vigil_common.contract.storage_figures import StorageFigures
+from vigil_common.contract.windows import MAX_SEGMENT_SPAN
 from vigil_common.db import retention_settings as retention_overrides
 from vigil_common.db.models import Export, Segment, utcnow
 from vigil_common.db.models import User as UserRow
@@ -53,7 +54,6 @@ MAX_LIMIT = 500
 # A queued/running export whose RQ job is gone (a worker killed hard, Redis flushed) is
 # reported failed, once it is older than this (a job is enqueued right after its row).
 LOST_AFTER = timedelta(seconds=30)
-MAX_SEGMENT_SPAN = timedelta(hours=1)
 LOST = frozenset({JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED})
 
 ExportId = Annotated[str, Path(pattern=EXPORT_ID_PATTERN, min_length=32, max_length=32,

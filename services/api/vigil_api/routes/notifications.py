@@ -11,7 +11,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, status
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import func, select
 
 from vigil_api.auth import Principal
 from vigil_api.deps import API_PREFIX, Admin, State, User, require_user
@@ -25,6 +24,7 @@ from vigil_api.schemas.notifications import (
     TestOut,
 )
 from vigil_api.state import AppState
+from vigil_api.store.notifications import notification_page
 from vigil_common.contract.ids import CAMERA_ID_PATTERN
 from vigil_common.db import notifier_settings
 from vigil_common.db.app_settings import set_setting
@@ -76,15 +76,9 @@ def list_notifications(
 ) -> NotificationPage:
     """The notification log, newest first: what was sent, to whom (addresses masked for viewers),
     when, and how it went."""
-    query = select(Notification)
-    if kind:
-        query = query.where(Notification.kind == kind)
-    if camera_id:
-        query = query.where(Notification.camera_id == camera_id)
     with state.factory() as db:
-        total = db.scalar(select(func.count()).select_from(query.subquery())) or 0
-        rows = db.scalars(query.order_by(Notification.id.desc()).limit(limit).offset(offset)).all()
-        return NotificationPage(items=[_out(r, principal) for r in rows], total=int(total))
+        rows, total = notification_page(db, kind=kind, camera_id=camera_id, limit=limit, offset=offset)
+        return NotificationPage(items=[_out(r, principal) for r in rows], total=total)
 
 
 def _settings_out(state: AppState, principal: Principal) -> NotifierSettingsOut:

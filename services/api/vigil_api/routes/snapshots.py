@@ -10,16 +10,14 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 from fastapi.responses import FileResponse
-from sqlalchemy import Select, select
 
 from vigil_api.deps import API_PREFIX, CameraId, State, require_user
 from vigil_api.files import jpeg_file
-from vigil_api.paging import capped_count
 from vigil_api.schemas.common import ErrorOut
 from vigil_api.schemas.recordings import NAIVE, SnapshotOut, SnapshotPage
 from vigil_api.store.cameras import camera_has_snapshots_or_row
+from vigil_api.store.footage import snapshot_page, snapshot_path
 from vigil_api.timeparse import time_range
-from vigil_common.db.models import Snapshot
 
 router = APIRouter(prefix=f"{API_PREFIX}/cameras", tags=["snapshots"], dependencies=[Depends(require_user)])
 
@@ -54,19 +52,10 @@ def list_snapshots(
 ) -> SnapshotPage:
     """The camera's snapshots taken in ``[start, end)``, oldest first unless ``order=desc``."""
     t0, t1 = time_range(state.settings.tz, start, end)
-    stmt: Select[Any] = select(Snapshot.id, Snapshot.time, Snapshot.width, Snapshot.height, Snapshot.bytes).where(
-        Snapshot.camera_id == camera_id
-    )
-    if t0 is not None:
-        stmt = stmt.where(Snapshot.time >= t0)
-    if t1 is not None:
-        stmt = stmt.where(Snapshot.time < t1)
-    ordering = Snapshot.time.asc() if order == "asc" else Snapshot.time.desc()
     with state.factory() as db:
         if not camera_has_snapshots_or_row(db, camera_id):
             raise HTTPException(status.HTTP_404_NOT_FOUND, "unknown camera")
-        rows = db.execute(stmt.order_by(ordering).limit(limit).offset(offset)).all()
-        total, exact = capped_count(db, stmt, len(rows), limit, offset)
+        rows, total, exact = snapshot_page(db, camera_id, t0, t1, order, limit, offset)
     items = [
         SnapshotOut(id=r.id, time=r.time, url=snapshot_url(camera_id, r.id), width=r.width, height=r.height,
                     bytes=r.bytes)
@@ -86,9 +75,7 @@ def snapshot_image(
 ) -> FileResponse:
     """One snapshot's JPEG."""
     with state.factory() as db:
-        relative = db.scalar(
-            select(Snapshot.path).where(Snapshot.id == snapshot_id, Snapshot.camera_id == camera_id)
-        )
+        relative = snapshot_path(db, camera_id, snapshot_id)
     if relative is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such snapshot")
     return jpeg_file(state.settings.data_dir, SNAPSHOTS_DIR, relative, SNAPSHOT_CACHE)

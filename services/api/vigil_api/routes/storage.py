@@ -8,31 +8,31 @@ import json
 import logging
 import re
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 import redis
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 from redis import Redis as SyncRedis
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from vigil_api.deps import API_PREFIX, CameraId, State, require_user
 from vigil_api.schemas.common import ErrorOut
 from vigil_api.schemas.storage import CameraBytes, CameraHours, DayCount, HoursOut, MonthOut, StorageOut
 from vigil_api.state import AppState
+from vigil_api.store import storage as store
 from vigil_api.store.cameras import camera_known
 from vigil_api.store.retention import disk_usage, read_retention
 from vigil_api.timeline import SegmentSpan, bytes_per_hour
 from vigil_common.contract import keys
 from vigil_common.contract.days import DATE_PATTERN, day_bounds, local_day, parse_day
 from vigil_common.contract.ids import is_valid_camera_id
-from vigil_common.db.models import Camera, DayVideo, Export, Segment, Snapshot, utcnow
+from vigil_common.contract.windows import MAX_SEGMENT_SPAN
+from vigil_common.db.models import utcnow
 
 router = APIRouter(prefix=f"{API_PREFIX}", tags=["storage"], dependencies=[Depends(require_user)])
 
 MONTH_PATTERN = r"^\d{4}-\d{2}$"
-MAX_SEGMENT_SPAN = timedelta(hours=1)  # as routes/recordings.py
 # Written by vigil_recorder.storage.figures (the retention pass, every VIGIL_RETENTION_INTERVAL_S).
 STORAGE_KEY = keys.STORAGE
 STORAGE_CAMERAS_KEY = keys.STORAGE_CAMERAS
@@ -99,11 +99,7 @@ def published(client: SyncRedis) -> Counted | None:
 
 def count_index(db: Session) -> Counted:
     """Count the index (full scans): only when the recorder has published nothing, and cached."""
-    per = {str(r[0]): (int(r[1]), int(r[2])) for r in db.execute(
-        select(Segment.camera_id, func.count(), func.coalesce(func.sum(Segment.bytes), 0))
-        .where(Segment.deleting.is_(False)).group_by(Segment.camera_id))}
-    snaps = int(db.scalar(select(func.coalesce(func.sum(Snapshot.bytes), 0))) or 0)
-    days = int(db.scalar(select(func.coalesce(func.sum(DayVideo.bytes), 0))) or 0)
+    per, snaps, days = store.index_totals(db)
     now = utcnow()
     return Counted("index", now, now, sum(b for _, b in per.values()), snaps, days, per)
 
@@ -132,16 +128,6 @@ def _cached_count(state: AppState, db: Session) -> Counted:
     return counted
 
 
-def _oldest_newest(db: Session, camera_id: str) -> tuple[datetime | None, datetime | None]:
-    """Two index-ordered LIMIT 1 reads ((camera_id, start) and (camera_id, end) indexes)."""
-    live = Segment.deleting.is_(False)
-    oldest = db.scalar(select(Segment.start).where(Segment.camera_id == camera_id, live)
-                       .order_by(Segment.start).limit(1))
-    newest = db.scalar(select(Segment.end).where(Segment.camera_id == camera_id, live)
-                       .order_by(Segment.end.desc()).limit(1))
-    return oldest, newest
-
-
 @router.get("/storage", response_model=StorageOut, responses=_errors)
 def storage(state: State) -> StorageOut:
     """Disk use of the data directory's file system, stored bytes by kind and per camera,
@@ -161,15 +147,15 @@ def storage(state: State) -> StorageOut:
         elif counted.cameras_updated_at is None:  # a recorder that publishes no per-camera counts (yet)
             own = _cached_count(state, db)
             counted = replace(counted, cameras_updated_at=own.updated_at, per_camera=own.per_camera)
-        registry = set(db.scalars(select(Camera.id)))
+        registry = store.registered_ids(db)
         cams: list[CameraBytes] = []
         for cam in sorted(registry | set(counted.per_camera)):
-            oldest, newest = _oldest_newest(db, cam)
+            oldest, newest = store.oldest_newest(db, cam)
             n, size = counted.per_camera.get(cam, (0, 0))
             if oldest is None and not n:
                 continue  # no footage
             cams.append(CameraBytes(camera_id=cam, segments=n, bytes=size, oldest=oldest, newest=newest))
-        exports = int(db.scalar(select(func.coalesce(func.sum(Export.bytes), 0))) or 0)
+        exports = store.export_bytes(db)
     return StorageOut(disk=disk_usage(state.settings.data_dir),
                       bytes_total=counted.bytes_segments + counted.bytes_snapshots + counted.bytes_day_videos + exports,
                       bytes_segments=counted.bytes_segments, bytes_snapshots=counted.bytes_snapshots,
@@ -198,10 +184,8 @@ def storage_hours(
     start, end = day_bounds(day, tz)
     per: dict[str, list[SegmentSpan]] = {}
     with state.factory() as db:
-        for r in db.execute(select(Segment.camera_id, Segment.start, Segment.end, Segment.bytes).where(
-                Segment.start < end, Segment.end > start, Segment.deleting.is_(False),
-                Segment.start > start - MAX_SEGMENT_SPAN)):
-            per.setdefault(r.camera_id, []).append(SegmentSpan(r.start, r.end, r.bytes))
+        for cam, span in store.spans_between(db, start, end, MAX_SEGMENT_SPAN):
+            per.setdefault(cam, []).append(span)
     cams = [CameraHours(camera_id=cam, bytes_per_hour=bytes_per_hour(spans, start, end, tz))
             for cam, spans in sorted(per.items())]
     return HoursOut(date=day.isoformat(), cameras=cams)
@@ -228,9 +212,7 @@ def days_with_footage(
         for d in range(calendar.monthrange(year, mon)[1]):
             day = first.replace(day=d + 1)
             start, end = day_bounds(day, tz)
-            count, size = db.execute(select(func.count(), func.coalesce(func.sum(Segment.bytes), 0)).where(
-                Segment.camera_id == camera_id, Segment.start >= start, Segment.start < end,
-                Segment.deleting.is_(False))).one()
+            count, size = store.footage_started_in(db, camera_id, start, end)
             if count:
-                out.append(DayCount(date=day.isoformat(), segments=int(count), bytes=int(size)))
+                out.append(DayCount(date=day.isoformat(), segments=count, bytes=size))
     return MonthOut(camera_id=camera_id, month=f"{year:04d}-{mon:02d}", days=out)

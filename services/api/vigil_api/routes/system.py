@@ -7,7 +7,6 @@ import time
 
 from fastapi import APIRouter, Depends, Response
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import func, select
 
 from vigil_api import __version__
 from vigil_api.deps import API_PREFIX, State, require_user
@@ -15,9 +14,9 @@ from vigil_api.metrics import CONTENT_TYPE, collect_redis_hashes, gauge, labels,
 from vigil_api.schemas.common import ErrorOut
 from vigil_api.schemas.system import HealthOut, RecordingHealthOut
 from vigil_api.state import AppState
-from vigil_api.store.cameras import camera_out
+from vigil_api.store.cameras import all_cameras, camera_out, index_totals
 from vigil_common.contract.recording_watch import WatchReport
-from vigil_common.db.models import Camera, Segment, utcnow
+from vigil_common.db.models import utcnow
 from vigil_common.runtime.settings import Settings
 
 public = APIRouter(prefix=API_PREFIX, tags=["system"])
@@ -79,8 +78,8 @@ def _registry_and_index_lines(state: AppState) -> list[str]:
         return cached[1]
     now = utcnow()
     with state.factory() as db:
-        cams = [camera_out(c, now) for c in db.scalars(select(Camera))]
-        count, total_bytes = db.execute(select(func.count(), func.coalesce(func.sum(Segment.bytes), 0))).one()
+        cams = [camera_out(c, now) for c in all_cameras(db)]
+        count, total_bytes = index_totals(db)
     online = sum(1 for c in cams if c.status == "online")
     lines = gauge(
         "vigil_api_cameras",

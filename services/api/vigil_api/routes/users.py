@@ -9,14 +9,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Response, status
-from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from vigil_api.deps import API_PREFIX, Admin, State, require_admin
 from vigil_api.schemas.common import ErrorOut
 from vigil_api.schemas.users import UserChanged, UserIn, UserOut, UserPatch
-from vigil_common.db.models import ApiToken, User, utcnow
-from vigil_common.db.models import Session as SessionRow
+from vigil_api.store import users as store
+from vigil_common.db.models import User, utcnow
 from vigil_common.db.users import hash_password, revoke_credentials
 
 router = APIRouter(prefix=f"{API_PREFIX}/users", tags=["users"], dependencies=[Depends(require_admin)])
@@ -39,14 +38,8 @@ def _out(user: User) -> UserOut:
                    created_at=user.created_at, locked=locked, locked_until=user.locked_until if locked else None)
 
 
-def _lock_admins(db: Session) -> int:
-    """Lock every admin row (taken first, before the target's, so two changes cannot deadlock)
-    and count them: two concurrent demotions or removals cannot both see "2 admins left"."""
-    return len(db.scalars(select(User.id).where(User.role == "admin").with_for_update()).all())
-
-
 def _get(db: Session, user_id: int) -> User:
-    user = db.get(User, user_id, with_for_update=True)
+    user = store.user_for_update(db, user_id)
     if user is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such user")
     return user
@@ -56,7 +49,7 @@ def _get(db: Session, user_id: int) -> User:
 def list_users(state: State) -> list[UserOut]:
     """Every account, by username (never the password hashes)."""
     with state.factory() as db:
-        return [_out(u) for u in db.scalars(select(User).order_by(User.username))]
+        return [_out(u) for u in store.all_users(db)]
 
 
 @router.post("", response_model=UserOut, status_code=status.HTTP_201_CREATED,
@@ -64,7 +57,7 @@ def list_users(state: State) -> list[UserOut]:
 def add_user(body: UserIn, state: State, response: Response) -> UserOut:
     """Create an account with a password (at least 8 characters) and a role."""
     with state.writes.begin() as db:
-        if db.scalar(select(User.id).where(User.username == body.username)) is not None:
+        if store.username_taken(db, body.username):
             raise HTTPException(status.HTTP_409_CONFLICT, "a user with that name exists")
         user = User(username=body.username, password_hash=hash_password(body.password), role=body.role,
                     created_at=utcnow(), failed_logins=0)
@@ -83,7 +76,7 @@ def change_user(user_id: UserId, body: UserPatch, principal: Admin, state: State
     if body.role is None and body.password is None:
         raise HTTPException(422, "give role and/or password")
     with state.writes.begin() as db:
-        admins = _lock_admins(db)
+        admins = store.lock_admins(db)
         user = _get(db, user_id)
         if body.role == "viewer" and user.role == "admin" and admins <= 1:
             raise HTTPException(status.HTTP_409_CONFLICT, "the last admin cannot be made a viewer")
@@ -106,12 +99,9 @@ def remove_user(user_id: UserId, principal: Admin, state: State) -> Response:
     if user_id == principal.user_id:
         raise HTTPException(status.HTTP_409_CONFLICT, "you cannot remove your own account")
     with state.writes.begin() as db:
-        admins = _lock_admins(db)
+        admins = store.lock_admins(db)
         user = _get(db, user_id)
         if user.role == "admin" and admins <= 1:
             raise HTTPException(status.HTTP_409_CONFLICT, "the last admin cannot be removed")
-        # Explicitly, as SQLite enforces ON DELETE CASCADE only with a pragma.
-        db.execute(delete(SessionRow).where(SessionRow.user_id == user.id))
-        db.execute(delete(ApiToken).where(ApiToken.user_id == user.id))
-        db.delete(user)
+        store.delete_user(db, user)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

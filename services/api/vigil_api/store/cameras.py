@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from vigil_api.schemas.cameras import CameraOut
@@ -75,3 +76,13 @@ def effective_status(row_status: str, last_seen: datetime | None, now: datetime)
     if row_status != ONLINE or last_seen is None:
         return OFFLINE
     return ONLINE if now - last_seen <= STALE_AFTER else OFFLINE
+
+
+def all_cameras(db: Session) -> Sequence[Camera]:
+    return db.scalars(select(Camera)).all()
+
+
+def index_totals(db: Session) -> tuple[int, int]:
+    """(segments, bytes) in the recording index."""
+    count, total = db.execute(select(func.count(), func.coalesce(func.sum(Segment.bytes), 0))).one()
+    return int(count), int(total)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,3 +55,9 @@ def motion_max_wait_ms(pre_roll_s: float, stream_buffer_s: float, segment_second
     wanted = int(pre_roll_s * 1000) + MOTION_DETECTOR_SLACK_MS
     buffer_left = int((stream_buffer_s - segment_seconds) * 1000) - MOTION_BUFFER_MARGIN_MS - SCHEDULER_STALL_MS
     return max(0, min(wanted, buffer_left))
+
+
+# No indexed segment is longer than this (VIGIL_SEGMENT_SECONDS is at most 600 s; a segment
+# holds one window). Overlap queries `start < :end AND end > :start` also bound `start` by it,
+# so the database can range-scan the start indexes instead of a camera's whole history.
+MAX_SEGMENT_SPAN = timedelta(hours=1)

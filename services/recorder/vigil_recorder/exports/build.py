@@ -14,7 +14,7 @@ until deleted; a row deleted while its job runs makes the job remove its file.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from vigil_common.contract import recorder_jobs
 from vigil_common.contract.exports import export_relpath, require_export_id
 from vigil_common.contract.ids import require_camera_id
+from vigil_common.contract.windows import MAX_SEGMENT_SPAN
 from vigil_common.db.models import Export, Segment, utcnow
 from vigil_common.runtime.settings import Settings
 from vigil_recorder.context import get_context
@@ -41,8 +42,6 @@ log = logging.getLogger(__name__)
 JOB_TIMEOUT_S = recorder_jobs.SLOW_JOB_TIMEOUT_S
 MAX_ERROR = 500
 NO_FOOTAGE = "no recordings in that range"
-# No segment is longer than this (segment_seconds <= 600): bounds the overlap query on `start`.
-MAX_SEGMENT_SPAN = timedelta(hours=1)
 
 
 class NoFootage(RemuxError):
