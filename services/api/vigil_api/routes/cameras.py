@@ -11,19 +11,19 @@ import redis
 from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
-from sqlalchemy import select, update
 
 from vigil_api.deps import API_PREFIX, Admin, CameraId, State, User, require_user
 from vigil_api.errors import describe_validation_errors
 from vigil_api.live import MEDIA_TYPE, HubFullError, MjpegResponse
 from vigil_api.schemas.cameras import CameraOut, CameraPatch, CommandAccepted, CommandIn
 from vigil_api.schemas.common import ErrorOut
-from vigil_api.store.cameras import camera_known, camera_out
+from vigil_api.store import cameras as store
+from vigil_api.store.cameras import camera_out
 from vigil_common.bus.mqtt import MqttBus
 from vigil_common.contract import keys, recorder_jobs, streams
 from vigil_common.contract.envelope import Codec
 from vigil_common.contract.messages import Command, CommandAction, ConfigureParams
-from vigil_common.db.models import Camera, Segment, utcnow
+from vigil_common.db.models import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ def _not_found() -> HTTPException:
 
 def _camera_exists(state: State, camera_id: str) -> bool:
     with state.factory() as db:
-        return db.scalar(select(Camera.id).where(Camera.id == camera_id)) is not None
+        return store.camera_row(db, camera_id) is not None
 
 
 def publish_command(bus: MqttBus, topic: str, command: Command) -> None:
@@ -61,13 +61,13 @@ def publish_command(bus: MqttBus, topic: str, command: Command) -> None:
 def list_cameras(state: State) -> list[CameraOut]:
     now = utcnow()
     with state.factory() as db:
-        return [camera_out(c, now) for c in db.scalars(select(Camera).order_by(Camera.id))]
+        return [camera_out(c, now) for c in store.cameras_by_id(db)]
 
 
 @router.get("/{camera_id}", response_model=CameraOut, responses=_errors)
 def get_camera(camera_id: CameraId, state: State) -> CameraOut:
     with state.factory() as db:
-        cam = db.get(Camera, camera_id)
+        cam = store.camera_row(db, camera_id)
         if cam is None:
             raise _not_found()
         return camera_out(cam, utcnow())
@@ -90,7 +90,7 @@ def patch_camera(camera_id: CameraId, body: CameraPatch, _admin: Admin, state: S
             raise HTTPException(422, "motion_mask rectangles need a positive width and height")
         changes["motion_mask"] = json.dumps(mask)
     with state.writes.begin() as db:
-        cam = db.get(Camera, camera_id, with_for_update=True)
+        cam = store.camera_row(db, camera_id, for_update=True)
         if cam is None:
             raise _not_found()
         for key, value in changes.items():
@@ -120,7 +120,7 @@ def delete_camera(
     # files and rows in the background (a recorder job: the recorder owns every deletion); 503
     # if its queue cannot be reached (nothing is changed then). See docs/protocol.md.
     with state.factory() as db:
-        if db.get(Camera, camera_id) is None and not (footage and camera_known(db, camera_id)):
+        if store.camera_row(db, camera_id) is None and not (footage and store.camera_known(db, camera_id)):
             raise _not_found()
     if footage:  # (Redis before the write transaction: never while holding SQLite's lock)
         try:
@@ -130,11 +130,9 @@ def delete_camera(
             raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
                                 "the recorder's queue is unreachable; nothing was deleted") from None
     with state.writes.begin() as db:
-        if footage:  # hidden from listings now; the job (or retention, after a crash) removes them
-            db.execute(update(Segment).where(Segment.camera_id == camera_id).values(deleting=True))
-        cam = db.get(Camera, camera_id)
-        if cam is not None:
-            db.delete(cam)
+        if footage:
+            store.hide_footage(db, camera_id)
+        store.forget_camera(db, camera_id)
     if footage:
         log.info("camera %s deleted; the recorder deletes its footage", camera_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -15,27 +15,21 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, status
 from fastapi.responses import FileResponse, JSONResponse
-from sqlalchemy import and_, func, or_, select
-from sqlalchemy.orm import Session
 
 from vigil_api.deps import API_PREFIX, CameraId, State, require_user
 from vigil_api.schemas.common import ErrorOut
 from vigil_api.schemas.days import DayVideoOut, GapOut, IntervalOut, MotionEventOut, TimelineOut
+from vigil_api.store import days as store
 from vigil_api.store.cameras import camera_known
 from vigil_api.timeline import (
     Gap,
-    MotionSpan,
-    SegmentSpan,
-    StateEvent,
     build_timeline,
 )
 from vigil_common.contract import keys, recorder_jobs
 from vigil_common.contract.days import DATE_PATTERN, Footage, day_bounds, is_current, parse_day
 from vigil_common.contract.paths import regular_file_under
-from vigil_common.contract.windows import MAX_SEGMENT_SPAN
 from vigil_common.db import retention_settings as retention_overrides
-from vigil_common.db.engine import upsert
-from vigil_common.db.models import Camera, CameraEvent, DayVideo, MotionEvent, Segment, utcnow
+from vigil_common.db.models import DayVideo, utcnow
 
 router = APIRouter(prefix=f"{API_PREFIX}/cameras", tags=["timeline"], dependencies=[Depends(require_user)])
 
@@ -74,23 +68,6 @@ def _video_out(camera_id: str, day: str, row: DayVideo | None) -> DayVideoOut:
                        covers_until=row.covers_until, error=row.error, url=video_url(camera_id, day))
 
 
-def _state_events(db: Session, camera_id: str, start: datetime, end: datetime) -> list[StateEvent]:
-    """The day's camera events, plus the last status and streaming events before it (the
-    state the day starts in)."""
-    in_day = select(CameraEvent.time, CameraEvent.kind).where(
-        CameraEvent.camera_id == camera_id, CameraEvent.time >= start, CameraEvent.time < end)
-    out = [StateEvent(r.time, r.kind) for r in db.execute(in_day)]
-    for kinds in (("online", "offline"), ("streaming", "stopped")):
-        before = db.execute(
-            select(CameraEvent.time, CameraEvent.kind)
-            .where(CameraEvent.camera_id == camera_id, CameraEvent.time < start, CameraEvent.kind.in_(kinds))
-            .order_by(CameraEvent.time.desc()).limit(1)
-        ).first()
-        if before is not None:
-            out.append(StateEvent(before.time, before.kind))
-    return out
-
-
 # --- routes -----------------------------------------------------------------------------------
 
 _errors: dict[int | str, dict[str, object]] = {
@@ -110,19 +87,11 @@ def day_timeline(camera_id: CameraId, date: Day, state: State) -> TimelineOut:
     with state.factory() as db:
         if not camera_known(db, camera_id):
             raise _unknown_camera()
-        segments = [SegmentSpan(r.start, r.end, r.bytes) for r in db.execute(
-            select(Segment.start, Segment.end, Segment.bytes).where(
-                Segment.camera_id == camera_id, Segment.start < end, Segment.end > start,
-                Segment.start > start - MAX_SEGMENT_SPAN, Segment.deleting.is_(False),
-            ).order_by(Segment.start))]
-        motion = [MotionSpan(r.id, r.start, r.end, r.score, r.thumbnail_path is not None) for r in db.execute(
-            select(MotionEvent.id, MotionEvent.start, MotionEvent.end, MotionEvent.score, MotionEvent.thumbnail_path)
-            .where(MotionEvent.camera_id == camera_id, MotionEvent.start < end,
-                   or_(MotionEvent.end.is_(None), MotionEvent.end > start))
-            .order_by(MotionEvent.start).limit(10_000))]
-        events = _state_events(db, camera_id, start, end)
-        first_seen = db.scalar(select(Camera.first_seen).where(Camera.id == camera_id))
-        row = db.get(DayVideo, (camera_id, day.isoformat()))
+        segments = store.segment_spans(db, camera_id, start, end)
+        motion = store.motion_spans(db, camera_id, start, end)
+        events = store.state_events(db, camera_id, start, end)
+        first_seen = store.first_seen(db, camera_id)
+        row = store.day_video(db, camera_id, day.isoformat())
     tl = build_timeline(segments, motion, events, start, end, now, tz=tz, first_seen=first_seen)
 
     def local(t: datetime) -> datetime:
@@ -166,11 +135,8 @@ def ensure_assembly(state: State, camera_id: str, day: str, row: DayVideo | None
                             "too many day videos and exports waiting to be built; try again later",
                             headers={"Retry-After": "30"})
     recorder_jobs.enqueue_day(client, camera_id, day)
-    values = {"camera_id": camera_id, "date": day, "status": "queued", "progress": 0.0, "error": None,
-              "updated_at": now}
     with state.writes.begin() as db:
-        upsert(db, DayVideo, values, conflict=["camera_id", "date"],
-               update=["status", "progress", "error", "updated_at"])
+        store.mark_day_video_queued(db, camera_id, day, now)
     return current.model_copy(update={"status": "queued", "progress": 0.0, "error": None})
 
 
@@ -193,12 +159,8 @@ def day_video(camera_id: CameraId, date: Day, state: State) -> FileResponse | JS
     with state.factory() as db:
         if not camera_known(db, camera_id):
             raise _unknown_camera()
-        count, newest = db.execute(
-            select(func.count(), func.max(Segment.end)).where(and_(
-                Segment.camera_id == camera_id, Segment.start >= start, Segment.start < end,
-                Segment.deleting.is_(False)))
-        ).one()
-        row = db.get(DayVideo, (camera_id, day.isoformat()))
+        count, newest = store.footage_started_in(db, camera_id, start, end)
+        row = store.day_video(db, camera_id, day.isoformat())
         keep_days = retention_overrides.effective(state.settings, db).retention_days  # as changed at run time
     if not count:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no recordings on that day")

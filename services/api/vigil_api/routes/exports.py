@@ -25,25 +25,23 @@ import redis
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response, status
 from fastapi.responses import FileResponse
 from rq.job import JobStatus
-from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from vigil_api.auth import Principal
 from vigil_api.deps import API_PREFIX, State, User, require_user
 from vigil_api.schemas.common import ErrorOut
 from vigil_api.schemas.exports import ExportIn, ExportOut, ExportPage
+from vigil_api.store import exports as store
 from vigil_api.store.cameras import camera_known
 from vigil_api.timeparse import request_time
 from vigil_common.contract import recorder_jobs, storage_figures
-from vigil_common.contract.exports import EXPORT_ID_PATTERN, download_name, new_export_id
+from vigil_common.contract.exports import EXPORT_ID_PATTERN, download_name, export_relpath, new_export_id
 from vigil_common.contract.ids import CAMERA_ID_PATTERN
-from vigil_common.contract.paths import regular_file_under
+from vigil_common.contract.paths import regular_file_under, resolve_under
 from vigil_common.contract.sizes import format_size
 from vigil_common.contract.storage_figures import StorageFigures
-from vigil_common.contract.windows import MAX_SEGMENT_SPAN
 from vigil_common.db import retention_settings as retention_overrides
-from vigil_common.db.models import Export, Segment, utcnow
-from vigil_common.db.models import User as UserRow
+from vigil_common.db.models import Export, utcnow
 from vigil_common.runtime.settings import Settings
 
 router = APIRouter(prefix=f"{API_PREFIX}/exports", tags=["exports"], dependencies=[Depends(require_user)])
@@ -88,8 +86,7 @@ def _notice_lost(rows: list[Export], state: State) -> None:
         if st is None or st in LOST:
             error = "the export job was lost (recorder stopped?); delete it and export again"
             with state.writes.begin() as db:
-                db.execute(update(Export).where(Export.id == row.id, Export.status.in_(("queued", "running")))
-                           .values(status="failed", error=error, finished_at=now))
+                store.mark_failed_if_unfinished(db, row.id, error, now)
             row.status, row.error, row.finished_at = "failed", error, now
 
 
@@ -116,14 +113,11 @@ def create_export(body: ExportIn, principal: User, state: State, response: Respo
     with state.factory() as db:
         if not camera_known(db, cam):
             raise HTTPException(status.HTTP_404_NOT_FOUND, "unknown camera")
-        overlap = (Segment.camera_id == cam, Segment.start < end, Segment.end > start,
-                   Segment.start > start - MAX_SEGMENT_SPAN, Segment.deleting.is_(False))
-        footage, estimate = db.execute(select(func.count(), func.coalesce(func.sum(Segment.bytes), 0))
-                                       .where(*overlap)).one()
+        footage, estimate = store.footage_in_range(db, cam, start, end)
         if not footage:
             raise HTTPException(422, "no recordings in that range")
         limits = retention_overrides.effective(state.settings, db)
-    estimate = int(estimate)  # a remux copies the packets: about the footage's own size
+    # (a remux copies the packets: the export is about the footage's own size)
     row = Export(id=new_export_id(), camera_id=cam, start=start, end=end, status="queued", progress=0.0,
                  created_by=principal.user_id, created_at=utcnow())
     storage = _storage_figures(state)  # (Redis, outside the write transaction)
@@ -134,7 +128,7 @@ def create_export(body: ExportIn, principal: User, state: State, response: Respo
         recorder_jobs.enqueue_export(state.sync_redis, row.id, cam)
     except Exception:
         with state.writes.begin() as db:
-            db.execute(delete(Export).where(Export.id == row.id))
+            store.delete_export_row(db, row.id)
         raise
     response.headers["Location"] = f"{API_PREFIX}/exports/{row.id}"
     return _out(row, state)
@@ -143,23 +137,20 @@ def create_export(body: ExportIn, principal: User, state: State, response: Respo
 def _check_quotas(db: Session, state: State, principal: Principal, limits: Settings, storage: StorageFigures,
                   estimate: int) -> None:
     """Refuse (429 / 507, with the reason) an export the caller or the disk cannot afford."""
-    db.get(UserRow, principal.user_id, with_for_update=True)  # serialises one user's requests (PostgreSQL)
-    in_progress = (Export.status.in_(("queued", "running")))
-    mine = Export.created_by == principal.user_id
-    my_active = int(db.scalar(select(func.count()).select_from(Export).where(in_progress, mine)) or 0)
+    store.lock_user(db, principal.user_id)
+    my_active = store.in_progress_count(db, principal.user_id)
     if my_active >= state.settings.export_max_active_per_user:
         raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS,
                             f"you have {my_active} exports in progress (the limit per user); wait for them",
                             headers={"Retry-After": "30"})
-    active = int(db.scalar(select(func.count()).select_from(Export).where(in_progress)) or 0)
+    active = store.in_progress_count(db)
     slots = MAX_ACTIVE if principal.is_admin else MAX_ACTIVE - ADMIN_RESERVE
     if active >= slots:
         raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, "too many exports in progress; try again later",
                             headers={"Retry-After": "30"})
     quota = state.settings.export_max_bytes_per_user
     if quota is not None and not principal.is_admin:
-        held = int(db.scalar(select(func.coalesce(func.sum(Export.bytes), 0)).where(mine, Export.status == "done"))
-                   or 0)
+        held = store.bytes_held(db, principal.user_id)
         if held + estimate > quota:
             raise HTTPException(status.HTTP_507_INSUFFICIENT_STORAGE,
                                 f"your exports would take {format_size(held + estimate)}, over your quota of "
@@ -194,20 +185,15 @@ def list_exports(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> ExportPage:
     """Exports, newest first."""
-    stmt = select(Export)
-    count = select(func.count()).select_from(Export)
-    if camera_id is not None:
-        stmt, count = stmt.where(Export.camera_id == camera_id), count.where(Export.camera_id == camera_id)
     with state.factory() as db:
-        rows = list(db.scalars(stmt.order_by(Export.created_at.desc(), Export.id).limit(limit).offset(offset)))
-        total = int(db.scalar(count) or 0)
+        rows, total = store.export_page(db, camera_id, limit, offset)
     _notice_lost(rows, state)
     return ExportPage(items=[_out(r, state) for r in rows], total=total, limit=limit, offset=offset)
 
 
 def _get(export_id: str, state: State) -> Export:
     with state.factory() as db:
-        row = db.get(Export, export_id)
+        row = store.export_row(db, export_id)
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such export")
     return row
@@ -254,9 +240,10 @@ def delete_export(export_id: ExportId, principal: User, state: State) -> Respons
     if not principal.is_admin and row.created_by != principal.user_id:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "only its creator or an admin may delete an export")
     with state.writes.begin() as db:
-        db.execute(delete(Export).where(Export.id == export_id))
-    found = regular_file_under(state.settings.data_dir, "exports", row.path or f"exports/{export_id}.mp4")
-    if found is not None:
-        found[0].unlink(missing_ok=True)
+        store.delete_export_row(db, export_id)
+    # A copy for someone to download, not footage: removed here (the recorder owns footage).
+    target = resolve_under(state.settings.data_dir, row.path or export_relpath(export_id).as_posix(), "exports")
+    if target is not None:
+        target.unlink(missing_ok=True)
     recorder_jobs.cancel_if_queued(state.sync_redis, recorder_jobs.export_job_id(export_id))
     return Response(status_code=status.HTTP_204_NO_CONTENT)

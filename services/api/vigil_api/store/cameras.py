@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from vigil_api.schemas.cameras import CameraOut
@@ -86,3 +86,24 @@ def index_totals(db: Session) -> tuple[int, int]:
     """(segments, bytes) in the recording index."""
     count, total = db.execute(select(func.count(), func.coalesce(func.sum(Segment.bytes), 0))).one()
     return int(count), int(total)
+
+
+def camera_row(db: Session, camera_id: str, *, for_update: bool = False) -> Camera | None:
+    return db.get(Camera, camera_id, with_for_update=for_update)
+
+
+def cameras_by_id(db: Session) -> Sequence[Camera]:
+    return db.scalars(select(Camera).order_by(Camera.id)).all()
+
+
+def hide_footage(db: Session, camera_id: str) -> None:
+    """Mark the camera's segments deleting: gone from listings now; the recorder's deletion
+    job (or retention, after a crash) removes them."""
+    db.execute(update(Segment).where(Segment.camera_id == camera_id).values(deleting=True))
+
+
+def forget_camera(db: Session, camera_id: str) -> None:
+    """The registry row (footage stays unless deleted apart)."""
+    cam = db.get(Camera, camera_id)
+    if cam is not None:
+        db.delete(cam)
