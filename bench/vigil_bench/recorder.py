@@ -3,8 +3,9 @@
 Generates N synthetic 1280x720 JPEG frames (quality 80, a moving pattern), then alternates,
 for a few rounds on the same frames:
 
-- **bare**: PyAV alone: decode each JPEG, convert to limited-range yuv420p, encode with the
-  same libx264 settings, mux into an in-memory MP4;
+- **bare**: PyAV alone doing the recorder's encoding work: decode each JPEG, convert to
+  limited-range yuv420p, encode with the same libx264 settings (one thread, the same GOP, the
+  picture type reset so x264 chooses I/P as in the recorder), mux into an in-memory MP4;
 - **recorder**: :func:`vigil_recorder.segment.writer.build_file`, the job's real code path from
   frames to a committed file (ordering, decode, convert, encode, faststart MP4, metadata
   box, fsync, rename).
@@ -31,6 +32,7 @@ from typing import Any
 
 import av
 import numpy as np
+from av.video.frame import PictureType
 
 from vigil_common.contract.envelope import Codec, Frame
 from vigil_recorder.media import frames as fr
@@ -89,6 +91,10 @@ def bare_encode(jpegs: Sequence[bytes], options: EncoderOptions, fps: float) -> 
                     cc.gop_size = fr.keyframe_interval(fps, options.keyint_s)
                     cc.options = options.codec_options()
                 image = scaler.reformat(picture, format=PIX_FMT, src_color_range="JPEG", dst_color_range="MPEG")
+                # As the recorder does: a decoded JPEG is an I picture, and x264 honours a frame's
+                # type, so keeping it would make the baseline encode all-intra (less work than
+                # the recorder's GOPs of P frames, and a ratio comparing unlike things).
+                image.pict_type = PictureType.NONE
                 image.pts = i * step
                 out.mux(stream.encode(image))
         if stream is not None:
