@@ -8,13 +8,11 @@ import secrets
 import socket
 import threading
 import time
-from typing import Any
 
 import paho.mqtt.client as mqtt
 import redis
 
 from vigil_common.bus.presence import Presence
-from vigil_common.contract import keys
 from vigil_common.contract.topics import CameraTopic, TopicError, Topics
 from vigil_common.db.engine import make_engine, make_sessionmaker
 from vigil_common.runtime import counters
@@ -30,7 +28,6 @@ from vigil_ingest.window_closer import WindowCloser
 log = logging.getLogger(__name__)
 SERVICE = "ingest"
 METRICS_FLUSH_S = 2.0
-HEALTH_TTL_S = 15
 
 
 class IngestService:
@@ -129,10 +126,7 @@ class IngestService:
     def flush_metrics(self) -> None:
         """Counters to Redis, and this instance's liveness key while it is healthy (also when
         idle: `vigil health ingest`, the containers' probe, reads it)."""
-        def alive(pipe: Any) -> None:
-            pipe.set(keys.service_health(SERVICE, self.instance), b"ok", ex=HEALTH_TTL_S)
-
-        counters.flush(self.redis, SERVICE, self.counters, alive if self.healthy() else None)
+        counters.flush(self.redis, SERVICE, self.counters, alive_instance=self.instance if self.healthy() else None)
 
     def healthy(self) -> bool:
         return (self.bus.connected.is_set() and self.writer.healthy and self.registry.healthy

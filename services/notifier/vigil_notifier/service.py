@@ -20,7 +20,6 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from vigil_common.bus.presence import Presence
-from vigil_common.contract import keys
 from vigil_common.contract.ids import is_valid_camera_id
 from vigil_common.contract.messages import ONLINE, Heartbeat, parse_status
 from vigil_common.contract.sizes import format_size
@@ -41,7 +40,6 @@ from vigil_notifier.machine import CAMERA, SERVICE, Condition, Policy, Watch
 log = logging.getLogger(__name__)
 SERVICE_NAME = "notifier"
 INBOX_MAX = 10_000
-HEALTH_TTL_S = 15
 # A camera first heard of by the notifier is not "new" when the registry shows it sent
 # heartbeats before the notifier was installed (installing the notifier on a running system
 # must not e-mail about every camera; a camera provisioned with `vigil camera add` long before
@@ -458,11 +456,8 @@ class NotifierService:
         return self.bus.connected.is_set() and self.outbox.healthy
 
     def _health(self) -> None:
-        def alive(pipe: Any) -> None:
-            pipe.set(keys.service_health(SERVICE_NAME, self.instance), b"ok", ex=HEALTH_TTL_S)
-
         # (Counts are kept for the next flush while Redis is away, as every service does.)
-        counters.flush(self.redis, SERVICE_NAME, self.counters, alive)
+        counters.flush(self.redis, SERVICE_NAME, self.counters, alive_instance=self.instance)
 
     def run(self, stop: StopSignal) -> None:
         from vigil_common.runtime.lifecycle import retry

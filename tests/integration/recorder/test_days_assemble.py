@@ -260,7 +260,7 @@ def test_partials_of_killed_writers_are_swept(
     old, fresh = folder / ".2024-05-01.mp4.0badc0de.partial", folder / ".2024-05-02.mp4.0f00d00d.partial"
     old.write_bytes(b"left by a kill -9")
     fresh.write_bytes(b"being written by another job")
-    long_ago = old.stat().st_mtime - days.JOB_TIMEOUT_S - 3600
+    long_ago = old.stat().st_mtime - recorder_jobs.SLOW_PARTIAL_STALE_S - 3600
     os.utime(old, (long_ago, long_ago))
     days.build_day_video(settings, client, sessions, CAM, "2024-05-11")
     assert not old.exists() and fresh.exists()

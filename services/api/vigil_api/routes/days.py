@@ -134,7 +134,7 @@ def ensure_assembly(state: State, camera_id: str, day: str, row: DayVideo | None
         raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS,
                             "too many day videos and exports waiting to be built; try again later",
                             headers={"Retry-After": "30"})
-    recorder_jobs.enqueue_day(client, camera_id, day)
+    recorder_jobs.enqueue_day(client, camera_id, day, checked=True)
     with state.writes.begin() as db:
         store.mark_day_video_queued(db, camera_id, day, now)
     return current.model_copy(update={"status": "queued", "progress": 0.0, "error": None})

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from vigil_api.auth import Principal
 from vigil_api.deps import API_PREFIX, State, User, require_user
+from vigil_api.files import row_file
 from vigil_api.schemas.common import ErrorOut
 from vigil_api.schemas.exports import ExportIn, ExportOut, ExportPage
 from vigil_api.store import exports as store
@@ -37,7 +38,7 @@ from vigil_api.timeparse import request_time
 from vigil_common.contract import recorder_jobs, storage_figures
 from vigil_common.contract.exports import EXPORT_ID_PATTERN, download_name, export_relpath, new_export_id
 from vigil_common.contract.ids import CAMERA_ID_PATTERN
-from vigil_common.contract.paths import regular_file_under, resolve_under
+from vigil_common.contract.paths import resolve_under
 from vigil_common.contract.sizes import format_size
 from vigil_common.contract.storage_figures import StorageFigures
 from vigil_common.db import retention_settings as retention_overrides
@@ -223,13 +224,10 @@ def export_video(export_id: ExportId, state: State) -> FileResponse:
     row = _get(export_id, state)
     if row.status != "done":
         raise HTTPException(status.HTTP_409_CONFLICT, f"export is {row.status}, not done")
-    found = regular_file_under(state.settings.data_dir, "exports", row.path)
-    if found is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "export file missing")
-    path, st = found
-    name = download_name(row.camera_id, row.start, row.end, state.settings.tz)
-    return FileResponse(path, media_type="video/mp4", stat_result=st, filename=name,
-                        content_disposition_type="attachment", headers={"Cache-Control": "private, max-age=3600"})
+    return row_file(state.settings.data_dir, "exports", row.path, media_type="video/mp4",
+                    cache_control="private, max-age=3600", missing="export file missing",
+                    filename=download_name(row.camera_id, row.start, row.end, state.settings.tz),
+                    disposition="attachment")
 
 
 @router.delete("/{export_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response,

@@ -8,13 +8,13 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 from fastapi.responses import FileResponse
 
 from vigil_api.deps import API_PREFIX, State, require_user
+from vigil_api.files import row_file
 from vigil_api.schemas.common import ErrorOut
 from vigil_api.schemas.recordings import RecordingOut, RecordingPage
 from vigil_api.store.recordings import RecordingFilter, recording_page, recording_path
 from vigil_api.timeparse import time_range
 from vigil_common.contract.ids import CAMERA_ID_PATTERN
 from vigil_common.contract.messages import PRINTABLE
-from vigil_common.contract.paths import regular_file_under
 
 _T = TypeVar("_T", bound=tuple[Any, ...])
 
@@ -78,14 +78,5 @@ def recording_video(recording_id: Annotated[int, Path(ge=1, le=INT64_MAX)], stat
         relative = recording_path(db, recording_id)
     if relative is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such recording")
-    found = regular_file_under(state.settings.data_dir, "recordings", relative)
-    if found is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "recording file missing")
-    path, st = found
-    return FileResponse(
-        path,
-        media_type="video/mp4",
-        stat_result=st,
-        headers={"Cache-Control": "private, max-age=3600"},
-        content_disposition_type="inline",
-    )
+    return row_file(state.settings.data_dir, "recordings", relative, media_type="video/mp4",
+                    cache_control="private, max-age=3600", missing="recording file missing")

@@ -33,11 +33,13 @@ DELETE_FOOTAGE_JOB = "vigil_recorder.jobs.delete_footage"
 ENTRY_POINTS = frozenset({RECORD_JOB, DAY_JOB, EXPORT_JOB, DELETE_FOOTAGE_JOB})
 FOOTAGE_JOB_TIMEOUT_S = 600
 RETRY_INTERVALS = [2, 10, 30]
-
+# How long RQ keeps a finished job's result, and a failed job (for `vigil health`, the watchdog).
+RESULT_TTL_S = 3600
+FAILURE_TTL_S = 7 * 24 * 3600
 # Day videos and exports: long remuxes on the slow queue.
 SLOW_JOB_TIMEOUT_S = 3 * 3600
-SLOW_RESULT_TTL_S = 3600
-SLOW_FAILURE_TTL_S = 7 * 24 * 3600
+# A slow job's temporary file older than this was left by a killed job (none runs that long).
+SLOW_PARTIAL_STALE_S = SLOW_JOB_TIMEOUT_S + 600
 # A job in one of these states will run (or is running): do not enqueue it again.
 ACTIVE_STATUSES = frozenset({"queued", "started", "deferred", "scheduled"})
 
@@ -62,6 +64,12 @@ def fetch(client: redis.Redis, job_id: str) -> Job:
     return Job.fetch(job_id, connection=client, serializer=serializer())
 
 
+def _retry() -> Any:
+    from rq import Retry
+
+    return Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS)
+
+
 def job_timeout_s(segment_seconds: int) -> int:
     """A hung job is killed well before the Redis buffer (default 120 s) trims its frames."""
     return max(60, 6 * segment_seconds)
@@ -80,8 +88,6 @@ def enqueue_segment(
     """Enqueue ``record_segment(camera_id, start_ms, end_ms[, waits])``; with ``delay`` it is
     scheduled (the recorder workers run RQ's scheduler). Re-enqueues for a waiting window get
     their own job id so they never overwrite the job that is running."""
-    from rq import Retry
-
     segments = queue(client)
     job_id = Window(camera_id, start_ms, end_ms).job_id
     args: tuple[Any, ...] = (camera_id, start_ms, end_ms)
@@ -92,10 +98,10 @@ def enqueue_segment(
         description += f" (motion wait {waits})"
     options: dict[str, Any] = {
         "job_id": job_id,
-        "retry": Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
+        "retry": _retry(),
         "job_timeout": job_timeout_s(segment_seconds),
-        "result_ttl": 3600,
-        "failure_ttl": 7 * 24 * 3600,
+        "result_ttl": RESULT_TTL_S,
+        "failure_ttl": FAILURE_TTL_S,
         "description": description,
     }
     if delay is not None:
@@ -129,17 +135,18 @@ def is_active(client: redis.Redis, job_id: str) -> bool:
 
 def _enqueue_slow(client: redis.Redis, func: str, args: tuple[str, ...], job_id: str, description: str) -> Job:
     return queue(client, keys.RECORDER_SLOW_QUEUE).enqueue(
-        func, args=args, job_id=job_id, job_timeout=SLOW_JOB_TIMEOUT_S, result_ttl=SLOW_RESULT_TTL_S,
-        failure_ttl=SLOW_FAILURE_TTL_S, description=description)
+        func, args=args, job_id=job_id, job_timeout=SLOW_JOB_TIMEOUT_S, result_ttl=RESULT_TTL_S,
+        failure_ttl=FAILURE_TTL_S, description=description)
 
 
-def enqueue_day(client: redis.Redis, camera_id: str, day: str) -> bool:
+def enqueue_day(client: redis.Redis, camera_id: str, day: str, *, checked: bool = False) -> bool:
     """Enqueue the day video's assembly (``assemble_day(camera_id, day)``) unless that
     camera-day's job is already queued or running (RQ would queue a second copy under the same
-    id). Returns whether it enqueued. Two callers racing may still both enqueue; the job's lock
-    and currency check make the second run cheap."""
+    id; ``checked``: the caller has just seen it is not). Returns whether it enqueued. Two
+    callers racing may still both enqueue; the job's lock and currency check make the second
+    run cheap."""
     job_id = day_job_id(camera_id, day)
-    if is_active(client, job_id):
+    if not checked and is_active(client, job_id):
         return False
     _enqueue_slow(client, DAY_JOB, (require_camera_id(camera_id), parse_day(day).isoformat()), job_id,
                   f"day video {camera_id} {day}")
@@ -154,17 +161,20 @@ def enqueue_export(client: redis.Redis, export_id: str, camera_id: str) -> Job:
 
 def cancel_if_queued(client: redis.Redis, job_id: str) -> None:
     """Cancel a job that has not started yet (a running one finds its row gone and stops)."""
-    if status(client, job_id) == "queued":
-        fetch(client, job_id).cancel()
+    from rq.exceptions import NoSuchJobError
+
+    try:
+        job = fetch(client, job_id)
+    except NoSuchJobError:
+        return
+    if job.get_status(refresh=False) == "queued":
+        job.cancel()
 
 
 def enqueue_footage_deletion(client: redis.Redis, camera_id: str) -> Job:
     """Enqueue ``delete_footage(camera_id)`` on the fast queue (each job deletes a chunk and
     enqueues the next; the recorder owns every deletion of footage). Each job has its own id:
     a second request, or a continuation, never overwrites a job that is running."""
-    from rq import Retry
-
     return queue(client).enqueue(
         DELETE_FOOTAGE_JOB, args=(require_camera_id(camera_id),), job_timeout=FOOTAGE_JOB_TIMEOUT_S,
-        retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
-        result_ttl=SLOW_RESULT_TTL_S, failure_ttl=SLOW_FAILURE_TTL_S, description=f"delete footage {camera_id}")
+        retry=_retry(), result_ttl=RESULT_TTL_S, failure_ttl=FAILURE_TTL_S, description=f"delete footage {camera_id}")

@@ -10,7 +10,7 @@ import logging
 import re
 import threading
 from collections import Counter as _Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from vigil_common.contract import keys
@@ -19,6 +19,9 @@ if TYPE_CHECKING:
     import redis
 
 log = logging.getLogger(__name__)
+
+# A service instance's liveness key lasts this long; it is renewed with every flush.
+ALIVE_TTL_S = 15
 
 _LABEL_VALUE_BAD = re.compile(r'[\\"\n]')
 
@@ -70,20 +73,21 @@ def _increments(pipe: Any, service: str, deltas: Mapping[str, int]) -> None:
             pipe.hincrby(keys.metrics_hash(service), field, amount)
 
 
-def flush(client: redis.Redis, service: str, counters: Counters,
-          also: Callable[[Any], None] | None = None) -> bool:
-    """The counters' deltas to Redis in one pipeline, with ``also``'s commands (a liveness key,
-    say). On a Redis error the deltas are put back for the next flush and False is returned."""
+def flush(client: redis.Redis, service: str, counters: Counters, *, alive_instance: str | None = None) -> bool:
+    """The counters' deltas to Redis in one pipeline, and with ``alive_instance`` that
+    instance's liveness key (``keys.service_health``, :data:`ALIVE_TTL_S`; what `vigil health`
+    and the containers' probes read). On a Redis error the deltas are put back for the next
+    flush and False is returned."""
     import redis as redis_lib
 
     deltas = counters.drain()
-    if not deltas and also is None:
+    if not deltas and alive_instance is None:
         return True
     try:
         pipe = client.pipeline(transaction=False)
         _increments(pipe, service, deltas)
-        if also is not None:
-            also(pipe)
+        if alive_instance is not None:
+            pipe.set(keys.service_health(service, alive_instance), b"ok", ex=ALIVE_TTL_S)
         pipe.execute()
         return True
     except redis_lib.RedisError:

@@ -34,7 +34,7 @@ import redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from vigil_common.contract import keys, recorder_jobs
+from vigil_common.contract import keys
 from vigil_common.contract.ids import require_camera_id
 from vigil_common.db.engine import upsert
 from vigil_common.db.models import DayVideo, Segment, utcnow
@@ -54,7 +54,6 @@ from vigil_recorder.storage.reclaim import with_overrides
 log = logging.getLogger(__name__)
 
 DAYS = "days"
-JOB_TIMEOUT_S = recorder_jobs.SLOW_JOB_TIMEOUT_S
 MAX_ERROR = 500
 
 LOCK_TTL_S = 300  # renewed with each progress report; a killed job's lock lapses soon
@@ -215,7 +214,7 @@ def _write(
     # never makes room by deleting recordings (the same rule as exports).
     check_space_for(settings, pieces)
     storage.ensure_dir(final.parent)
-    storage.sweep_stale_partials(final.parent, JOB_TIMEOUT_S + 600.0)  # left by killed jobs
+    storage.sweep_slow_partials(final.parent)  # left by killed jobs
     tmp = storage.partial_path(final)
     try:
         result = concat(pieces, tmp, encoder_options(settings), origin_ns=to_ns(day_start), hold_first=True,

@@ -21,7 +21,6 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from vigil_common.contract import recorder_jobs
 from vigil_common.contract.exports import export_relpath, require_export_id
 from vigil_common.contract.ids import require_camera_id
 from vigil_common.contract.windows import MAX_SEGMENT_SPAN
@@ -39,7 +38,6 @@ from vigil_recorder.storage.reclaim import with_overrides
 
 log = logging.getLogger(__name__)
 
-JOB_TIMEOUT_S = recorder_jobs.SLOW_JOB_TIMEOUT_S
 MAX_ERROR = 500
 NO_FOOTAGE = "no recordings in that range"
 
@@ -124,7 +122,7 @@ def build_export(settings: Settings, sessions: sessionmaker[Session], export_id:
             return {"id": eid, "status": "done", "path": relpath.as_posix()}
         camera_id, start, end = row.camera_id, row.start, row.end
     _update(sessions, eid, status="running", progress=0.0, error=None)
-    storage.sweep_stale_partials(final.parent, JOB_TIMEOUT_S + 600.0)  # left by killed jobs
+    storage.sweep_slow_partials(final.parent)  # left by killed jobs
 
     def report(fraction: float) -> None:
         _update(sessions, eid, progress=fraction)

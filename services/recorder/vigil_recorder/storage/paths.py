@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from zoneinfo import ZoneInfo
 
+from vigil_common.contract import recorder_jobs
 from vigil_common.contract.ids import require_camera_id
 
 log = logging.getLogger(__name__)
@@ -134,10 +135,10 @@ def sweep_partials(recordings_dir: Path, older_than_s: float, now: float | None 
     return removed
 
 
-def sweep_stale_partials(directory: Path, older_than_s: float) -> int:
-    """Temporary files killed jobs left in ``directory`` (``older_than_s``: longer than any job
-    writing there can run, so a running writer's file is never touched). Returns how many went."""
-    removed = sweep_dir(directory, older_than_s)
+def sweep_slow_partials(directory: Path) -> int:
+    """Temporary files killed day-video or export jobs left in ``directory`` (older than any
+    such job can run, so a running writer's file is never touched). Returns how many went."""
+    removed = sweep_dir(directory, recorder_jobs.SLOW_PARTIAL_STALE_S)
     if removed:
         log.info("removed %d stale partial files in %s", removed, directory)
     return removed
