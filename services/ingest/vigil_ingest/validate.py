@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from vigil_common.contract import envelope
+from vigil_common.contract import envelope, h264
 from vigil_common.contract.envelope import Codec, EnvelopeError, Header
 from vigil_common.contract.errors import ReasonedError
 from vigil_common.contract.jpeg import JpegError, jpeg_dimensions, looks_like_jpeg
@@ -48,6 +48,22 @@ class AcceptedFrame(Header):
         return memoryview(self.data)[self.offset:]
 
 
+def check_h264(payload: bytes, offset: int, keyframe: bool) -> None:
+    """The VGF1 codec-2 rules a frame can be checked against on its own (docs/protocol.md): Annex
+    B, a coded picture, and a keyframe that is an IDR carrying its SPS and PPS (a reader must be
+    able to start there). Only the NAL headers before the first slice are read."""
+    if not payload.startswith(H264_START_CODES, offset):
+        raise Rejected("bad_h264", "H.264 payload is not Annex B (no start code)")
+    types = h264.nal_types(payload, start=offset)
+    if not any(t in h264.VCL_TYPES for t in types):
+        raise Rejected("h264_no_picture", f"H.264 access unit holds no coded slice (NAL types {types[:8]})")
+    if keyframe and h264.NAL_IDR not in types:
+        raise Rejected("h264_keyframe_not_idr", "frame flagged as keyframe but its access unit holds no IDR slice")
+    if keyframe and not (h264.NAL_SPS in types and h264.NAL_PPS in types):
+        raise Rejected("h264_keyframe_without_parameter_sets",
+                       "keyframe without SPS and PPS in band (repeat them on every keyframe)")
+
+
 def validate_frame(payload: bytes, arrival_ns: int, limits: FrameLimits) -> AcceptedFrame:
     """Validate a frame payload: a VGF1 envelope, or a bare JPEG from a third-party camera."""
     if not payload:
@@ -83,11 +99,11 @@ def validate_frame(payload: bytes, arrival_ns: int, limits: FrameLimits) -> Acce
                 "dimension_mismatch",
                 f"envelope says {width}x{height}, JPEG is {jpeg_w}x{jpeg_h}",
             )
-    elif not payload.startswith(H264_START_CODES, offset):
-        raise Rejected("bad_h264", "H.264 payload is not Annex B (no start code)")
 
     if not (0 < width <= limits.max_width and 0 < height <= limits.max_height):
         raise Rejected("bad_dimensions", f"implausible dimensions {width}x{height}")
+    if codec is Codec.H264:
+        check_h264(payload, offset, keyframe)
 
     retimed = bare
     if not bare and abs(capture_ns - arrival_ns) > limits.clock_skew_ns:

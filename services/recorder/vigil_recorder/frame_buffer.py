@@ -14,10 +14,9 @@ from typing import Any, cast
 
 import redis
 
-from vigil_common.contract import keys, streams
+from vigil_common.contract import h264, keys, streams
 from vigil_common.contract.envelope import Frame
 from vigil_common.contract.windows import stream_id_ms
-from vigil_recorder.media import h264
 
 log = logging.getLogger(__name__)
 

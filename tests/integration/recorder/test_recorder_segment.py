@@ -201,9 +201,9 @@ def test_h264_passthrough(settings: Settings, client: redis.Redis, sessions: ses
         aus += [bytes(p) for p in enc.encode(pic)]
     aus += [bytes(p) for p in enc.encode(None)]
     frames = [Frame(Codec.H264, i % 15 == 0, i, T0 + i * GAP, 320, 240, au) for i, au in enumerate(aus)]
-    xadd(client, frames[2:])  # starts mid-GOP: 13 frames before the next IDR are skipped
+    xadd(client, frames[2:])  # starts mid-GOP: the 13 frames before the next IDR close the previous segment
     result = run(settings, client, sessions)
-    assert result["source_codec"] == "h264" and result["skipped"] == 13
+    assert result["source_codec"] == "h264" and result["carried"] == 13 and result["skipped"] == 0
     [row] = rows(sessions)
     assert row.frames == 15
     assert_playable(settings, row)

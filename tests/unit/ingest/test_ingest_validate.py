@@ -41,6 +41,8 @@ def _env(codec: int = 1, version: int = 1, width: int = 64, height: int = 48, pa
     return raw[:4] + bytes([version, codec]) + raw[6:]
 
 
+SPS, PPS = b"\x00\x00\x00\x01\x67\x42\x00\x1e", b"\x00\x00\x00\x01\x68\xce"
+IDR_SLICE, P_SLICE = b"\x00\x00\x01\x65\x88\x84", b"\x00\x00\x01\x41\x9a"
 NINE_MB = b"\xff\xd8" + os.urandom(9 * 1024 * 1024) + b"\xff\xd9"
 
 
@@ -57,6 +59,10 @@ NINE_MB = b"\xff\xd8" + os.urandom(9 * 1024 * 1024) + b"\xff\xd9"
     (_env(payload=os.urandom(100)), "not_jpeg"),
     (b"VGF1\x01", "truncated_header"),
     (envelope.pack(Frame(Codec.H264, True, 1, time.time_ns(), 64, 48, b"garbage")), "bad_h264"),
+    (envelope.pack(Frame(Codec.H264, False, 1, time.time_ns(), 64, 48, SPS + PPS)), "h264_no_picture"),
+    (envelope.pack(Frame(Codec.H264, True, 1, time.time_ns(), 64, 48, SPS + PPS + P_SLICE)), "h264_keyframe_not_idr"),
+    (envelope.pack(Frame(Codec.H264, True, 1, time.time_ns(), 64, 48, IDR_SLICE)),
+     "h264_keyframe_without_parameter_sets"),
     (envelope.pack(Frame(Codec.H264, True, 1, time.time_ns(), 0, 48, b"\x00\x00\x00\x01\x67")), "bad_dimensions"),
     (envelope.pack(Frame(Codec.H264, True, 1, time.time_ns(), 60000, 48, b"\x00\x00\x01\x67")), "bad_dimensions"),
 ])
@@ -64,6 +70,14 @@ def test_bad_frames(payload: bytes, reason: str) -> None:
     with pytest.raises(Rejected) as err:
         validate_frame(payload, time.time_ns(), LIMITS)
     assert err.value.reason == reason
+
+
+def test_h264_frames_that_follow_the_rules() -> None:
+    now = time.time_ns()
+    key = validate_frame(envelope.pack(Frame(Codec.H264, True, 1, now, 64, 48, SPS + PPS + IDR_SLICE)), now, LIMITS)
+    assert key.codec == Codec.H264 and key.keyframe
+    delta = validate_frame(envelope.pack(Frame(Codec.H264, False, 2, now, 64, 48, P_SLICE)), now, LIMITS)
+    assert not delta.keyframe
 
 
 def test_heartbeat_ok() -> None:

@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 from av.video.frame import VideoFrame
 
+from vigil_common.contract import h264
 from vigil_common.contract.envelope import Codec, Frame
-from vigil_recorder.media import encode, h264, mp4meta
+from vigil_recorder.media import encode, mp4meta
 from vigil_recorder.media import frames as fr
 from vigil_recorder.media.encode import EncoderOptions, JpegDecoder
 from vigil_recorder.segment.writer import build_file

@@ -22,9 +22,9 @@ from av.video.frame import PictureType, VideoFrame
 from av.video.reformatter import ColorRange, VideoReformatter
 from av.video.stream import VideoStream
 
+from vigil_common.contract import h264
 from vigil_common.contract.envelope import Frame
 from vigil_recorder.media import frames as fr
-from vigil_recorder.media import h264
 
 log = logging.getLogger(__name__)
 
@@ -217,7 +217,8 @@ def encode_jpegs(
     return result
 
 
-def remux_h264(frames: Sequence[Frame], path: Path, max_frame_ns: int | None = None) -> Written:
+def remux_h264(frames: Sequence[Frame], path: Path, max_frame_ns: int | None = None, *,
+               end_ns: int | None = None) -> Written:
     """Mux H.264 Annex B access units into an MP4 at ``path`` without decoding them.
 
     The segment starts at the first IDR access unit that carries SPS and PPS in band (the
@@ -225,10 +226,11 @@ def remux_h264(frames: Sequence[Frame], path: Path, max_frame_ns: int | None = N
     NAL units); earlier frames cannot be decoded and are skipped and counted, as are access
     units with no coded slice.
 
-    Limits: decode order must equal capture order (no B-frames, as hardware encoders such
-    as the Pi's produce), so ``dts = pts``; a mid-window resolution change keeps its
-    in-band SPS but ``avcC`` describes the first one; the width and height reported are the
-    envelope's. If no frame can start a segment no file is created.
+    The last frame lasts up to ``end_ns`` (the next segment's first frame) when that follows
+    on. Limits: decode order must equal capture order (no B-frames, as hardware encoders such
+    as the Pi's produce), so ``dts = pts``; one size per file (the writer splits a window at a
+    resolution change, :mod:`vigil_recorder.segment.runs`); the width and height reported are
+    the envelope's. If no frame can start a segment no file is created.
     """
     result = Written(source_codec="h264")
     start = h264.first_start(frames)
@@ -239,7 +241,7 @@ def remux_h264(frames: Sequence[Frame], path: Path, max_frame_ns: int | None = N
     result.skipped = len(frames) - len(usable)
     capture = [f.capture_ns for f in usable]
     pts = fr.presentation_ts(capture)
-    frame_ns = fr.frame_duration_ns(capture, max_frame_ns)
+    frame_ns = fr.last_frame_ns(capture, fr.frame_duration_ns(capture, max_frame_ns), end_ns)
     durs = fr.durations(pts, fr.ns_to_ticks(frame_ns))
     first = usable[0]
     result.width, result.height = first.width, first.height

@@ -174,12 +174,23 @@ class Timing:
         return (self.end_ns - self.start_ns) / NS_PER_S
 
 
-def segment_timing(capture_ns: Sequence[int], max_frame_ns: int | None = None) -> Timing:
-    """Start, end and frame duration of the frames actually written (sorted capture times)."""
+def last_frame_ns(capture_ns: Sequence[int], frame_ns: int, end_ns: int | None) -> int:
+    """How long the last frame lasts: up to ``end_ns`` (where the next segment starts) when that
+    follows on (within two frame durations), else one frame duration: a segment never
+    stretches over a pause in the stream."""
+    if end_ns is not None and capture_ns and 0 < end_ns - capture_ns[-1] <= 2 * frame_ns:
+        return end_ns - capture_ns[-1]
+    return frame_ns
+
+
+def segment_timing(capture_ns: Sequence[int], max_frame_ns: int | None = None, *,
+                   end_ns: int | None = None) -> Timing:
+    """Start, end and frame duration of the frames actually written (sorted capture times);
+    ``end_ns``: see :func:`last_frame_ns`."""
     if not capture_ns:
         raise ValueError("no frames")
     frame_ns = frame_duration_ns(capture_ns, max_frame_ns)
-    return Timing(capture_ns[0], capture_ns[-1] + frame_ns, frame_ns)
+    return Timing(capture_ns[0], capture_ns[-1] + last_frame_ns(capture_ns, frame_ns, end_ns), frame_ns)
 
 
 def fps_estimate(capture_ns: Sequence[int]) -> float:

@@ -5,7 +5,7 @@ dependencies): small luma images for motion detection, JPEGs for snapshots and t
   or 8), so a 720p frame costs about as much as OpenCV's ``IMREAD_REDUCED_GRAYSCALE_4``
   (≈ 2 ms). Only the Y plane is used for motion.
 - H.264 frames can be decoded alone only if they are IDR pictures with their SPS and PPS in
-  band (:func:`vigil_recorder.media.h264.can_start_segment`); other access units depend on earlier
+  band (:func:`vigil_common.contract.h264.can_start_segment`); other access units depend on earlier
   ones and are never decoded here.
 """
 
@@ -20,8 +20,8 @@ from av.packet import Packet
 from av.video.frame import VideoFrame
 from av.video.reformatter import ColorRange
 
+from vigil_common.contract import h264
 from vigil_common.contract.envelope import Codec, Frame
-from vigil_recorder.media import h264
 
 MAX_LOWRES = 3  # libavcodec's mjpeg decoder scales by 1/2, 1/4 or 1/8
 THUMBNAIL_WIDTH = 320

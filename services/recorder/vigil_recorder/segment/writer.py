@@ -19,14 +19,17 @@ from sqlalchemy.orm import Session, sessionmaker
 from vigil_common.contract import keys
 from vigil_common.contract.envelope import Codec, Frame
 from vigil_common.contract.ids import require_camera_id
+from vigil_common.contract.streams import redis_now_ms
 from vigil_common.contract.windows import stream_id_ms
 from vigil_common.db.models import CameraEvent
 from vigil_common.runtime.settings import Settings
 from vigil_recorder.media import frames as fr
 from vigil_recorder.media import mp4meta
 from vigil_recorder.media.encode import EncoderOptions, Written, encode_jpegs, remux_h264
+from vigil_recorder.segment import h264_span, runs
 from vigil_recorder.segment import motion_gate as motion_recording
 from vigil_recorder.segment.index import SegmentRow, insert_segment, ns_to_datetime
+from vigil_recorder.segment.runs import Arrived
 from vigil_recorder.storage import paths as storage
 from vigil_recorder.storage import reclaim
 
@@ -82,23 +85,36 @@ def build_file(
     max_frame_ns: int | None = None,
     meta: dict[str, Any] | None = None,
 ) -> Built | None:
-    """Order the frames, write them to a temporary file next to ``final``, append the index
-    metadata, fsync and rename into place. Returns None (and leaves no file) when no frame
-    could be written."""
-    selection = fr.select_frames(frames)
-    if selection.codec is None:
+    """Order the frames (capture time, one codec), then :func:`write_selection`."""
+    return write_selection(fr.select_frames(frames), final, options, max_frame_ns=max_frame_ns, meta=meta)
+
+
+def write_selection(
+    selection: fr.Selection,
+    final: Path,
+    options: EncoderOptions,
+    *,
+    max_frame_ns: int | None = None,
+    meta: dict[str, Any] | None = None,
+    end_ns: int | None = None,
+) -> Built | None:
+    """Write the frames to a temporary file next to ``final``, append the index metadata,
+    fsync and rename into place. ``end_ns`` (H.264) is the capture time of the next segment's
+    first frame, where this one ends. Returns None (and leaves no file) when no frame could be
+    written."""
+    if selection.codec is None or not selection.frames:
         return None
     storage.ensure_dir(final.parent)
     tmp = storage.partial_path(final)
     try:
         if selection.codec == Codec.H264:
-            written = remux_h264(selection.frames, tmp, max_frame_ns)
+            written = remux_h264(selection.frames, tmp, max_frame_ns, end_ns=end_ns)
         else:
             written = encode_jpegs(selection.frames, tmp, options, max_frame_ns)
         if written.frames == 0:
             storage.discard(tmp)
             return None
-        timing = fr.segment_timing(written.capture_ns, max_frame_ns)
+        timing = fr.segment_timing(written.capture_ns, max_frame_ns, end_ns=end_ns)
         doc = {
             **(meta or {}),
             "start_ns": timing.start_ns,
@@ -147,19 +163,97 @@ def row_from_meta(camera_id: str, relpath: PurePosixPath, meta: dict[str, Any], 
     )
 
 
-def _existing_row(final: Path, camera_id: str, start_ms: int, relpath: PurePosixPath) -> SegmentRow | None:
-    """The row for a segment file an earlier run already committed, if it is ours and sound."""
+def _existing_row(final: Path, camera_id: str, start_ms: int, relpath: PurePosixPath,
+                  part: int = 0) -> tuple[SegmentRow, int] | None:
+    """The row for a segment file an earlier run already committed, if it is ours and sound,
+    with the number of parts its window was written in."""
     if not final.exists():
         return None
     meta = mp4meta.read_meta(final)
-    if meta is None or meta.get("camera_id") != camera_id or meta.get("window_start_ms") != start_ms:
+    if (meta is None or meta.get("camera_id") != camera_id or meta.get("window_start_ms") != start_ms
+            or meta.get("part", 0) != part):
         log.warning("segment file %s has no usable metadata; rewriting it", relpath)
         return None
+    parts = meta.get("parts", 1)
     try:
-        return row_from_meta(camera_id, relpath, meta, final.stat().st_size)
+        if not isinstance(parts, int) or isinstance(parts, bool) or not 1 <= parts <= runs.MAX_PARTS:
+            raise ValueError(f"invalid parts {parts!r}")
+        return row_from_meta(camera_id, relpath, meta, final.stat().st_size), parts
     except ValueError as exc:
         log.warning("segment file %s: %s; rewriting it", relpath, exc)
         return None
+
+
+def _existing_rows(settings: Settings, camera_id: str, start_ms: int) -> list[SegmentRow] | None:
+    """Every part an earlier run committed for this window, or None if any is missing (the
+    window is then written again, which replaces the same files)."""
+    rows: list[SegmentRow] = []
+    parts = 1
+    part = 0
+    while part < parts:
+        relpath = storage.segment_relpath(camera_id, start_ms, settings.tz, part)
+        found = _existing_row(settings.data_dir / relpath, camera_id, start_ms, relpath, part)
+        if found is None:
+            return None
+        row, count = found
+        if part == 0:
+            parts = count
+        rows.append(row)
+        part += 1
+    return rows
+
+
+def parse_arrived(entries: Sequence[fr.StreamEntry]) -> tuple[list[Arrived], int]:
+    """Frames with their arrival time (the entry id's milliseconds), in arrival order."""
+    arrived: list[Arrived] = []
+    malformed = 0
+    for entry_id, fields in entries:
+        frames, bad = fr.parse_entries([(entry_id, fields)])
+        malformed += bad
+        if frames:
+            arrived.append((stream_id_ms(entry_id), frames[0]))
+    return arrived, malformed
+
+
+def newest_arrival_ms(client: redis.Redis, camera_id: str) -> int | None:
+    newest = client.xrevrange(keys.frames_stream(camera_id), count=1)
+    return stream_id_ms(newest[0][0]) if newest else None
+
+
+@dataclass(slots=True)
+class _Planned:
+    selection: fr.Selection
+    end_ns: int | None = None
+
+
+def plan_parts(
+    client: redis.Redis, camera_id: str, window_runs: list[runs.Run], start_ms: int, end_ms: int
+) -> tuple[list[_Planned], dict[str, int]] | h264_span.Wait:
+    """What each run of the window becomes (see :mod:`h264_span` for H.264 runs), with the
+    counts of frames that went elsewhere or nowhere; or :class:`h264_span.Wait`."""
+    planned: list[_Planned] = []
+    counts = {"lead": 0, "tail": 0, "skipped": 0}
+    for i, run in enumerate(window_runs):
+        if run.codec != Codec.H264:
+            planned.append(_Planned(fr.select_frames(run.frames)))
+            continue
+        last = i == len(window_runs) - 1
+        after: list[Arrived] = []
+        if last and h264_span.first_keyframe(run.items) is not None:
+            after, _ = parse_arrived(read_window(client, camera_id, end_ms, end_ms + h264_span.LOOKAHEAD_MS))
+        plan = h264_span.plan_span(
+            run.items, after, end_ms=end_ms, now_ms=redis_now_ms(client),
+            newest_arrival_ms=newest_arrival_ms(client, camera_id) if last else None,
+            matches=run.matches, closed=not last,
+        )
+        if isinstance(plan, h264_span.Wait):
+            return plan
+        # Frames before a run's first keyframe: the previous segment's tail in the first run,
+        # undecodable leftovers after a codec switch in a later one.
+        counts["skipped" if i else "lead"] += plan.lead
+        counts["tail"] += plan.tail
+        planned.append(_Planned(fr.Selection(Codec.H264, plan.frames, 0, 0), plan.end_ns))
+    return planned, counts
 
 
 def _window(start_ms: object, end_ms: object) -> tuple[int, int]:
@@ -212,13 +306,11 @@ def write_segment(
     """
     cam = require_camera_id(camera_id)
     start_ms, end_ms = _window(start_ms, end_ms)
-    relpath = storage.segment_relpath(cam, start_ms, settings.tz)
-    final = settings.data_dir / relpath
     summary: dict[str, Any] = {"camera_id": cam, "start_ms": start_ms, "end_ms": end_ms}
     max_frame_ns = (end_ms - start_ms) * 1_000_000
 
-    row = _existing_row(final, cam, start_ms, relpath)
-    if row is not None:
+    rows = _existing_rows(settings, cam, start_ms) or []
+    if rows:
         summary["status"] = "exists"
     else:
         if motion_gate:
@@ -232,17 +324,35 @@ def write_segment(
                 summary.update(status="waiting", reason=decision.reason, until_ms=decision.until_ms)
                 return summary
         entries = read_window(client, cam, start_ms, end_ms)
-        parsed, malformed = fr.parse_entries(entries)
-        summary.update(entries=len(entries), malformed=malformed)
-        if parsed:  # make room first: the disk at its floor must never fail this write
-            reclaim.ensure_space(settings, sessions, client, sum(len(f.payload) for f in parsed))
-        window_meta = {"camera_id": cam, "window_start_ms": start_ms, "window_end_ms": end_ms}
-        built = build_file(parsed, final, encoder_options(settings), max_frame_ns=max_frame_ns, meta=window_meta)
-        if built is None:
+        arrived, malformed = parse_arrived(entries)
+        arrived, duplicates = runs.dedupe(arrived)
+        window_runs, other = runs.split_runs(arrived)
+        summary.update(entries=len(entries), malformed=malformed, duplicates=duplicates, other_codec=other)
+        outcome = plan_parts(client, cam, window_runs, start_ms, end_ms)
+        if isinstance(outcome, h264_span.Wait):
+            summary.update(status="waiting", reason="next_keyframe", until_ms=outcome.until_ms)
+            return summary
+        planned, counts = outcome
+        planned = [p for p in planned if p.selection.frames]
+        if planned:  # make room first: the disk at its floor must never fail this write
+            reclaim.ensure_space(settings, sessions, client,
+                                 sum(len(f.payload) for p in planned for f in p.selection.frames))
+        built_parts: list[Built] = []
+        for part, plan in enumerate(planned):
+            relpath = storage.segment_relpath(cam, start_ms, settings.tz, part)
+            meta = {"camera_id": cam, "window_start_ms": start_ms, "window_end_ms": end_ms}
+            if len(planned) > 1:
+                meta.update(part=part, parts=len(planned))
+            built = write_selection(plan.selection, settings.data_dir / relpath, encoder_options(settings),
+                                    max_frame_ns=max_frame_ns, meta=meta, end_ns=plan.end_ns)
+            if built is not None:
+                built_parts.append(built)
+                rows.append(row_from_meta(cam, relpath, built.meta, built.bytes))
+        if not built_parts:
             summary["status"] = "empty"
-            if entries:
+            if entries and not counts["lead"]:
                 log.warning("camera %s window %d: %d entries, no frame could be written", cam, start_ms, len(entries))
-            elif window_expired(client, cam, start_ms):
+            elif not entries and window_expired(client, cam, start_ms):
                 # Windows are only enqueued when they held frames: none left means Redis trimmed
                 # them (the job ran later than VIGIL_STREAM_BUFFER_S). That is a recording gap.
                 summary["status"] = "expired"
@@ -252,32 +362,38 @@ def write_segment(
             return summary
         summary.update(
             status="written",
-            duplicates=built.selection.duplicates,
-            other_codec=built.selection.other_codec,
-            decode_errors=built.written.decode_errors,
-            skipped=built.written.skipped,
-            source_codec=built.written.source_codec,
+            carried=counts["lead"],
+            tail=counts["tail"],
+            decode_errors=sum(b.written.decode_errors for b in built_parts),
+            skipped=counts["skipped"] + sum(b.written.skipped for b in built_parts),
+            source_codec=built_parts[0].written.source_codec,
+            parts=len(built_parts),
         )
-        row = row_from_meta(cam, relpath, built.meta, built.bytes)
 
-    if not insert_segment(sessions, row):
+    conflicts = [row for row in rows if not insert_segment(sessions, row)]
+    if conflicts:
         summary["status"] = "conflict"
-        log.warning("camera %s: another segment already starts at %s; %s not indexed", cam, row.start, row.path)
+        for row in conflicts:
+            log.warning("camera %s: another segment already starts at %s; %s not indexed", cam, row.start, row.path)
+    row = rows[0]
     summary.update(
         path=row.path,
-        frames=row.frames,
-        bytes=row.bytes,
-        duration_s=row.duration_s,
+        frames=sum(r.frames for r in rows),
+        bytes=sum(r.bytes for r in rows),
+        duration_s=sum(r.duration_s for r in rows),
         width=row.width,
         height=row.height,
     )
+    if len(rows) > 1:
+        summary["paths"] = [r.path for r in rows]
     log.info(
-        "segment %s camera=%s frames=%d bytes=%d duration=%.2fs",
+        "segment %s camera=%s frames=%d bytes=%d duration=%.2fs parts=%d",
         summary["status"],
         cam,
-        row.frames,
-        row.bytes,
-        row.duration_s,
+        summary["frames"],
+        summary["bytes"],
+        summary["duration_s"],
+        len(rows),
     )
     return summary
 

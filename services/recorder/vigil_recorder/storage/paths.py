@@ -25,9 +25,10 @@ RECORDINGS = "recordings"
 PARTIAL_SUFFIX = ".partial"
 
 
-def segment_relpath(camera_id: str, start_ms: int, tz: ZoneInfo) -> PurePosixPath:
+def segment_relpath(camera_id: str, start_ms: int, tz: ZoneInfo, part: int = 0) -> PurePosixPath:
     """``recordings/{cam}/{YYYY-MM-DD}/{cam}_{YYYYmmddTHHMMSS}Z_{start_ms}.mp4``, relative to
-    the data directory.
+    the data directory; part ``k`` > 0 of a window that had to be split (a codec or resolution
+    change, :mod:`vigil_recorder.segment.runs`) ends ``_{start_ms}_p{k}.mp4``.
 
     The day folder is the window start's date in the server time zone (the API's days); the
     timestamp in the name is UTC, unambiguous across DST changes; ``start_ms`` (the window
@@ -39,7 +40,10 @@ def segment_relpath(camera_id: str, start_ms: int, tz: ZoneInfo) -> PurePosixPat
         raise ValueError(f"invalid start_ms {start_ms!r}")
     when = datetime.fromtimestamp(start_ms / 1000, UTC)
     day = when.astimezone(tz).strftime("%Y-%m-%d")
-    name = f"{cam}_{when.strftime('%Y%m%dT%H%M%S')}Z_{start_ms}.mp4"
+    if not isinstance(part, int) or isinstance(part, bool) or part < 0:
+        raise ValueError(f"invalid part {part!r}")
+    suffix = f"_p{part}" if part else ""
+    name = f"{cam}_{when.strftime('%Y%m%dT%H%M%S')}Z_{start_ms}{suffix}.mp4"
     return PurePosixPath(RECORDINGS, cam, day, name)
 
 

@@ -1,4 +1,5 @@
-"""H.264 Annex B inspection without decoding: NAL unit types of an access unit.
+"""H.264 Annex B inspection without decoding (the VGF1 codec-2 rules, docs/protocol.md): NAL unit
+types of an access unit.
 
 Enough to find where a remuxed segment can start: an IDR access unit that carries its
 SPS and PPS in band (the MP4 ``avcC`` box is built from them).
@@ -16,25 +17,25 @@ NAL_SEI = 6
 NAL_SPS = 7
 NAL_PPS = 8
 NAL_AUD = 9
-_VCL = frozenset(range(1, 6))  # coded slice NAL units
+VCL_TYPES = frozenset(range(1, 6))  # coded slice NAL units
 _START = b"\x00\x00\x01"
 
 
-def nal_types(access_unit: bytes, *, stop_at_slice: bool = True) -> list[int]:
-    """Types of the NAL units in an Annex B access unit, in order.
+def nal_types(access_unit: bytes, *, stop_at_slice: bool = True, start: int = 0) -> list[int]:
+    """Types of the NAL units in an Annex B access unit (from offset ``start``), in order.
 
     With ``stop_at_slice`` the scan ends at the first coded slice: parameter sets, SEI and
     delimiters precede it, so a large frame is not walked to the end.
     """
     types: list[int] = []
-    i = access_unit.find(_START)
+    i = access_unit.find(_START, start)
     n = len(access_unit)
     while 0 <= i and i + 3 < n:
         header = access_unit[i + 3]
         if header & 0x80 == 0:  # forbidden_zero_bit must be 0
             nal_type = header & 0x1F
             types.append(nal_type)
-            if stop_at_slice and nal_type in _VCL:
+            if stop_at_slice and nal_type in VCL_TYPES:
                 break
         i = access_unit.find(_START, i + 3)
     return types
@@ -42,7 +43,7 @@ def nal_types(access_unit: bytes, *, stop_at_slice: bool = True) -> list[int]:
 
 def has_slice(access_unit: bytes) -> bool:
     """True if the access unit holds at least one coded slice (it is a picture at all)."""
-    return any(t in _VCL for t in nal_types(access_unit))
+    return any(t in VCL_TYPES for t in nal_types(access_unit))
 
 
 def is_idr(access_unit: bytes) -> bool:
