@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from vigil_capture import __version__
+from vigil_capture.edge_encoder import EdgeEncoder
 from vigil_capture.service import CaptureService, ServiceOptions
 from vigil_capture.settings import CaptureSettings
 from vigil_capture.sources import SourceError, SourceSpec, make_source, parse_source
@@ -35,7 +36,7 @@ class UsageError(ValueError):
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
-        description="Run a camera: source -> overlay -> JPEG -> MQTT. Flags override VIGIL_* variables.",
+        description="Run a camera: source -> overlay -> H.264 or JPEG -> MQTT. Flags override VIGIL_* variables.",
     )
     add = parser.add_argument
     add("--camera-id", help="camera id, ^[a-z0-9][a-z0-9_-]{0,31}$ (VIGIL_CAMERA_ID)")
@@ -50,6 +51,11 @@ def build_parser() -> argparse.ArgumentParser:
     add("--width", type=int, help="output width (VIGIL_WIDTH, default 1280)")
     add("--height", type=int, help="output height (VIGIL_HEIGHT, default 720)")
     add("--quality", type=int, help="JPEG quality 1-100 (VIGIL_QUALITY, default 80)")
+    add("--codec", choices=("h264", "jpeg"),
+        help="what the camera sends: h264 (encoded here, or the camera's own for rtsp:// and picamera) "
+        "or jpeg (VIGIL_CODEC, default h264)")
+    add("--gop-s", type=float, help="seconds between H.264 keyframes, 0.2-10 (VIGIL_GOP_S, default 2)")
+    add("--crf", type=int, help="libx264 quality 0-51, lower is better (VIGIL_CRF, default 23)")
     add("--name", help="camera name shown in the overlay (VIGIL_NAME, default the camera id)")
     add("--location", help="camera location shown in the overlay (VIGIL_LOCATION)")
     add("--no-overlay", dest="overlay", action="store_const", const=False, help="no time/name overlay")
@@ -112,7 +118,8 @@ def main(argv: list[str]) -> int:
     log.info("source: %s", spec.describe())
     service: CaptureService | None = None
     try:
-        service = CaptureService(options, source, capture.capture_config())
+        encoder = EdgeEncoder(capture.fps, capture.gop_s, capture.crf) if capture.codec == "h264" else None
+        service = CaptureService(options, source, capture.capture_config(), encoder)
         return service.run(stop)
     finally:
         # A grab thread still blocked inside the source must not have it closed under it.

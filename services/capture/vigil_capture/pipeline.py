@@ -3,10 +3,15 @@
 - **grab thread**: paced by ``fps``; reads the source, stamps ``capture_ns``, resizes and draws
   the overlay, and puts the frame in a small drop-oldest buffer. It never touches the network.
 - **publish thread**: waits for room in the sink's in-flight window, takes the oldest buffered
-  frame, JPEG-encodes it, wraps it in a VGF1 envelope and sends it.
+  frame, encodes it (JPEG, or H.264 with :class:`~vigil_capture.edge_encoder.EdgeEncoder`),
+  wraps it in a VGF1 envelope and sends it.
 
-Encoding in the publish thread means a frame dropped by the buffer is never encoded, and the
-two threads overlap (OpenCV releases the GIL), so the pipeline keeps up with a bare encoder.
+Encoding in the publish thread means a frame dropped by the buffer is never encoded (so an
+H.264 stream never loses a reference frame there), and the two threads overlap (OpenCV and
+libx264 release the GIL), so the pipeline keeps up with a bare encoder. An H.264 frame lost on
+the way out (the MQTT client refused it, or the connection dropped) breaks the chain: the
+frames after it are dropped up to the next keyframe (:class:`~vigil_capture.access_units.KeyframeGate`)
+and the encoder is told to make the very next frame an IDR.
 """
 
 from __future__ import annotations
@@ -20,11 +25,13 @@ from datetime import datetime
 
 import cv2
 
+from vigil_capture.access_units import AccessUnit, KeyframeGate
 from vigil_capture.buffer import DropOldestBuffer
 from vigil_capture.config import CaptureConfig
+from vigil_capture.edge_encoder import EdgeEncoder, EncoderError
 from vigil_capture.images import Image
 from vigil_capture.pacing import Pacer
-from vigil_capture.processing import EncodeError, encode_jpeg, envelope, prepare_frame
+from vigil_capture.processing import EncodeError, encode_jpeg, envelope, h264_envelope, prepare_frame
 from vigil_capture.sinks import FrameSink
 from vigil_capture.sources import Source, SourceKind
 from vigil_capture.stats import CaptureStats
@@ -39,6 +46,9 @@ IDLE_FPS = 10.0  # how often a live source is drained while stopped and unthrott
 SOURCE_RETRY_S = 0.05  # pause after the source had no frame
 UNTHROTTLED_WAIT_S = 0.05  # longest an unthrottled grab waits for room in the buffer
 POLL_S = 0.1  # how often the publish thread re-checks the stop flag and the connection
+# A frame this long after the previous one encoded starts with an IDR (streaming resumed, or a
+# snapshot while stopped), so the server can use it at once.
+PAUSE_KEYFRAME_NS = 1_000_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,8 +75,12 @@ class CapturePipeline:
         buffer_size: int = 3,
         stats: CaptureStats | None = None,
         clock: Callable[[], float] = time.monotonic,
+        encoder: EdgeEncoder | None = None,
     ) -> None:
         self.source = source
+        self.encoder = encoder  # None: JPEG
+        self._gate = KeyframeGate()
+        self._last_encoded_ns: int | None = None
         self.sink = sink
         self.stats = stats or CaptureStats()
         self._config = config
@@ -84,6 +98,10 @@ class CapturePipeline:
         self.failure: str | None = None
 
     # --- control (any thread) -------------------------------------------------------------
+    @property
+    def codec(self) -> str:
+        return "jpeg" if self.encoder is None else "h264"
+
     @property
     def config(self) -> CaptureConfig:
         return self._config
@@ -217,6 +235,9 @@ class CapturePipeline:
                 self._publish(item)
 
     def _publish(self, item: GrabbedFrame) -> None:
+        if self.encoder is not None:
+            self._publish_h264(self.encoder, item)
+            return
         if not self.sink.is_connected():
             self.stats.dropped()
             return
@@ -233,3 +254,41 @@ class CapturePipeline:
         else:
             self.stats.dropped()
             self._log.warning("send", "MQTT client refused a frame; dropped")
+
+    def _publish_h264(self, encoder: EdgeEncoder, item: GrabbedFrame) -> None:
+        if not self.sink.is_connected():
+            # Not encoded, so no reference is missing; but frames queued in the MQTT client
+            # when the connection dropped are lost: restart the stream at an IDR.
+            self.stats.dropped()
+            encoder.force_keyframe()
+            return
+        config = self._config
+        encoder.fps = config.fps
+        if self._last_encoded_ns is None or item.capture_ns - self._last_encoded_ns > PAUSE_KEYFRAME_NS:
+            encoder.force_keyframe()  # streaming (re)started, or a snapshot while stopped
+        self._last_encoded_ns = item.capture_ns
+        try:
+            units = encoder.encode(item.image, item.capture_ns)
+        except EncoderError as exc:
+            self.stats.dropped()
+            encoder.force_keyframe()
+            self._log.warning("encode", "cannot encode frame %d: %s", item.seq, exc)
+            return
+        for unit in units:
+            self.send_unit(unit, item.seq, on_lost=encoder.force_keyframe)
+
+    def send_unit(self, unit: AccessUnit, seq: int, on_lost: Callable[[], None] | None = None) -> bool:
+        """Send one access unit unless its chain is broken; a refused send breaks it."""
+        if not self._gate.admit(unit.keyframe):
+            self.stats.dropped()
+            return False
+        payload = h264_envelope(unit, seq=seq)
+        if self.sink.send(payload):
+            self.stats.sent(len(payload), unit.capture_ns)
+            return True
+        self.stats.dropped()
+        self._gate.dropped()
+        if on_lost is not None:
+            on_lost()
+        self._log.warning("send", "MQTT client refused a frame; dropped up to the next keyframe")
+        return False

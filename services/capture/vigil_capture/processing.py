@@ -1,4 +1,5 @@
-"""Per-frame work, as plain functions: fit to size, overlay, JPEG-encode, wrap in a VGF1 envelope."""
+"""Per-frame work, as plain functions: fit to size, overlay, JPEG-encode, wrap in a VGF1 envelope
+(JPEG, or an H.264 access unit)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from datetime import datetime
 
 import cv2
 
+from vigil_capture.access_units import AccessUnit
 from vigil_capture.config import CaptureConfig
 from vigil_capture.images import Image, as_image
 from vigil_capture.overlay import draw_overlay, overlay_lines
@@ -52,5 +54,20 @@ def envelope(jpeg: bytes, *, seq: int, capture_ns: int, width: int, height: int)
             width=width,
             height=height,
             payload=jpeg,
+        )
+    )
+
+
+def h264_envelope(unit: AccessUnit, *, seq: int) -> bytes:
+    """A VGF1 codec-2 envelope around one H.264 access unit."""
+    return pack(
+        Frame(
+            codec=Codec.H264,
+            keyframe=unit.keyframe,
+            seq=seq,
+            capture_ns=unit.capture_ns,
+            width=unit.width,
+            height=unit.height,
+            payload=unit.data,
         )
     )

@@ -9,8 +9,6 @@ from vigil_capture.config import CaptureConfig
 from vigil_capture.stats import StatsSnapshot
 from vigil_common.contract.messages import CameraState, Heartbeat
 
-CODEC = "jpeg"
-
 
 def build_heartbeat(
     *,
@@ -23,6 +21,7 @@ def build_heartbeat(
     stats: StatsSnapshot,
     source_kind: str,
     uptime_s: float,
+    codec: str = "jpeg",
 ) -> Heartbeat:
     last_frame_at = datetime.fromtimestamp(stats.last_frame_ns / 1e9, UTC) if stats.last_frame_ns is not None else None
     return Heartbeat(
@@ -37,7 +36,7 @@ def build_heartbeat(
         last_frame_at=last_frame_at,
         width=config.width,
         height=config.height,
-        codec=CODEC,
+        codec=codec,
         source=source_kind,
         name=config.name,
         location=config.location,
@@ -54,6 +53,7 @@ def build_state(
     source_kind: str,
     now: datetime,
     last_request_id: str,
+    codec: str = "jpeg",
 ) -> CameraState:
     return CameraState(
         camera_id=camera_id,
@@ -63,7 +63,7 @@ def build_state(
         height=config.height,
         quality=config.quality,
         overlay=config.overlay,
-        codec=CODEC,
+        codec=codec,
         source=source_kind,
         name=config.name,
         location=config.location,

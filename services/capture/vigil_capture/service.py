@@ -17,8 +17,11 @@ from typing import Protocol
 
 import paho.mqtt.client as mqtt
 
+from vigil_capture.access_units import EncodedSource
 from vigil_capture.commands import CommandEffect, CommandRejected, decide, parse_command
 from vigil_capture.config import CaptureConfig, ConfigureError
+from vigil_capture.edge_encoder import EdgeEncoder
+from vigil_capture.passthrough import PassthroughPipeline
 from vigil_capture.pipeline import CapturePipeline
 from vigil_capture.reports import build_heartbeat, build_state
 from vigil_capture.sinks import MqttFrameSink
@@ -63,7 +66,8 @@ class CaptureService:
     The source must already be open; the caller closes it after ``run`` returns.
     """
 
-    def __init__(self, options: ServiceOptions, source: Source, config: CaptureConfig) -> None:
+    def __init__(self, options: ServiceOptions, source: Source | EncodedSource, config: CaptureConfig,
+                 encoder: EdgeEncoder | None = None) -> None:
         self.options = options
         self.camera_id = options.camera_id
         self.topics = Topics(options.topic_prefix)
@@ -81,14 +85,13 @@ class CaptureService:
         )
         self.sink = MqttFrameSink(self.bus, self.topics.frame(self.camera_id), options.max_inflight)
         self.bus.on_publish = self.sink.on_publish
-        self.pipeline = CapturePipeline(
-            source,
-            self.sink,
-            config,
-            streaming=options.autostart,
-            buffer_size=options.buffer_size,
-            stats=self.stats,
-        )
+        self.pipeline: CapturePipeline | PassthroughPipeline
+        if isinstance(source, EncodedSource):
+            self.pipeline = PassthroughPipeline(source, self.sink, config, streaming=options.autostart,
+                                                stats=self.stats)
+        else:
+            self.pipeline = CapturePipeline(source, self.sink, config, streaming=options.autostart,
+                                            buffer_size=options.buffer_size, stats=self.stats, encoder=encoder)
         self.bus.subscribe(self.topics.command(self.camera_id), 1, self._on_command)
         self._lock = threading.Lock()
         self._last_request_id = ""
@@ -170,6 +173,7 @@ class CaptureService:
             streaming=self.pipeline.streaming if streaming is None else streaming,
             config=self.pipeline.config,
             source_kind=self.source.kind,
+            codec=self.pipeline.codec,
             now=datetime.now(UTC),
             last_request_id=self._last_request_id,
         )
@@ -192,6 +196,7 @@ class CaptureService:
             config=self.pipeline.config,
             stats=stats,
             source_kind=self.source.kind,
+            codec=self.pipeline.codec,
             uptime_s=now - self._started,
         )
         self._heartbeat_seq += 1

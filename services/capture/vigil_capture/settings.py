@@ -8,7 +8,10 @@ variable                 flag                       default
 ``VIGIL_FPS``            ``--fps``                  10
 ``VIGIL_WIDTH``          ``--width``                1280
 ``VIGIL_HEIGHT``         ``--height``               720
-``VIGIL_QUALITY``        ``--quality``              80
+``VIGIL_QUALITY``        ``--quality``              80 (JPEG)
+``VIGIL_CODEC``          ``--codec``                h264 (``h264`` or ``jpeg``)
+``VIGIL_GOP_S``          ``--gop-s``                2 (seconds between H.264 keyframes)
+``VIGIL_CRF``            ``--crf``                  23 (libx264 quality, 0-51, lower is better)
 ``VIGIL_NAME``           ``--name``                 the camera id
 ``VIGIL_LOCATION``       ``--location``             (empty)
 ``VIGIL_OVERLAY``        ``--no-overlay``           true
@@ -22,6 +25,8 @@ variable                 flag                       default
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -38,6 +43,9 @@ class CaptureSettings(BaseSettings):
     width: int = Field(default=1280, ge=16, le=7680)
     height: int = Field(default=720, ge=16, le=4320)
     quality: int = Field(default=80, ge=1, le=100)
+    codec: Literal["h264", "jpeg"] = "h264"
+    gop_s: float = Field(default=2.0, ge=0.2, le=10.0)
+    crf: int = Field(default=23, ge=0, le=51)
     name: str = Field(default="", max_length=128)
     location: str = Field(default="", max_length=128)
     overlay: bool = True

@@ -35,6 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cameras", type=int, default=len(DEMO_CAMERAS), help="number of demo cameras (0 for none)")
     p.add_argument("--camera-fps", type=float, default=10.0)
     p.add_argument("--camera-size", default="640x360", help="demo camera size WxH")
+    p.add_argument("--camera-codec", choices=("h264", "jpeg"), default="h264",
+                   help="what the demo cameras send (default h264: encoded at the camera, remuxed by the recorder)")
     p.add_argument("--recorders", type=int, default=None,
                    help="recorder worker processes (default VIGIL_RECORDER_WORKERS or 1)")
     p.add_argument("--port", type=int, default=None, help="HTTP port (default VIGIL_HTTP_PORT or 8000)")
@@ -129,7 +131,8 @@ def main(argv: list[str]) -> int:
     for cam_id, name, location in cameras:
         app_services.append((ServiceSpec(cam_id, vigil_cmd(
             "capture", "--camera-id", cam_id, "--source", "synthetic", "--name", name, "--location", location,
-            "--fps", str(args.camera_fps), "--width", width, "--height", height)), cam_id))
+            "--fps", str(args.camera_fps), "--width", width, "--height", height, "--codec", args.camera_codec)),
+            cam_id))
     for spec, account in app_services:
         spec.env.update(env)
         if mqtt_port is not None:
