@@ -37,6 +37,7 @@ test: install
 	@scripts/ensure-services.sh
 	@scripts/ensure-deploy-tools.sh
 	@scripts/ensure-browser.sh
+	@scripts/ensure-rtsp-server.sh
 	$(BIN)/ruff check services bench tests
 	$(BIN)/mypy services bench
 	$(BIN)/pytest -ra $(PYTEST_ARGS)

@@ -14,10 +14,13 @@ from typing import Any
 from pydantic import ValidationError
 
 from vigil_capture import __version__
+from vigil_capture.access_units import EncodedSource
 from vigil_capture.edge_encoder import EdgeEncoder
+from vigil_capture.picamera_h264 import PicameraH264Source
+from vigil_capture.rtsp_passthrough import RtspPassthroughSource
 from vigil_capture.service import CaptureService, ServiceOptions
 from vigil_capture.settings import CaptureSettings
-from vigil_capture.sources import SourceError, SourceSpec, make_source, parse_source
+from vigil_capture.sources import Source, SourceError, SourceKind, SourceSpec, make_source, parse_source
 from vigil_common.bus.mqtt import parse_mqtt_url
 from vigil_common.contract.ids import InvalidIdError, require_camera_id
 from vigil_common.runtime.lifecycle import StopSignal
@@ -90,6 +93,18 @@ def load_settings(args: argparse.Namespace) -> tuple[Settings, CaptureSettings, 
     return common, capture, spec
 
 
+def build_source(spec: SourceSpec, capture: CaptureSettings) -> Source | EncodedSource:
+    """With ``--codec h264``, cameras that encode themselves are forwarded untouched: an RTSP
+    camera (its own H.264) and the Pi camera (its hardware encoder). Everything else yields
+    images, encoded here (``EdgeEncoder``) or as JPEG; an http(s) feed is usually MJPEG."""
+    if capture.codec == "h264":
+        if spec.kind is SourceKind.URL and str(spec.target).lower().startswith(("rtsp://", "rtsps://")):
+            return RtspPassthroughSource(str(spec.target))
+        if spec.kind is SourceKind.PICAMERA:
+            return PicameraH264Source(capture.width, capture.height, capture.fps or 30.0, gop_s=capture.gop_s)
+    return make_source(spec, capture.width, capture.height)
+
+
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -98,7 +113,7 @@ def main(argv: list[str]) -> int:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 2
     setup_logging("capture", common.log_level, common.log_format)
-    source = make_source(spec, capture.width, capture.height)
+    source = build_source(spec, capture)
     try:
         source.open()
     except SourceError as exc:

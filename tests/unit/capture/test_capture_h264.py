@@ -133,3 +133,20 @@ def test_encoder_odd_sizes_are_cropped_to_even() -> None:
     encoder = EdgeEncoder(10, 1.0)
     [unit] = encoder.encode(np.zeros((33, 51, 3), np.uint8), 1_000)
     assert (unit.width, unit.height) == (50, 32) and unit.keyframe
+
+
+def test_cameras_that_encode_themselves_are_forwarded_untouched() -> None:
+    from vigil_capture.main import build_source
+    from vigil_capture.picamera_h264 import PicameraH264Source
+    from vigil_capture.rtsp_passthrough import RtspPassthroughSource
+    from vigil_capture.settings import CaptureSettings
+    from vigil_capture.sources import StreamSource, SyntheticSource, parse_source
+
+    def built(source: str, codec: str) -> object:
+        return build_source(parse_source(source), CaptureSettings(camera_id="c", source=source, codec=codec))
+
+    assert isinstance(built("rtsp://u:p@cam.local/s", "h264"), RtspPassthroughSource)
+    assert isinstance(built("picamera", "h264"), PicameraH264Source)
+    assert isinstance(built("rtsp://cam.local/s", "jpeg"), StreamSource)  # decoded, then JPEG
+    assert isinstance(built("http://cam.local/mjpeg", "h264"), StreamSource)  # an MJPEG feed: encoded here
+    assert isinstance(built("synthetic", "h264"), SyntheticSource)
