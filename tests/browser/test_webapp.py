@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
+import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -123,7 +126,7 @@ def test_stop_start_and_configure_a_camera_from_its_page(session: Session, stack
     page = session.page
     session.goto("camera/demo-1")
     page.wait_for_selector("#camera-status[data-status=online]", timeout=30_000)
-    page.wait_for_function("() => document.querySelector('#live-img').naturalWidth > 0")
+    page.wait_for_selector("#live-video[data-state=playing]")  # demo-1 sends H.264: MSE
     session.shot("camera")
     page.click("#stop")
     page.wait_for_selector("#camera-status[data-status=stopped]", timeout=30_000)
@@ -227,7 +230,7 @@ def test_a_phone_viewport_is_usable(browser: Any, stack: Stack) -> None:
                              ".filter(e => e.getBoundingClientRect().right > 391)"
                              ".slice(0, 5).map(e => e.tagName + '#' + e.id + '.' + e.className)")
         assert overflow <= 390, (route, overflow, wide)
-    page.wait_for_function("() => document.querySelector('#live-img').naturalWidth > 0")
+    page.wait_for_selector("#live-video[data-state=playing]")
     s.shot("phone-camera")
     s.context.close()
     assert not s.problems.errors, s.problems.errors
@@ -395,6 +398,90 @@ def test_download_the_day_and_a_segment(session: Session, stack: Stack) -> None:
     seg = seg_info.value
     assert re.fullmatch(r"demo-1-\d+\.mp4", seg.suggested_filename)
     assert open(seg.path(), "rb").read()[4:8] == b"ftyp"
+
+
+class H264Camera:
+    """A camera sending real H.264 (libx264, 320x180, 15 fps, a keyframe a second) and
+    heartbeats with ``codec: h264`` over MQTT, as `vigil capture --codec h264` does."""
+
+    def __init__(self, stack: Stack, camera_id: str) -> None:
+        import paho.mqtt.client as mqtt
+        from paho.mqtt.enums import CallbackAPIVersion
+
+        from tests.integration.support.h264 import H264Encoder
+        from vigil_common.bus.mqtt import parse_mqtt_url
+        from vigil_common.contract.topics import Topics
+
+        self.id = camera_id
+        self.topics = Topics(stack.env["VIGIL_TOPIC_PREFIX"])
+        self.encoder = H264Encoder(320, 180, gop=15, fps=15)
+        addr = parse_mqtt_url(stack.env["VIGIL_MQTT_URL"])
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"browser-{camera_id}")
+        self.client.connect(addr.host, addr.port)
+        self.client.loop_start()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def heartbeat(self, seq: int) -> bytes:
+        now = datetime.now(UTC).isoformat()
+        return json.dumps({
+            "camera_id": self.id, "seq": seq, "sent_at": now, "streaming": True, "fps": 15.0, "fps_target": 15,
+            "frames_sent": seq * 30, "frames_dropped": 0, "last_frame_at": now, "width": 320, "height": 180,
+            "codec": "h264", "source": "synthetic", "name": "H.264 camera", "location": "Lab",
+            "uptime_s": float(seq), "version": "test",
+        }).encode()
+
+    def run(self) -> None:
+        from vigil_common.contract import envelope, h264
+        from vigil_common.contract.envelope import Codec, Frame
+
+        i = 0
+        next_at = time.monotonic()
+        while not self.stop.is_set():
+            au = self.encoder.encode()
+            frame = Frame(Codec.H264, h264.can_start_segment(au), i, time.time_ns(), 320, 180, au)
+            self.client.publish(self.topics.frame(self.id), envelope.pack(frame), qos=0)
+            if i % 30 == 0:
+                self.client.publish(self.topics.heartbeat(self.id), self.heartbeat(i // 30), qos=1)
+            i += 1
+            next_at += 1 / 15
+            self.stop.wait(max(0.0, next_at - time.monotonic()))
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(5)
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+def test_an_h264_camera_plays_live_through_media_source(session: Session, stack: Stack) -> None:
+    """An H.264 camera's page plays live.mp4 through MSE near the live edge; its wall tile shows
+    the recorder's keyframe snapshots."""
+    cam = H264Camera(stack, "h264-live")
+    video = "document.querySelector('#live-video')"
+    try:
+        wait_for(lambda: stack.api().get("/api/v1/cameras/h264-live").status_code == 200, 30, "registration")
+        page = session.page
+        session.goto("camera/h264-live")
+        page.wait_for_selector("#live-video[data-state=playing]", timeout=30_000)
+        page.wait_for_function(f"() => {video}.readyState >= 2 && !{video}.paused")
+        assert page.is_hidden("#live-img")
+        start = page.evaluate(f"() => {video}.currentTime")
+        page.wait_for_function(f"() => {video}.currentTime > {start} + 1.5", timeout=15_000)
+        assert page.evaluate(f"() => [{video}.videoWidth, {video}.videoHeight]") == [320, 180]
+        lag = page.evaluate(f"() => {{ const v = {video}, b = v.buffered; "
+                            "return b.end(b.length - 1) - v.currentTime; }")
+        assert 0 <= lag < 2.0, lag  # it keeps to the live edge
+        session.shot("camera-h264")
+        # The wall: the H.264 tile shows snapshots (no MSE player there).
+        session.goto("live")
+        tile = "#wall .tile[data-camera='h264-live']"
+        page.wait_for_function(f"() => Number(document.querySelector(\"{tile}\")?.dataset.frames || 0) >= 1",
+                               timeout=45_000)
+        assert page.eval_on_selector_all("#wall video", "els => els.length") == 0
+    finally:
+        cam.close()
 
 
 def _recorder_pid(stack: Stack) -> int:

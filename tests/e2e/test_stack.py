@@ -11,7 +11,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import av
@@ -23,7 +23,12 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from tests.conftest import create_database, drop_database, free_port
 from tests.helpers import Stack, make_jpeg, running_stack, wait_for
+from tests.support.rtsp import RtspServer, rtsp_server  # noqa: F401 - the fixture
 from vigil_common.bus.mqtt import parse_mqtt_url
+from vigil_common.contract import envelope
+from vigil_common.contract.envelope import Codec
+from vigil_common.contract.h264 import split_annexb
+from vigil_recorder.remux.avc import parse_avcc
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -102,6 +107,34 @@ def test_demo_cameras_are_registered_and_recorded(stack: Stack) -> None:
         assert all(float(str(i["duration_s"])) > 0 for i in items)
 
 
+def test_demo_cameras_send_h264_that_is_recorded_untouched(stack: Stack) -> None:
+    """The demo cameras encode at the edge (--codec h264): the recorder remuxes their access units,
+    so a recording's SPS is the camera's own, byte for byte."""
+    addr = parse_mqtt_url(stack.env["VIGIL_MQTT_URL"])
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="e2e-sps-" + secrets.token_hex(3))
+    camera_sps: list[bytes] = []
+
+    def on_message(_c: object, _u: object, msg: mqtt.MQTTMessage) -> None:
+        frame = envelope.parse(msg.payload)
+        if frame.codec == Codec.H264 and frame.keyframe:
+            camera_sps.extend(u for u in split_annexb(frame.payload) if u[0] & 0x1F == 7)
+
+    client.on_message = on_message
+    client.connect(addr.host, addr.port)
+    client.subscribe(f"{stack.env['VIGIL_TOPIC_PREFIX']}/cameras/demo-1/frame", 0)
+    client.loop_start()
+    try:
+        wait_for(lambda: bool(camera_sps), 30, "a keyframe from demo-1")
+    finally:
+        client.loop_stop()
+        client.disconnect()
+    item = assert_records(stack, "demo-1", at_least=1)[0]
+    r = stack.api().get(f"/api/v1/recordings/{item['id']}/video")
+    with av.open(io.BytesIO(r.content)) as container:
+        recorded = parse_avcc(container.streams.video[0].codec_context.extradata or b"")
+    assert recorded.sps[0] == camera_sps[0]
+
+
 def test_notifier_logs_new_camera_emails_to_the_console(stack: Stack) -> None:
     # No SendGrid key / SMTP / webhook: `vigil up`'s notifier logs each e-mail and records it.
     def logged() -> set[str]:
@@ -113,22 +146,24 @@ def test_notifier_logs_new_camera_emails_to_the_console(stack: Stack) -> None:
     assert any("notifier |" in line and "[Vigil] New camera" in line for line in stack.output)
 
 
-def test_live_mjpeg_yields_changing_frames(stack: Stack) -> None:
-    parts: list[bytes] = []
-    with stack.api().stream("GET", "/api/v1/cameras/demo-1/live.mjpeg", timeout=20) as r:
+def test_live_mp4_plays_the_h264_demo_camera(stack: Stack) -> None:
+    data = b""
+    with stack.api().stream("GET", "/api/v1/cameras/demo-1/live.mp4", timeout=20) as r:
         assert r.status_code == 200
-        assert r.headers["content-type"].startswith("multipart/x-mixed-replace")
-        buf = b""
+        assert r.headers["content-type"] == "video/mp4"
         for chunk in r.iter_bytes():
-            buf += chunk
-            while (start := buf.find(b"\xff\xd8")) != -1 and (end := buf.find(b"\xff\xd9", start)) != -1:
-                parts.append(buf[start:end + 2])
-                buf = buf[end + 2:]
-            if len(parts) >= 4:
+            data += chunk
+            if data.count(b"moof") >= 12:
                 break
-    assert len(set(parts)) >= 3
+    assert data[4:8] == b"ftyp"
+    with av.open(io.BytesIO(data)) as container:
+        pictures = [f for f in container.decode(video=0)]
+    assert len(pictures) >= 10  # init, the newest keyframe, then frames as they arrive: all decode
+    assert stack.api().get("/api/v1/cameras/demo-1/live.mjpeg").status_code == 409  # an H.264 camera
+    wait_for(lambda: stack.api().get("/api/v1/cameras/demo-1/snapshot.jpg").status_code == 200, 30,
+             "a still of the H.264 camera")
     snap = stack.api().get("/api/v1/cameras/demo-1/snapshot.jpg")
-    assert snap.status_code == 200 and snap.content[:2] == b"\xff\xd8"
+    assert snap.content[:2] == b"\xff\xd8"
 
 
 def test_external_capture_from_an_ffmpeg_mjpeg_http_feed_records(stack: Stack) -> None:
@@ -158,6 +193,35 @@ def test_external_capture_from_an_ffmpeg_mjpeg_http_feed_records(stack: Stack) -
         capture.wait(15)
         ffmpeg.kill()
         ffmpeg.wait()
+
+
+def test_an_rtsp_h264_camera_is_recorded_byte_for_byte(
+    stack: Stack, rtsp_server: Callable[..., RtspServer],  # noqa: F811
+) -> None:
+    """A real RTSP server (gst-rtsp-server, x264enc) -> `vigil capture` passthrough -> ingest ->
+    recorder: the recording carries the camera's own SPS, and every indexed frame decodes."""
+    camera = rtsp_server(size=(320, 240), fps=15, key_int=15, user="viewer", password="s3cret-rtsp")
+    url = camera.url("viewer", "s3cret-rtsp")
+    with av.open(url, options={"rtsp_transport": "tcp"}) as probe:
+        own_sps = next(u for packet in probe.demux(video=0) if packet.is_keyframe
+                       for u in split_annexb(bytes(packet)) if u[0] & 0x1F == 7)
+    capture = subprocess.Popen(
+        [sys.executable, "-m", "vigil_common.cli.main", "capture", "--camera-id", "ext-rtsp", "--source", url,
+         "--codec", "h264", "--name", "RTSP cam"],
+        env=stack.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        items = assert_records(stack, "ext-rtsp")
+        assert (items[0]["width"], items[0]["height"]) == (320, 240)
+        r = stack.api().get(f"/api/v1/recordings/{items[0]['id']}/video")
+        with av.open(io.BytesIO(r.content)) as container:
+            recorded = parse_avcc(container.streams.video[0].codec_context.extradata or b"")
+        assert recorded.sps[0] == own_sps
+        cam = stack.api().get("/api/v1/cameras/ext-rtsp").json()
+        assert (cam["source"], cam["codec"]) == ("url", "h264")
+    finally:
+        capture.terminate()
+        capture.wait(15)
 
 
 def test_bare_jpeg_publisher_records(stack: Stack) -> None:

@@ -1,4 +1,7 @@
-// One camera: the big live view (MJPEG), start/stop, configure, snapshot, heartbeat, today.
+// One camera: the big live view, start/stop, configure, snapshot, heartbeat, today.
+// The live view is the MJPEG stream for a JPEG camera, and live.mp4 through Media Source
+// Extensions for an H.264 camera (liveplayer.js); where MSE cannot play it, the recorder's
+// newest periodic snapshot, refreshed every few seconds.
 
 import { get, post, url } from '../api.js';
 import { session } from '../session.js';
@@ -7,14 +10,19 @@ import { status } from '../cameras.js';
 import { h, setText } from '../dom.js';
 import { ago, dateTime, serverDay } from '../format.js';
 import { Timeline } from '../timeline.js';
+import { LivePlayer, newestSnapshotUrl } from '../liveplayer.js';
 
 const REFRESH_MS = 2000;
+const SNAPSHOT_MS = 3000;
 
 export function show(root, route) {
   const id = route.args[0] || '';
   const title = h('h1');
   const badge = h('span.badge');
   const live = h('img.live-img#live-img', { alt: 'Live view' });
+  const video = h('video.live-img#live-video', { muted: true, autoplay: true, playsInline: true, hidden: true,
+    'aria-label': 'Live view' });
+  video.muted = true; // (the attribute alone does not mute a script-created element)
   const liveNote = h('p.muted', { hidden: true });
   const details = h('dl.details#heartbeat');
   const startBtn = h('button.primary#start', { type: 'button', onclick: () => command('start') }, 'Start streaming');
@@ -45,7 +53,7 @@ export function show(root, route) {
   root.append(
     h('div.page-head', h('a.back', { href: '#/live' }, '← Live'), title, badge),
     h('div.camera-layout',
-      h('div.camera-main', h('div.live-frame', live), liveNote, controls,
+      h('div.camera-main', h('div.live-frame', live, video), liveNote, controls,
         h('h2', 'Today'), timeline.el,
         h('p', h('a', { href: `#/recordings?camera=${encodeURIComponent(id)}&date=${today}` }, 'Open recordings'))),
       h('aside.camera-side', h('h2', 'Heartbeat'), details,
@@ -53,13 +61,43 @@ export function show(root, route) {
   );
   let cam = null;
   let timer = null;
-  let liveOn = false;
+  // What the live view shows: null (nothing), 'mjpeg', 'mp4' (MSE) or 'snapshots'.
+  let liveMode = null;
+  let player = null;
+  let snapTimer = null;
+  let snapUrl = null;
+  let fallbackWhy = '';
 
-  function setLive(on) {
-    if (on === liveOn) return;
-    liveOn = on;
-    if (on) live.src = url(`/cameras/${encodeURIComponent(id)}/live.mjpeg`);
-    else live.removeAttribute('src');
+  async function showSnapshot() {
+    try {
+      const next = await newestSnapshotUrl(id);
+      if (liveMode !== 'snapshots') return;
+      if (next && next !== snapUrl) { snapUrl = next; live.src = next; }
+      if (!next) live.removeAttribute('src');
+      setText(liveNote, next ? `${fallbackWhy} Showing the newest snapshot.` : `${fallbackWhy} No snapshot yet.`);
+      liveNote.hidden = false;
+    } catch (err) { /* the next round tries again */ }
+  }
+
+  function setLive(mode) {
+    if (mode === liveMode) return;
+    if (liveMode === 'mjpeg') live.removeAttribute('src');
+    if (liveMode === 'mp4') { player.stop(); player = null; }
+    if (liveMode === 'snapshots') { clearInterval(snapTimer); snapTimer = null; snapUrl = null; live.removeAttribute('src'); }
+    liveMode = mode;
+    video.hidden = mode !== 'mp4';
+    live.hidden = mode === 'mp4';
+    if (mode === 'mjpeg') live.src = url(`/cameras/${encodeURIComponent(id)}/live.mjpeg`);
+    if (mode === 'mp4') {
+      player = new LivePlayer(video, id, { onState: (state, detail) => {
+        video.parentElement.dataset.live = state;
+        if (state === 'fallback') { fallbackWhy = `${detail}.`; setLive('snapshots'); }
+        // 409: the camera switched codec; the next refresh picks the other view.
+        if (state === 'refused') setTimeout(refresh, 500);
+      } });
+      player.start();
+    }
+    if (mode === 'snapshots') { showSnapshot(); snapTimer = setInterval(showSnapshot, SNAPSHOT_MS); }
   }
 
   function row(label, value) { return [h('dt', label), h('dd', value === null || value === undefined || value === '' ? '—' : String(value))]; }
@@ -75,11 +113,15 @@ export function show(root, route) {
     fps.placeholder = `now ${cam.fps_target}`;
     startBtn.disabled = st.word === 'online';
     stopBtn.disabled = st.word !== 'online';
-    const jpeg = cam.codec !== 'h264';
-    setLive(jpeg && st.word === 'online');
-    liveNote.hidden = jpeg && st.word === 'online';
-    setText(liveNote, !jpeg ? 'This camera sends H.264: no live JPEG view; its recordings play in Recordings.'
-      : st.word === 'online' ? '' : `No live picture: the camera is ${st.text}.`);
+    const h264 = cam.codec === 'h264';
+    const online = st.word === 'online';
+    if (!online) setLive(null);
+    else if (!h264) setLive('mjpeg');
+    else if (liveMode !== 'snapshots') setLive('mp4');
+    if (liveMode !== 'snapshots') {
+      liveNote.hidden = online;
+      setText(liveNote, online ? '' : `No live picture: the camera is ${st.text}.`);
+    }
     details.replaceChildren(...[
       row('Id', cam.id), row('Location', cam.location), row('Status', st.text),
       row('Frames per second', `${cam.fps.toFixed(1)} (target ${cam.fps_target})`),
@@ -125,7 +167,7 @@ export function show(root, route) {
     leave() {
       clearInterval(timer);
       clearInterval(dayTimer);
-      setLive(false);
+      setLive(null);
       timeline.destroy();
     },
   };

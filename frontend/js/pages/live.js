@@ -1,7 +1,10 @@
 // The live wall: every camera as a tile. Tiles show snapshots fetched through a small pool
 // (at most 3 requests at once, about 1 frame per second per visible tile, nothing while the
 // tab is hidden), so 16+ cameras stay live within the browser's 6 connections per host.
-// The one enlarged camera (its own page) uses the MJPEG stream.
+// A JPEG camera's tile shows its newest frame (snapshot.jpg); an H.264 camera's tile shows the
+// recorder's newest periodic snapshot (a keyframe, every VIGIL_SNAPSHOT_INTERVAL_S), polled
+// every few seconds: 16 Media Source players would decode 16 streams for thumbnails.
+// The one enlarged camera (its own page) plays the MJPEG stream or live.mp4.
 
 import { url } from '../api.js';
 import { fail } from '../ui.js';
@@ -10,6 +13,7 @@ import { h, setText } from '../dom.js';
 
 const POOL = 3;
 const PERIOD_MS = 1000;
+const H264_PERIOD_MS = 2500; // how often an H.264 tile asks for a newer snapshot
 const RETRY_MS = 5000;
 const LIST_EVERY_MS = 5000;
 
@@ -31,14 +35,17 @@ class SnapshotPool {
   }
 
   add(id, el, img, onFrame) {
-    const tile = { id, el, img, visible: false, due: 0, busy: false, url: null, onFrame, live: true };
+    const tile = { id, el, img, visible: false, due: 0, busy: false, url: null, onFrame, live: true, h264: false,
+      shown: null };
     this.tiles.set(id, tile);
     this.observer.observe(el);
   }
 
-  setLive(id, live) {
+  setLive(id, live, h264 = false) {
     const t = this.tiles.get(id);
-    if (t) t.live = live;
+    if (!t) return;
+    t.live = live;
+    if (t.h264 !== h264) { t.h264 = h264; t.shown = null; t.due = 0; }
   }
 
   remove(id) {
@@ -71,7 +78,21 @@ class SnapshotPool {
     this.running += 1;
     const started = performance.now();
     try {
-      const res = await fetch(url(`/cameras/${encodeURIComponent(tile.id)}/snapshot.jpg`), { credentials: 'same-origin', cache: 'no-store' });
+      const h264 = tile.h264;
+      let res;
+      let source = null;
+      if (h264) {
+        // The newest periodic snapshot; its image only when it is a new one (files never change).
+        const list = await fetch(url(`/cameras/${encodeURIComponent(tile.id)}/snapshots`, { order: 'desc', limit: 1 }),
+          { credentials: 'same-origin', cache: 'no-store', headers: { Accept: 'application/json' } });
+        const items = list.ok ? (await list.json()).items : [];
+        source = items.length ? items[0].url : null;
+        if (source && source === tile.shown) { tile.due = started + H264_PERIOD_MS; return; }
+        if (!source) { tile.onFrame(false); tile.due = performance.now() + RETRY_MS; return; }
+        res = await fetch(source, { credentials: 'same-origin' });
+      } else {
+        res = await fetch(url(`/cameras/${encodeURIComponent(tile.id)}/snapshot.jpg`), { credentials: 'same-origin', cache: 'no-store' });
+      }
       if (res.ok) {
         const blob = await res.blob();
         if (!this.stopped && this.tiles.get(tile.id) === tile) {
@@ -79,9 +100,10 @@ class SnapshotPool {
           tile.url = URL.createObjectURL(blob);
           tile.img.src = tile.url;
           if (old) URL.revokeObjectURL(old);
+          tile.shown = source;
           tile.onFrame(true);
         }
-        tile.due = started + PERIOD_MS;
+        tile.due = started + (h264 ? H264_PERIOD_MS : PERIOD_MS);
       } else {
         tile.onFrame(false);
         tile.due = performance.now() + RETRY_MS;
@@ -143,7 +165,7 @@ export function show(root) {
       t.refs.badge.className = `badge ${st.word}`;
       setText(t.refs.fps, st.word === 'online' ? `${cam.fps.toFixed(1)} fps` : '');
       t.el.dataset.status = st.word;
-      pool.setLive(cam.id, cam.enabled && cam.codec !== 'h264');
+      pool.setLive(cam.id, cam.enabled, cam.codec === 'h264');
     }
     for (const [id, t] of tiles) {
       if (!seen.has(id)) { pool.remove(id); t.el.remove(); tiles.delete(id); }

@@ -23,6 +23,9 @@ def row_file(data_dir: Path, folder: str, relative: str | None, *, media_type: s
                         headers={"Cache-Control": cache_control}, content_disposition_type=disposition)
 
 
+SNAPSHOTS_DIR = "snapshots"  # the recorder's periodic stills, under the data dir
+
+
 def jpeg_file(data_dir: Path, subdir: str, relative: str | None, cache_control: str) -> FileResponse:
     """A JPEG from the index path (404 if it is missing or outside ``subdir``)."""
     return row_file(data_dir, subdir, relative, media_type="image/jpeg", cache_control=cache_control,

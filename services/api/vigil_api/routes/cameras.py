@@ -1,4 +1,4 @@
-"""/api/v1/cameras: the registry, commands, snapshot and live MJPEG."""
+"""/api/v1/cameras: the registry, commands, snapshot and the live views (MJPEG, fragmented MP4)."""
 
 from __future__ import annotations
 
@@ -14,11 +14,13 @@ from pydantic import ValidationError
 
 from vigil_api.deps import API_PREFIX, Admin, CameraId, State, User, require_user
 from vigil_api.errors import describe_validation_errors
-from vigil_api.live import MEDIA_TYPE, HubFullError, MjpegResponse
+from vigil_api.files import SNAPSHOTS_DIR, jpeg_file
+from vigil_api.live import MEDIA_TYPE, MP4_MEDIA_TYPE, HubFullError, MjpegResponse, Mp4Response
 from vigil_api.schemas.cameras import CameraOut, CameraPatch, CommandAccepted, CommandIn
 from vigil_api.schemas.common import ErrorOut
 from vigil_api.store import cameras as store
 from vigil_api.store.cameras import camera_out
+from vigil_api.store.footage import snapshot_page, snapshot_path
 from vigil_common.bus.mqtt import MqttBus
 from vigil_common.contract import keys, recorder_jobs, streams
 from vigil_common.contract.envelope import Codec
@@ -173,7 +175,8 @@ def send_command(camera_id: CameraId, body: CommandIn, principal: User, state: S
     responses={**_errors, 200: {"content": {"image/jpeg": {}}, "description": "The newest JPEG frame"}},
 )
 async def snapshot(camera_id: CameraId, state: State) -> Response:
-    """The newest frame in the camera's live buffer (JPEG cameras only)."""
+    """The newest frame in the camera's live buffer (a JPEG camera), or the newest still taken
+    from a keyframe (an H.264 camera)."""
     if not await run_in_threadpool(_camera_exists, state, camera_id):
         raise _not_found()
     entries = await state.redis.xrevrange(keys.frames_stream(camera_id), count=1)
@@ -184,27 +187,92 @@ async def snapshot(camera_id: CameraId, state: State) -> Response:
     except (KeyError, ValueError):
         raise HTTPException(status.HTTP_404_NOT_FOUND, "the newest frame is unreadable") from None
     if frame.codec != Codec.JPEG:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "the camera sends H.264; no JPEG snapshot available")
+        # An H.264 frame is not a picture on its own: serve the newest still the recorder took
+        # from a keyframe (every VIGIL_SNAPSHOT_INTERVAL_S), decoding nothing here.
+        return await run_in_threadpool(_newest_still, state, camera_id)
     return Response(frame.payload, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
+
+def _newest_still(state: State, camera_id: str) -> Response:
+    with state.factory() as db:
+        rows, _, _ = snapshot_page(db, camera_id, None, None, "desc", 1, 0)
+        relative = snapshot_path(db, camera_id, rows[0].id) if rows else None
+    if relative is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "the camera sends H.264 and no still has been taken yet")
+    return jpeg_file(state.settings.data_dir, SNAPSHOTS_DIR, relative, "no-store")
+
+
+def _registry_codec(state: State, camera_id: str) -> str | None:
+    """The codec the registry has for the camera (its heartbeats'), or None: unknown camera."""
+    with state.factory() as db:
+        cam = store.camera_row(db, camera_id)
+        return None if cam is None else cam.codec
+
+
+async def _live_codec(state: State, camera_id: str) -> Codec:
+    """What the camera sends now: the newest frame's codec, else (no frame buffered) the
+    registry's. 404 for an unknown camera."""
+    registered = await run_in_threadpool(_registry_codec, state, camera_id)
+    if registered is None:
+        raise _not_found()
+    entries = await state.redis.xrevrange(keys.frames_stream(camera_id), count=1)
+    if entries:
+        try:
+            return Codec(int(entries[0][1][keys.F_CODEC]))
+        except (KeyError, ValueError):
+            pass
+    return Codec.H264 if registered == "h264" else Codec.JPEG
+
+
+_LIVE_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+_live_errors: dict[int | str, dict[str, object]] = {
+    **_errors,
+    409: {"model": ErrorOut, "description": "The camera sends the other codec (the detail names the route to use)"},
+    503: {"model": ErrorOut, "description": "Too many viewers (server-wide, the admins' reserve, or per user)"},
+}
 
 
 @router.get(
     "/{camera_id}/live.mjpeg",
     response_class=Response,
     responses={
-        **_errors,
+        **_live_errors,
         200: {"content": {MEDIA_TYPE: {}}, "description": "Endless multipart JPEG stream"},
-        503: {"model": ErrorOut, "description": "Too many viewers"},
     },
 )
 async def live(camera_id: CameraId, state: State, principal: User) -> Response:
     """A ``multipart/x-mixed-replace`` stream of the camera's JPEG frames as they arrive (at most
     VIGIL_LIVE_MAX_PER_USER streams per user; the last VIGIL_LIVE_ADMIN_RESERVE of the server's
-    slots are for admins)."""
-    if not await run_in_threadpool(_camera_exists, state, camera_id):
-        raise _not_found()
+    slots are for admins). 409 for a camera that sends H.264 (use ``live.mp4``)."""
+    if await _live_codec(state, camera_id) != Codec.JPEG:
+        raise HTTPException(status.HTTP_409_CONFLICT,
+                            "the camera sends H.264: no MJPEG stream; use live.mp4 (Media Source Extensions)")
     try:
         viewer = state.hub.join(camera_id, principal.user_id, admin=principal.is_admin)
     except HubFullError as exc:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc), headers={"Retry-After": "10"}) from None
-    return MjpegResponse(state.hub, viewer, headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+    return MjpegResponse(state.hub, viewer, headers=_LIVE_HEADERS)
+
+
+@router.get(
+    "/{camera_id}/live.mp4",
+    response_class=Response,
+    responses={
+        **_live_errors,
+        200: {"content": {MP4_MEDIA_TYPE: {}},
+              "description": "Endless fragmented MP4 (chunked): the init segment (ftyp, moov), then one "
+                             "moof+mdat fragment per frame from the newest keyframe on. Ends when the camera "
+                             "changes its parameter sets (e.g. its size) or codec: reconnect for the new init."},
+    },
+)
+async def live_mp4(camera_id: CameraId, state: State, principal: User) -> Response:
+    """Live H.264 as fragmented MP4 for Media Source Extensions (H.264 cameras only; 409 for a
+    JPEG camera: use ``live.mjpeg``). The same viewer limits as ``live.mjpeg``, counted together.
+    The codec string for ``SourceBuffer`` is in the init segment's ``avcC`` (``avc1.PPCCLL``)."""
+    if await _live_codec(state, camera_id) != Codec.H264:
+        raise HTTPException(status.HTTP_409_CONFLICT, "the camera sends JPEG: no MP4 stream; use live.mjpeg")
+    try:
+        viewer = state.hub.join_mp4(camera_id, principal.user_id, admin=principal.is_admin)
+    except HubFullError as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc), headers={"Retry-After": "10"}) from None
+    return Mp4Response(state.hub, viewer, headers=_LIVE_HEADERS)

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 from fastapi.responses import FileResponse
 
 from vigil_api.deps import API_PREFIX, CameraId, State, require_user
-from vigil_api.files import jpeg_file
+from vigil_api.files import SNAPSHOTS_DIR, jpeg_file
 from vigil_api.schemas.common import ErrorOut
 from vigil_api.schemas.recordings import NAIVE, SnapshotOut, SnapshotPage
 from vigil_api.store.cameras import camera_has_snapshots_or_row
@@ -24,7 +24,6 @@ router = APIRouter(prefix=f"{API_PREFIX}/cameras", tags=["snapshots"], dependenc
 MAX_LIMIT = 1000
 MAX_OFFSET = 1_000_000
 INT64_MAX = 2**63 - 1
-SNAPSHOTS_DIR = "snapshots"
 # A snapshot file never changes once indexed.
 SNAPSHOT_CACHE = "private, max-age=86400, immutable"
 

@@ -7,7 +7,7 @@ SPS and PPS in band (the MP4 ``avcC`` box is built from them).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from vigil_common.contract.envelope import Frame
 
@@ -19,6 +19,10 @@ NAL_PPS = 8
 NAL_AUD = 9
 VCL_TYPES = frozenset(range(1, 6))  # coded slice NAL units
 _START = b"\x00\x00\x01"
+
+
+class NalError(ValueError):
+    """Malformed NAL unit data (``vigil_recorder.remux.avc.AvcError`` is this class)."""
 
 
 def nal_types(access_unit: bytes, *, stop_at_slice: bool = True, start: int = 0) -> list[int]:
@@ -65,3 +69,33 @@ def first_start(frames: Sequence[Frame]) -> int | None:
         if can_start_segment(frame.payload):
             return i
     return None
+
+
+def split_annexb(data: bytes) -> list[bytes]:
+    """The NAL units of an Annex B byte stream (3- or 4-byte start codes)."""
+    units: list[bytes] = []
+    i = data.find(_START)
+    while i >= 0:
+        begin = i + 3
+        nxt = data.find(_START, begin)
+        end = len(data) if nxt < 0 else nxt
+        unit = data[begin:end]
+        if nxt >= 0 and unit.endswith(b"\x00"):
+            unit = unit[:-1]  # the leading zero of the next 4-byte start code
+        if unit:
+            units.append(unit)
+        i = nxt
+    return units
+
+
+def join_length_prefixed(units: Iterable[bytes], length_size: int = 4) -> bytes:
+    """NAL units as an MP4 sample: each prefixed by its length (``length_size`` bytes, big-endian).
+    Raises :class:`NalError` for a unit too large for the prefix."""
+    out = bytearray()
+    limit = 1 << (8 * length_size)
+    for unit in units:
+        if len(unit) >= limit:
+            raise NalError("NAL unit too large for the length size")
+        out += len(unit).to_bytes(length_size, "big")
+        out += unit
+    return bytes(out)

@@ -11,15 +11,18 @@ such samples. Pure functions: plain unit tests.
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable
 from dataclasses import dataclass
 
+from vigil_common.contract.h264 import NalError, join_length_prefixed, split_annexb
+
+__all__ = ["AvcConfig", "AvcError", "annexb_to_sample", "join_length_prefixed", "nal_type", "parse_avcc",
+           "relength", "split_annexb", "split_length_prefixed", "with_parameter_sets"]
+
 OUT_LENGTH_SIZE = 4  # what every sample this package writes uses (ffmpeg's choice too)
-_START = b"\x00\x00\x01"
 
-
-class AvcError(ValueError):
-    """Malformed ``avcC`` or sample data."""
+# Malformed ``avcC`` or sample data. The same class as the contract's, so that one ``except``
+# covers both the helpers defined here and those moved to vigil_common.contract.h264.
+AvcError = NalError
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,34 +82,6 @@ def split_length_prefixed(sample: bytes, length_size: int) -> list[bytes]:
         units.append(sample[pos : pos + size])
         pos += size
     return units
-
-
-def split_annexb(data: bytes) -> list[bytes]:
-    """The NAL units of an Annex B byte stream (3- or 4-byte start codes)."""
-    units: list[bytes] = []
-    i = data.find(_START)
-    while i >= 0:
-        begin = i + 3
-        nxt = data.find(_START, begin)
-        end = len(data) if nxt < 0 else nxt
-        unit = data[begin:end]
-        if nxt >= 0 and unit.endswith(b"\x00"):
-            unit = unit[:-1]  # the leading zero of the next 4-byte start code
-        if unit:
-            units.append(unit)
-        i = nxt
-    return units
-
-
-def join_length_prefixed(units: Iterable[bytes], length_size: int = OUT_LENGTH_SIZE) -> bytes:
-    out = bytearray()
-    limit = 1 << (8 * length_size)
-    for unit in units:
-        if len(unit) >= limit:
-            raise AvcError("NAL unit too large for the length size")
-        out += len(unit).to_bytes(length_size, "big")
-        out += unit
-    return bytes(out)
 
 
 def nal_type(unit: bytes) -> int:

@@ -1,0 +1,338 @@
+"""``vigil bench passthrough``: server CPU per camera for H.264 from the camera (remux only) vs
+the JPEG path (re-encode), against ``ffmpeg -c copy -f segment`` recording the same streams.
+
+Everything runs on private infrastructure (a mosquitto and a redis-server on free loopback
+ports, a throwaway SQLite registry, a temporary data directory) with the real ``vigil ingest``
+and ``vigil recorder`` processes. The cameras are replayed by this process at real time over
+raw MQTT sockets (cheap, so the figure is the server's, not the load generator's):
+
+1. **h264**: ``--cameras`` x 1080p30 H.264, pre-encoded once with libx264 (``veryfast``, a
+   keyframe every 2 s, ~``--kbps`` kbit/s like an IP camera's main stream), as VGF1 codec 2;
+2. **jpeg**: ``--jpeg-cameras`` x the same pictures as 1080p JPEG (the path every camera took
+   before), re-encoded by the recorder;
+3. **floor**: ``--cameras`` x ``ffmpeg -re -stream_loop -1 -i stream.h264 -c copy -f segment``
+   (imageio-ffmpeg's binary): a process that only demuxes and writes MP4 segments. It reads a
+   local file, not RTSP, so it is a lower floor than an RTSP camera's.
+
+For each phase: CPU of mosquitto + redis-server + ingest + recorder (with its work horses) over
+the steady state, as % of one core per camera; bytes per second per camera through the broker
+(and so into Redis); and, afterwards, frames published vs frames indexed (remux only: none may
+be lost between segments). Ratios: h264 per camera / floor per camera (goal <= 3), and cameras
+per core (goal >= 40).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import redis
+
+from vigil_bench.ingest import (
+    CpuProbe,
+    RawPublisher,
+    private_infra,
+    service_env,
+    spawn_vigil,
+    stop_process,
+    wait_for_payload,
+)
+from vigil_bench.noloss import _wait_workers, wait_recorded
+from vigil_common.contract import h264
+from vigil_common.contract.envelope import HEADER, MAGIC, VERSION, Codec
+from vigil_common.contract.messages import ONLINE
+from vigil_common.contract.topics import Topics
+
+PREFIX = "vbp"
+FPS = 30
+GOP_S = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class Clip:
+    """One GOP-aligned loop of a camera's stream: payloads and keyframe flags."""
+
+    codec: Codec
+    width: int
+    height: int
+    frames: list[bytes]
+    keyframes: list[bool]
+
+    @property
+    def bytes_per_s(self) -> float:
+        return sum(len(f) for f in self.frames) * FPS / len(self.frames)
+
+
+def _pictures(count: int, width: int, height: int) -> list[np.ndarray]:
+    """A scene with texture and motion (a street-like gradient, moving noise blocks, a clock bar),
+    so the encoders do real work."""
+    rng = np.random.default_rng(7)
+    base = np.tile(np.linspace(40, 200, width, dtype=np.uint8), (height, 1))
+    base = np.dstack([base, np.roll(base, width // 3, axis=1), np.flipud(base)])
+    texture = rng.integers(0, 40, (height, width, 3), dtype=np.uint8)
+    out = []
+    for i in range(count):
+        img = base + np.roll(texture, i * 4, axis=1)
+        x = (i * 17) % (width - 240)
+        img[300:540, x:x + 240] = rng.integers(0, 255, (240, 240, 3), dtype=np.uint8)
+        img[height - 40:, : (i * 13) % width] = 255
+        out.append(img)
+    return out
+
+
+def encode_h264(pictures: list[np.ndarray], kbps: int) -> Clip:
+    import av
+    from av.video.codeccontext import VideoCodecContext
+    from av.video.frame import VideoFrame
+
+    height, width = pictures[0].shape[:2]
+    cc = av.CodecContext.create("libx264", "w")
+    assert isinstance(cc, VideoCodecContext)
+    cc.width, cc.height, cc.pix_fmt = width, height, "yuv420p"
+    cc.time_base, cc.framerate = Fraction(1, FPS), Fraction(FPS)
+    cc.gop_size, cc.max_b_frames = int(FPS * GOP_S), 0
+    cc.bit_rate = kbps * 1000
+    cc.options = {"preset": "veryfast", "tune": "zerolatency", "sc_threshold": "0", "keyint_min": str(int(FPS * GOP_S))}
+    frames: list[bytes] = []
+    for i, img in enumerate(pictures):
+        pic = VideoFrame.from_ndarray(img, format="bgr24").reformat(format="yuv420p")
+        pic.pts = i
+        frames += [bytes(p) for p in cc.encode(pic)]
+    frames += [bytes(p) for p in cc.encode(None)]
+    return Clip(Codec.H264, width, height, frames, [h264.can_start_segment(f) for f in frames])
+
+
+def encode_jpeg(pictures: list[np.ndarray], quality: int = 80) -> Clip:
+    import cv2
+
+    height, width = pictures[0].shape[:2]
+    frames = [cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality])[1].tobytes() for img in pictures]
+    return Clip(Codec.JPEG, width, height, frames, [True] * len(frames))
+
+
+class Replayer:
+    """Publishes every camera's clip in a loop at ``FPS`` in real time (one thread, 1 socket
+    per camera), counting frames and bytes."""
+
+    def __init__(self, host: str, port: int, cameras: list[str], clip: Clip) -> None:
+        self.pubs = {cam: RawPublisher(host, port, f"bench-pt-{cam}") for cam in cameras}
+        self.topics = {cam: Topics(PREFIX).frame(cam).encode() for cam in cameras}
+        self.clip = clip
+        self.sent = 0
+        self.bytes = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+        for pub in self.pubs.values():
+            pub.close()
+
+    def _run(self) -> None:
+        period = 1.0 / FPS
+        start = time.monotonic()
+        n = 0
+        clip = self.clip
+        while not self._stop.is_set():
+            due = start + n * period
+            delay = due - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            i = n % len(clip.frames)
+            payload = clip.frames[i]
+            now_ns = time.time_ns()
+            for cam, pub in self.pubs.items():
+                header = HEADER.pack(MAGIC, VERSION, int(clip.codec), 1 if clip.keyframes[i] else 0, 0, n, now_ns,
+                                     clip.width, clip.height)
+                pub.publish(self.topics[cam], header, payload)
+                self.sent += 1
+                self.bytes += len(header) + len(payload)
+            n += 1
+
+
+def _indexed_frames(database_url: str) -> int:
+    from sqlalchemy import func, select
+
+    from vigil_common.db.engine import make_engine, make_sessionmaker
+    from vigil_common.db.models import Segment
+
+    engine = make_engine(database_url)
+    try:
+        with make_sessionmaker(engine)() as db:
+            return int(db.scalar(select(func.coalesce(func.sum(Segment.frames), 0))) or 0)
+    finally:
+        engine.dispose()
+
+
+def run_server_phase(clip: Clip, cameras: int, seconds: float, warmup_s: float, say: Any) -> dict[str, Any]:
+    """The real stack recording ``cameras`` replayed cameras; CPU over the steady state."""
+    segment_seconds, grace_s = 10, 2.0
+    cams = [f"pt-{clip.codec.name.lower()}-{i:02d}" for i in range(cameras)]
+    out: dict[str, Any] = {"cameras": cameras}
+    with private_infra("vigil-bench-pt-", max_queued_messages=5000) as infra:
+        env = service_env(infra, topic_prefix=PREFIX, segment_seconds=str(segment_seconds),
+                          segment_grace_s=str(grace_s), motion_sample_fps="0.5", snapshot_interval_s="60")
+        logs = infra.run_dir / "logs"
+        logs.mkdir()
+        rc = redis.Redis.from_url(infra.redis_url)
+        procs: dict[str, subprocess.Popen[bytes]] = {}
+        replayer: Replayer | None = None
+        try:
+            procs["ingest"] = spawn_vigil(["ingest"], env, logs / "ingest.log", infra.run_dir)
+            if not wait_for_payload(infra.mqtt_url, Topics(PREFIX).service_status("ingest"), ONLINE.encode(), 60):
+                raise RuntimeError(f"vigil ingest did not come online; see {logs / 'ingest.log'}")
+            procs["recorder"] = spawn_vigil(["recorder", "--name", "bench"], env, logs / "recorder.log", infra.run_dir)
+            _wait_workers(rc, 1, timeout=60)
+            replayer = Replayer("127.0.0.1", infra.mqtt_port, cams, clip)
+            replayer.start()
+            say(f"  {cameras} x {clip.width}x{clip.height}@{FPS} {clip.codec.name}: warming up {warmup_s:g} s ...")
+            time.sleep(warmup_s)
+            probe = CpuProbe({"mosquitto": infra.pid("mosquitto"), "redis": infra.pid("redis"),
+                              "ingest": procs["ingest"].pid, "recorder": procs["recorder"].pid}, tree=["recorder"])
+            sent0, bytes0, t0 = replayer.sent, replayer.bytes, time.monotonic()
+            probe.start()
+            time.sleep(seconds)
+            cpu = probe.stop()
+            elapsed = time.monotonic() - t0
+            sent, sent_bytes = replayer.sent - sent0, replayer.bytes - bytes0
+            replayer.stop()
+            published = replayer.sent
+            replayer = None
+            last = time.time()
+            done, _ = wait_recorded(rc, last, segment_seconds, grace_s, timeout=180)
+            server = sum(cpu[k] for k in ("mosquitto", "redis", "ingest", "recorder"))
+            out.update({
+                "cpu_pct": {k: cpu[k] for k in ("mosquitto", "redis", "ingest", "recorder", "machine")},
+                "server_pct_per_camera": round(server / cameras, 2),
+                "fps_published_per_camera": round(sent / elapsed / cameras, 1),
+                "bytes_per_s_per_camera": round(sent_bytes / elapsed / cameras),
+                "published": published, "indexed": _indexed_frames(infra.database_url), "drained": done,
+            })
+        finally:
+            if replayer is not None:
+                replayer.stop()
+            for name in reversed(list(procs)):
+                stop_process(procs[name], timeout=20)
+            rc.close()
+    return out
+
+
+def run_floor(clip: Clip, cameras: int, seconds: float, warmup_s: float) -> dict[str, Any]:
+    """``cameras`` x ffmpeg -re -c copy -f segment of the same H.264 stream: CPU per camera."""
+    import imageio_ffmpeg
+
+    ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
+    work = Path(tempfile.mkdtemp(prefix="vigil-bench-floor-"))
+    try:
+        raw, stream = work / "stream.h264", work / "stream.mp4"
+        raw.write_bytes(b"".join(clip.frames))
+        # ffmpeg cannot loop a raw H.264 stream (-stream_loop): put it in an MP4 first (no re-encode).
+        subprocess.run([ffmpeg, "-hide_banner", "-loglevel", "error", "-y", "-framerate", str(FPS), "-f", "h264",
+                        "-i", str(raw), "-c", "copy", str(stream)], check=True, stdin=subprocess.DEVNULL)
+        procs = []
+        for i in range(cameras):
+            (work / f"cam{i}").mkdir()
+            procs.append(subprocess.Popen(
+                [ffmpeg, "-hide_banner", "-loglevel", "error", "-re", "-stream_loop", "-1",
+                 "-i", str(stream), "-c", "copy", "-f", "segment", "-segment_time", "10",
+                 "-reset_timestamps", "1", str(work / f"cam{i}" / "%05d.mp4")],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        try:
+            time.sleep(warmup_s)
+            probe = CpuProbe({f"ffmpeg-{i}": p.pid for i, p in enumerate(procs)})
+            probe.start()
+            time.sleep(seconds)
+            cpu = probe.stop()
+        finally:
+            for p in procs:
+                stop_process(p, timeout=10)
+        alive = sum(1 for p in procs if p.returncode in (None, 0, -15, 255))
+        total = sum(v for k, v in cpu.items() if k.startswith("ffmpeg-"))
+        segments = sum(1 for _ in work.glob("cam*/*.mp4"))
+        if not segments:
+            raise RuntimeError("the ffmpeg floor wrote no segment")
+        return {"cameras": cameras, "pct_per_camera": round(total / cameras, 3), "segments": segments,
+                "processes_ok": alive}
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def run(*, cameras: int = 8, jpeg_cameras: int = 1, seconds: float = 40.0, warmup_s: float = 25.0,
+        kbps: int = 4000, verbose: bool = True) -> dict[str, Any]:
+    def say(msg: str) -> None:
+        if verbose:
+            print(msg, flush=True)
+
+    say(f"encoding {int(FPS * GOP_S * 2)} frames of 1920x1080 (H.264 ~{kbps} kbit/s, and JPEG) ...")
+    pictures = _pictures(int(FPS * GOP_S * 2), 1920, 1080)
+    h264_clip, jpeg_clip = encode_h264(pictures, kbps), encode_jpeg(pictures)
+    result: dict[str, Any] = {
+        "benchmark": "passthrough", "size": "1920x1080", "fps": FPS, "gop_s": GOP_S, "seconds": seconds,
+        "cpus": os.cpu_count() or 0, "loadavg_1m_before": round(os.getloadavg()[0], 2),
+        "h264_kbit_s": round(h264_clip.bytes_per_s * 8 / 1000), "jpeg_kbit_s": round(jpeg_clip.bytes_per_s * 8 / 1000),
+    }
+    say("phase floor: ffmpeg -c copy -f segment ...")
+    result["floor"] = run_floor(h264_clip, cameras, seconds, warmup_s=5.0)
+    say("phase h264: remux only ...")
+    result["h264"] = run_server_phase(h264_clip, cameras, seconds, warmup_s, say)
+    say("phase jpeg: re-encode ...")
+    result["jpeg"] = run_server_phase(jpeg_clip, jpeg_cameras, seconds, warmup_s, say)
+    h, j, f = (result["h264"]["server_pct_per_camera"], result["jpeg"]["server_pct_per_camera"],
+               result["floor"]["pct_per_camera"])
+    result["ratios"] = {
+        "h264_vs_floor": round(h / f, 2) if f else None,
+        "jpeg_vs_h264": round(j / h, 1) if h else None,
+        "h264_cameras_per_core": round(100 / h, 1) if h else None,
+        "bytes_jpeg_vs_h264": round(result["jpeg"]["bytes_per_s_per_camera"]
+                                    / max(1, result["h264"]["bytes_per_s_per_camera"]), 1),
+    }
+    result["loadavg_1m_after"] = round(os.getloadavg()[0], 2)
+    return result
+
+
+def format_table(r: dict[str, Any]) -> str:
+    h, j, f = r["h264"], r["jpeg"], r["floor"]
+    lines = [
+        f"1080p{r['fps']} cameras, {r['seconds']:g} s measured, {r['cpus']} CPUs; H.264 {r['h264_kbit_s']} kbit/s, "
+        f"JPEG {r['jpeg_kbit_s']} kbit/s",
+        f"{'path':<28}{'cams':>5}{'server %core/cam':>18}{'bytes/s/cam':>14}{'published':>11}{'indexed':>9}",
+        f"{'h264 (remux only)':<28}{h['cameras']:>5}{h['server_pct_per_camera']:>18}{h['bytes_per_s_per_camera']:>14}"
+        f"{h['published']:>11}{h['indexed']:>9}",
+        f"{'jpeg (re-encode)':<28}{j['cameras']:>5}{j['server_pct_per_camera']:>18}{j['bytes_per_s_per_camera']:>14}"
+        f"{j['published']:>11}{j['indexed']:>9}",
+        f"{'ffmpeg -c copy (floor)':<28}{f['cameras']:>5}{f['pct_per_camera']:>18}",
+        f"h264 / floor: {r['ratios']['h264_vs_floor']}x (goal <= 3); jpeg / h264: {r['ratios']['jpeg_vs_h264']}x; "
+        f"h264 cameras per core: {r['ratios']['h264_cameras_per_core']} (goal >= 40)",
+        f"h264 cpu: {h['cpu_pct']}",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="vigil bench passthrough", description=__doc__.split("\n\n")[0])
+    p.add_argument("--cameras", type=int, default=8)
+    p.add_argument("--jpeg-cameras", type=int, default=1)
+    p.add_argument("--seconds", type=float, default=40.0)
+    p.add_argument("--warmup", type=float, default=25.0)
+    p.add_argument("--kbps", type=int, default=4000)
+    p.add_argument("--json", action="store_true")
+    args = p.parse_args(argv)
+    result = run(cameras=args.cameras, jpeg_cameras=args.jpeg_cameras, seconds=args.seconds, warmup_s=args.warmup,
+                 kbps=args.kbps, verbose=not args.json)
+    print(json.dumps(result, indent=2) if args.json else format_table(result))
+    return 0
