@@ -26,21 +26,27 @@ DEFAULT_FRAME_NS = NS_PER_S // 15
 StreamEntry = tuple[bytes | str, Mapping[bytes, bytes]]
 
 
-def parse_entries(entries: Iterable[StreamEntry]) -> tuple[list[Frame], int]:
-    """Rebuild frames from stream entries; return ``(frames, malformed)``.
+def parse_identified(entries: Iterable[StreamEntry]) -> tuple[list[tuple[bytes | str, Frame]], int]:
+    """Rebuild frames from stream entries, each with its entry id; return ``(frames, malformed)``.
 
     An entry with a missing or non-numeric field is skipped and counted, never raised:
     one bad entry must not lose the rest of the window.
     """
-    frames: list[Frame] = []
+    frames: list[tuple[bytes | str, Frame]] = []
     malformed = 0
     for entry_id, fields in entries:
         try:
-            frames.append(streams.from_fields(fields))
+            frames.append((entry_id, streams.from_fields(fields)))
         except (KeyError, ValueError, TypeError) as exc:
             malformed += 1
             log.warning("skipping malformed stream entry %r: %s", entry_id, exc)
     return frames, malformed
+
+
+def parse_entries(entries: Iterable[StreamEntry]) -> tuple[list[Frame], int]:
+    """:func:`parse_identified` without the ids."""
+    frames, malformed = parse_identified(entries)
+    return [frame for _, frame in frames], malformed
 
 
 def order_frames(frames: Iterable[Frame]) -> list[Frame]:

@@ -205,14 +205,8 @@ def _existing_rows(settings: Settings, camera_id: str, start_ms: int) -> list[Se
 
 def parse_arrived(entries: Sequence[fr.StreamEntry]) -> tuple[list[Arrived], int]:
     """Frames with their arrival time (the entry id's milliseconds), in arrival order."""
-    arrived: list[Arrived] = []
-    malformed = 0
-    for entry_id, fields in entries:
-        frames, bad = fr.parse_entries([(entry_id, fields)])
-        malformed += bad
-        if frames:
-            arrived.append((stream_id_ms(entry_id), frames[0]))
-    return arrived, malformed
+    frames, malformed = fr.parse_identified(entries)
+    return [(stream_id_ms(entry_id), frame) for entry_id, frame in frames], malformed
 
 
 def newest_arrival_ms(client: redis.Redis, camera_id: str) -> int | None:
