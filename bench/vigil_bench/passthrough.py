@@ -14,6 +14,10 @@ raw MQTT sockets (cheap, so the figure is the server's, not the load generator's
    (imageio-ffmpeg's binary): a process that only demuxes and writes MP4 segments. It reads a
    local file, not RTSP, so it is a lower floor than an RTSP camera's.
 
+Each replayed camera also sends the motion scores ``vigil capture`` would (measured once on the
+pictures with the capture's own sampler, 2 per second), so the recorder decodes nothing for motion,
+as with real cameras (docs/protocol.md#motion-at-the-edge).
+
 For each phase: CPU of mosquitto + redis-server + ingest + recorder (with its work horses) over
 the steady state, as % of one core per camera; bytes per second per camera through the broker
 (and so into Redis); and, afterwards, frames published vs frames indexed (remux only: none may
@@ -51,7 +55,7 @@ from vigil_bench.ingest import (
 from vigil_bench.noloss import _wait_workers, wait_recorded
 from vigil_common.contract import h264
 from vigil_common.contract.envelope import HEADER, MAGIC, VERSION, Codec
-from vigil_common.contract.messages import ONLINE
+from vigil_common.contract.messages import ONLINE, MotionConfig, MotionScore
 from vigil_common.contract.topics import Topics
 
 PREFIX = "vbp"
@@ -125,10 +129,13 @@ class Replayer:
     """Publishes every camera's clip in a loop at ``FPS`` in real time (one thread, 1 socket
     per camera), counting frames and bytes."""
 
-    def __init__(self, host: str, port: int, cameras: list[str], clip: Clip) -> None:
+    def __init__(self, host: str, port: int, cameras: list[str], clip: Clip,
+                 scores: list[tuple[float, bool] | None] | None = None) -> None:
         self.pubs = {cam: RawPublisher(host, port, f"bench-pt-{cam}") for cam in cameras}
         self.topics = {cam: Topics(PREFIX).frame(cam).encode() for cam in cameras}
+        self.score_topics = {cam: Topics(PREFIX).motion_score(cam).encode() for cam in cameras}
         self.clip = clip
+        self.scores = scores or []
         self.sent = 0
         self.bytes = 0
         self._stop = threading.Event()
@@ -162,7 +169,29 @@ class Replayer:
                 pub.publish(self.topics[cam], header, payload)
                 self.sent += 1
                 self.bytes += len(header) + len(payload)
+            sample = self.scores[i] if i < len(self.scores) else None
+            if sample is not None:
+                doc = MotionScore(seq=n, capture_ns=now_ns, score=sample[0], hot=sample[1]).model_dump_json().encode()
+                for cam, pub in self.pubs.items():
+                    pub.publish(self.score_topics[cam], doc)
             n += 1
+
+
+def edge_scores(pictures: list[np.ndarray], sample_fps: float = 2.0) -> list[tuple[float, bool] | None]:
+    """What a capture process would publish for these pictures: per frame index, the motion score
+    of the sampled frames (the capture's own sampler, on the raw pictures), None for the rest."""
+    from vigil_capture.edge_motion import EdgeMotion
+
+    out: list[tuple[float, bool] | None] = [None] * len(pictures)
+    motion = EdgeMotion(lambda _score: None, MotionConfig(sample_fps=sample_fps))
+    for lap in range(2):  # the first lap only teaches the background, as the clip loops
+        for i, img in enumerate(pictures):
+            capture_ns = (lap * len(pictures) + i) * 1_000_000_000 // FPS
+            if motion.due(capture_ns):
+                measured = motion.observe_bgr(img, i, capture_ns)
+                if lap and measured is not None:
+                    out[i] = (measured.score, measured.hot)
+    return out
 
 
 def _indexed_frames(database_url: str) -> int:
@@ -179,14 +208,15 @@ def _indexed_frames(database_url: str) -> int:
         engine.dispose()
 
 
-def run_server_phase(clip: Clip, cameras: int, seconds: float, warmup_s: float, say: Any) -> dict[str, Any]:
+def run_server_phase(clip: Clip, cameras: int, seconds: float, warmup_s: float, say: Any,
+                     scores: list[tuple[float, bool] | None] | None = None) -> dict[str, Any]:
     """The real stack recording ``cameras`` replayed cameras; CPU over the steady state."""
     segment_seconds, grace_s = 10, 2.0
     cams = [f"pt-{clip.codec.name.lower()}-{i:02d}" for i in range(cameras)]
     out: dict[str, Any] = {"cameras": cameras}
     with private_infra("vigil-bench-pt-", max_queued_messages=5000) as infra:
         env = service_env(infra, topic_prefix=PREFIX, segment_seconds=str(segment_seconds),
-                          segment_grace_s=str(grace_s), motion_sample_fps="0.5", snapshot_interval_s="60")
+                          segment_grace_s=str(grace_s), motion_sample_fps="2", snapshot_interval_s="60")
         logs = infra.run_dir / "logs"
         logs.mkdir()
         rc = redis.Redis.from_url(infra.redis_url)
@@ -198,7 +228,7 @@ def run_server_phase(clip: Clip, cameras: int, seconds: float, warmup_s: float, 
                 raise RuntimeError(f"vigil ingest did not come online; see {logs / 'ingest.log'}")
             procs["recorder"] = spawn_vigil(["recorder", "--name", "bench"], env, logs / "recorder.log", infra.run_dir)
             _wait_workers(rc, 1, timeout=60)
-            replayer = Replayer("127.0.0.1", infra.mqtt_port, cams, clip)
+            replayer = Replayer("127.0.0.1", infra.mqtt_port, cams, clip, scores)
             replayer.start()
             say(f"  {cameras} x {clip.width}x{clip.height}@{FPS} {clip.codec.name}: warming up {warmup_s:g} s ...")
             time.sleep(warmup_s)
@@ -281,6 +311,7 @@ def run(*, cameras: int = 8, jpeg_cameras: int = 1, seconds: float = 40.0, warmu
     say(f"encoding {int(FPS * GOP_S * 2)} frames of 1920x1080 (H.264 ~{kbps} kbit/s, and JPEG) ...")
     pictures = _pictures(int(FPS * GOP_S * 2), 1920, 1080)
     h264_clip, jpeg_clip = encode_h264(pictures, kbps), encode_jpeg(pictures)
+    scores = edge_scores(pictures)
     result: dict[str, Any] = {
         "benchmark": "passthrough", "size": "1920x1080", "fps": FPS, "gop_s": GOP_S, "seconds": seconds,
         "cpus": os.cpu_count() or 0, "loadavg_1m_before": round(os.getloadavg()[0], 2),
@@ -289,9 +320,9 @@ def run(*, cameras: int = 8, jpeg_cameras: int = 1, seconds: float = 40.0, warmu
     say("phase floor: ffmpeg -c copy -f segment ...")
     result["floor"] = run_floor(h264_clip, cameras, seconds, warmup_s=5.0)
     say("phase h264: remux only ...")
-    result["h264"] = run_server_phase(h264_clip, cameras, seconds, warmup_s, say)
+    result["h264"] = run_server_phase(h264_clip, cameras, seconds, warmup_s, say, scores)
     say("phase jpeg: re-encode ...")
-    result["jpeg"] = run_server_phase(jpeg_clip, jpeg_cameras, seconds, warmup_s, say)
+    result["jpeg"] = run_server_phase(jpeg_clip, jpeg_cameras, seconds, warmup_s, say, scores)
     h, j, f = (result["h264"]["server_pct_per_camera"], result["jpeg"]["server_pct_per_camera"],
                result["floor"]["pct_per_camera"])
     result["ratios"] = {

@@ -5,6 +5,7 @@ API and decoded with PyAV; a killed service is restarted by `vigil up`."""
 from __future__ import annotations
 
 import io
+import itertools
 import os
 import secrets
 import signal
@@ -28,6 +29,7 @@ from vigil_common.bus.mqtt import parse_mqtt_url
 from vigil_common.contract import envelope
 from vigil_common.contract.envelope import Codec
 from vigil_common.contract.h264 import split_annexb
+from vigil_common.contract.messages import MotionConfig, MotionScore
 from vigil_recorder.remux.avc import parse_avcc
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
@@ -135,6 +137,36 @@ def test_demo_cameras_send_h264_that_is_recorded_untouched(stack: Stack) -> None
     assert recorded.sps[0] == camera_sps[0]
 
 
+def test_demo_cameras_measure_motion_themselves(stack: Stack) -> None:
+    """Motion at the edge: the capture publishes scores (its bouncing box is motion), ingest keeps
+    them in Redis, the recorder turns them into a retained ON, and it told the camera how to
+    measure with a retained motion_config (docs/protocol.md#motion-at-the-edge)."""
+    prefix = stack.env["VIGIL_TOPIC_PREFIX"]
+    addr = parse_mqtt_url(stack.env["VIGIL_MQTT_URL"])
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="e2e-motion-" + secrets.token_hex(3))
+    got: dict[str, list[bytes]] = {"motion_score": [], "motion_config": [], "motion": []}
+
+    def on_message(_c: object, _u: object, msg: mqtt.MQTTMessage) -> None:
+        got[msg.topic.rsplit("/", 1)[1]].append(msg.payload)
+
+    client.on_message = on_message
+    client.connect(addr.host, addr.port)
+    for kind in got:
+        client.subscribe(f"{prefix}/cameras/demo-1/{kind}", 1)
+    client.loop_start()
+    try:
+        wait_for(lambda: sum(MotionScore.model_validate_json(p).hot for p in got["motion_score"]) >= 3, 30,
+                 "hot motion scores from demo-1")
+        wait_for(lambda: bool(got["motion_config"]), 30, "the retained motion_config")
+        config = MotionConfig.model_validate_json(got["motion_config"][-1])
+        assert config.enabled and config.sensitivity == 0.5
+        wait_for(lambda: got["motion"][-1:] == [b"ON"], 30, "motion ON from the camera's own scores")
+    finally:
+        client.loop_stop()
+        client.disconnect()
+    assert redis.Redis.from_url(E2E_REDIS).xlen("vigil:motion:demo-1") > 0
+
+
 def test_notifier_logs_new_camera_emails_to_the_console(stack: Stack) -> None:
     # No SendGrid key / SMTP / webhook: `vigil up`'s notifier logs each e-mail and records it.
     def logged() -> set[str]:
@@ -219,6 +251,12 @@ def test_an_rtsp_h264_camera_is_recorded_byte_for_byte(
         assert recorded.sps[0] == own_sps
         cam = stack.api().get("/api/v1/cameras/ext-rtsp").json()
         assert (cam["source"], cam["codec"]) == ("url", "h264")
+        # Motion from the camera's keyframes (one decode per GOP, in the capture process).
+        key = "vigil:motion:ext-rtsp"
+        e2e_redis = redis.Redis.from_url(E2E_REDIS)
+        wait_for(lambda: e2e_redis.xlen(key) >= 3, 30, "motion scores from the RTSP camera's keyframes")
+        times = [int(f[b"t"]) for _id, f in e2e_redis.xrange(key)]
+        assert all(b - a >= 900_000_000 for a, b in itertools.pairwise(times))  # a keyframe a second
     finally:
         capture.terminate()
         capture.wait(15)

@@ -25,7 +25,7 @@ SOURCES = {
 
 C = "vigil_common"
 C_INIT = f"{C}:init"  # the package's own __init__ only (``__version__``), not all of common
-SERVER_COMMON = (f"{C}.contract", f"{C}.runtime", f"{C}.bus", f"{C}.db", C_INIT)
+SERVER_COMMON = (f"{C}.contract", f"{C}.runtime", f"{C}.bus", f"{C}.db", f"{C}.motion", C_INIT)
 R = "vigil_recorder"
 RECORDER_BASE = (f"{R}.media", f"{R}.remux", f"{R}.storage", f"{R}.frame_buffer", f"{R}.duties", f"{R}.context",
                  f"{R}.metrics", f"{R}.progress")
@@ -40,9 +40,10 @@ RULES: dict[str, tuple[str, ...]] = {
     f"{C}.runtime": (f"{C}.contract",),
     f"{C}.bus": (f"{C}.contract", f"{C}.runtime"),
     f"{C}.db": (f"{C}.contract", f"{C}.runtime"),
+    f"{C}.motion": (),  # pure numpy: the detector the camera and the recorder share
     f"{C}.cli": (C,),  # all of common
     # the camera: never the database, never the operator tooling (the Pi installs neither).
-    "vigil_capture": (f"{C}.contract", f"{C}.runtime", f"{C}.bus", C_INIT),
+    "vigil_capture": (f"{C}.contract", f"{C}.runtime", f"{C}.bus", f"{C}.motion", C_INIT),
     # the server services: common's libraries, never another service, never the tooling.
     "vigil_ingest": SERVER_COMMON,
     "vigil_notifier": SERVER_COMMON,

@@ -63,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("--location", help="camera location shown in the overlay (VIGIL_LOCATION)")
     add("--no-overlay", dest="overlay", action="store_const", const=False, help="no time/name overlay")
     add("--no-autostart", dest="autostart", action="store_const", const=False, help="start stopped")
+    add("--no-motion", dest="edge_motion", action="store_const", const=False,
+        help="do not measure motion on this camera (the server then decodes its frames for it)")
     add("--heartbeat-s", type=float, help="heartbeat interval in seconds (VIGIL_HEARTBEAT_S, default 5)")
     add("--max-inflight", type=int, help=argparse.SUPPRESS)
     add("--buffer-size", type=int, help=argparse.SUPPRESS)
@@ -129,6 +131,7 @@ def main(argv: list[str]) -> int:
         autostart=capture.autostart,
         max_inflight=capture.max_inflight,
         buffer_size=capture.buffer_size,
+        edge_motion=capture.edge_motion,
     )
     log.info("source: %s", spec.describe())
     service: CaptureService | None = None

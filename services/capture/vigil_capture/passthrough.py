@@ -10,7 +10,8 @@ as :class:`~vigil_capture.pipeline.CapturePipeline`.
 - **publish thread**: sends the queued units as VGF1 codec-2 frames through the same gate.
 
 A camera's own encoder cannot be told to make an IDR now, so a drop costs up to one GOP; a
-snapshot request while stopped sends the next keyframe. ``configure`` changes only the name,
+snapshot request while stopped sends the next keyframe. Motion is measured on the keyframes
+only, on a thread of their own. ``configure`` changes only the name,
 location and streaming; fps, size and quality belong to the camera, and the size reported is
 the stream's own.
 """
@@ -25,6 +26,7 @@ from collections.abc import Callable
 
 from vigil_capture.access_units import AccessUnit, EncodedSource, KeyframeGate
 from vigil_capture.config import CaptureConfig
+from vigil_capture.edge_motion import EdgeMotion, KeyframeSampler
 from vigil_capture.processing import h264_envelope
 from vigil_capture.sinks import FrameSink
 from vigil_capture.stats import CaptureStats
@@ -46,8 +48,12 @@ class PassthroughPipeline:
         streaming: bool = True,
         buffer_size: int = 30,
         stats: CaptureStats | None = None,
+        motion: EdgeMotion | None = None,
     ) -> None:
         self.source = source
+        # Motion from the keyframes only, decoded on their own thread (vigil_capture.edge_motion).
+        self.motion = motion
+        self._sampler = KeyframeSampler(motion) if motion is not None else None
         self.sink = sink
         self.stats = stats or CaptureStats()
         self.encoder = None  # nothing is encoded here
@@ -105,6 +111,8 @@ class PassthroughPipeline:
         return any(thread.is_alive() for thread in self._threads)
 
     def start(self) -> None:
+        if self._sampler is not None:
+            self._sampler.start()
         for name, body in (("read", self._read_loop), ("publish", self._publish_loop)):
             thread = threading.Thread(target=self._guarded, args=(body,), name=f"capture-{name}", daemon=True)
             thread.start()
@@ -116,6 +124,8 @@ class PassthroughPipeline:
             self._cond.notify_all()
         for thread in self._threads:
             thread.join(timeout)
+        if self._sampler is not None:
+            self._sampler.stop()
         with self._cond:
             self._queue.clear()
         if self.running:
@@ -141,6 +151,8 @@ class PassthroughPipeline:
                 continue
             self.stats.grabbed()
             self._size = (unit.width, unit.height)
+            if self._sampler is not None and self._streaming:
+                self._sampler.offer(unit, self._seq)
             self._offer(unit)
 
     def _offer(self, unit: AccessUnit) -> None:

@@ -29,6 +29,7 @@ from vigil_capture.access_units import AccessUnit, KeyframeGate
 from vigil_capture.buffer import DropOldestBuffer
 from vigil_capture.config import CaptureConfig
 from vigil_capture.edge_encoder import EdgeEncoder, EncoderError
+from vigil_capture.edge_motion import EdgeMotion, MotionInputError
 from vigil_capture.images import Image
 from vigil_capture.pacing import Pacer
 from vigil_capture.processing import EncodeError, encode_jpeg, envelope, h264_envelope, prepare_frame
@@ -76,9 +77,11 @@ class CapturePipeline:
         stats: CaptureStats | None = None,
         clock: Callable[[], float] = time.monotonic,
         encoder: EdgeEncoder | None = None,
+        motion: EdgeMotion | None = None,
     ) -> None:
         self.source = source
         self.encoder = encoder  # None: JPEG
+        self.motion = motion  # measured here, on the raw picture (vigil_capture.edge_motion)
         self._gate = KeyframeGate()
         self._last_encoded_ns: int | None = None
         self.sink = sink
@@ -215,6 +218,8 @@ class CapturePipeline:
         snapshot = self._take_snapshot()
         if not (self._streaming or snapshot):
             return
+        if self._streaming and self.motion is not None and self.motion.due(capture_ns):
+            self._measure_motion(self.motion, image, seq, capture_ns)
         config = self._config
         try:
             frame = prepare_frame(image, config, datetime.fromtimestamp(capture_ns / 1e9).astimezone())
@@ -224,6 +229,13 @@ class CapturePipeline:
             return
         if self._buffer.put(GrabbedFrame(seq, capture_ns, frame, config.quality)) is not None:
             self.stats.dropped()
+
+    def _measure_motion(self, motion: EdgeMotion, image: Image, seq: int, capture_ns: int) -> None:
+        try:
+            motion.observe_bgr(image, seq, capture_ns)
+        except (MotionInputError, cv2.error, ValueError) as exc:
+            motion.counters.failed += 1
+            self._log.warning("motion", "motion sample skipped: %s", exc)
 
     # --- publish thread -------------------------------------------------------------------
     def _publish_loop(self) -> None:

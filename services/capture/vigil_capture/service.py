@@ -21,6 +21,7 @@ from vigil_capture.access_units import EncodedSource
 from vigil_capture.commands import CommandEffect, CommandRejected, decide, parse_command
 from vigil_capture.config import CaptureConfig, ConfigureError
 from vigil_capture.edge_encoder import EdgeEncoder
+from vigil_capture.edge_motion import EdgeMotion
 from vigil_capture.passthrough import PassthroughPipeline
 from vigil_capture.pipeline import CapturePipeline
 from vigil_capture.reports import build_heartbeat, build_state
@@ -29,7 +30,7 @@ from vigil_capture.sources import Source
 from vigil_capture.stats import CaptureStats, RateMeter
 from vigil_common.bus.mqtt import MqttBus, Will
 from vigil_common.contract.ids import require_camera_id
-from vigil_common.contract.messages import OFFLINE, ONLINE
+from vigil_common.contract.messages import OFFLINE, ONLINE, MotionConfig, MotionScore
 from vigil_common.contract.topics import Topics
 from vigil_common.runtime.logsetup import RateLimitedLog
 
@@ -53,6 +54,7 @@ class ServiceOptions:
     autostart: bool = True
     max_inflight: int = 8
     buffer_size: int = 3
+    edge_motion: bool = True
 
     def __post_init__(self) -> None:
         require_camera_id(self.camera_id)
@@ -85,14 +87,18 @@ class CaptureService:
         )
         self.sink = MqttFrameSink(self.bus, self.topics.frame(self.camera_id), options.max_inflight)
         self.bus.on_publish = self.sink.on_publish
+        self._motion_topic = self.topics.motion_score(self.camera_id)
+        self.motion = EdgeMotion(self._publish_motion, enabled=options.edge_motion)
         self.pipeline: CapturePipeline | PassthroughPipeline
         if isinstance(source, EncodedSource):
             self.pipeline = PassthroughPipeline(source, self.sink, config, streaming=options.autostart,
-                                                stats=self.stats)
+                                                stats=self.stats, motion=self.motion)
         else:
             self.pipeline = CapturePipeline(source, self.sink, config, streaming=options.autostart,
-                                            buffer_size=options.buffer_size, stats=self.stats, encoder=encoder)
+                                            buffer_size=options.buffer_size, stats=self.stats, encoder=encoder,
+                                            motion=self.motion)
         self.bus.subscribe(self.topics.command(self.camera_id), 1, self._on_command)
+        self.bus.subscribe(self.topics.motion_config(self.camera_id), 1, self._on_motion_config)
         self._lock = threading.Lock()
         self._last_request_id = ""
         self._state_dirty = threading.Event()
@@ -207,7 +213,27 @@ class CaptureService:
         if info.rc != mqtt.MQTT_ERR_SUCCESS:
             self._log.warning(f"publish:{topic}", "cannot publish to %s: %s", topic, mqtt.error_string(info.rc))
 
+    def _publish_motion(self, score: MotionScore) -> None:
+        """A motion sample (QoS 0: a lost one is replaced by the next within a second)."""
+        if not self.bus.connected.is_set():
+            return
+        info = self.bus.publish(self._motion_topic, score.model_dump_json(), qos=0, retain=False)
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            self._log.warning("publish:motion", "cannot publish a motion score: %s", mqtt.error_string(info.rc))
+
     # --- incoming -------------------------------------------------------------------------
+    def _on_motion_config(self, msg: mqtt.MQTTMessage) -> None:
+        """The server's retained motion settings; an empty payload (camera removed) means defaults."""
+        try:
+            config = MotionConfig() if not msg.payload else MotionConfig.model_validate_json(msg.payload)
+        except ValueError as exc:
+            self._log.warning("bad_motion_config", "ignoring motion settings: %s", str(exc).splitlines()[0])
+            return
+        except Exception:  # a handler exception would kill paho's network thread
+            log.exception("unexpected error handling motion settings")
+            return
+        self.motion.configure(config)
+
     def _on_command(self, msg: mqtt.MQTTMessage) -> None:
         try:
             self._handle_command(msg)

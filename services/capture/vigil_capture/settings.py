@@ -16,6 +16,8 @@ variable                 flag                       default
 ``VIGIL_LOCATION``       ``--location``             (empty)
 ``VIGIL_OVERLAY``        ``--no-overlay``           true
 ``VIGIL_AUTOSTART``      ``--no-autostart``         true
+``VIGIL_EDGE_MOTION``    ``--no-motion``            true (measure motion here; the server's
+                                                    ``motion_config`` says how)
 ``VIGIL_HEARTBEAT_S``    ``--heartbeat-s``          5
 ``VIGIL_MQTT_URL``       ``--mqtt-url``             (shared ``Settings``)
 ``VIGIL_TOPIC_PREFIX``   ``--topic-prefix``         (shared ``Settings``)
@@ -50,6 +52,7 @@ class CaptureSettings(BaseSettings):
     location: str = Field(default="", max_length=128)
     overlay: bool = True
     autostart: bool = True
+    edge_motion: bool = True
     heartbeat_s: float = Field(default=5.0, gt=0, le=3600)
     max_inflight: int = Field(default=8, ge=1, le=1024)
     buffer_size: int = Field(default=3, ge=1, le=64)

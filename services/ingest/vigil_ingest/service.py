@@ -20,9 +20,17 @@ from vigil_common.runtime.counters import Counters
 from vigil_common.runtime.lifecycle import StopSignal
 from vigil_common.runtime.logsetup import RateLimitedLog
 from vigil_common.runtime.settings import Settings
+from vigil_ingest.motion_writer import MotionWriter
 from vigil_ingest.redis_writer import StreamWriter
 from vigil_ingest.registry import Registry
-from vigil_ingest.validate import FrameLimits, Rejected, validate_frame, validate_heartbeat, validate_status
+from vigil_ingest.validate import (
+    FrameLimits,
+    Rejected,
+    validate_frame,
+    validate_heartbeat,
+    validate_motion_score,
+    validate_status,
+)
 from vigil_ingest.window_closer import WindowCloser
 
 log = logging.getLogger(__name__)
@@ -51,6 +59,7 @@ class IngestService:
         self.registry = Registry(make_sessionmaker(self.engine))
         self.writer = StreamWriter(self.redis, self.counters, segment_seconds=settings.segment_seconds,
                                    buffer_s=settings.stream_buffer_s)
+        self.motion = MotionWriter(self.redis, self.counters)
         self.closer = WindowCloser(self.redis, self.counters, segment_seconds=settings.segment_seconds,
                                    grace_s=settings.segment_grace_s)
         self.presence = Presence(settings, SERVICE, client_id=f"vigil-ingest-{self.instance}")
@@ -67,6 +76,7 @@ class IngestService:
 
         self.bus.subscribe(maybe_shared(CameraTopic.FRAME), 0, self.on_frame)
         self.bus.subscribe(maybe_shared(CameraTopic.HEARTBEAT), 1, self.on_heartbeat)
+        self.bus.subscribe(maybe_shared(CameraTopic.MOTION_SCORE), 0, self.on_motion_score)
         self.bus.subscribe(self.topics.all_cameras(CameraTopic.STATUS), 1, self.on_status)
         self._stop = threading.Event()
 
@@ -111,6 +121,20 @@ class IngestService:
         self.counters.inc("vigil_ingest_heartbeats_total", camera=camera_id)
         self.registry.heartbeat(hb)
 
+    def on_motion_score(self, msg: mqtt.MQTTMessage) -> None:
+        camera_id = self._camera_of(msg)
+        if camera_id is None:
+            return
+        try:
+            score = validate_motion_score(msg.payload, time.time_ns(), self.limits)
+        except Rejected as exc:
+            self.reject(exc.reason, msg.topic, str(exc))
+            return
+        if self.registry.is_disabled(camera_id):
+            self.counters.inc("vigil_ingest_dropped_total", camera=camera_id, reason="disabled")
+            return
+        self.motion.submit(camera_id, score)
+
     def on_status(self, msg: mqtt.MQTTMessage) -> None:
         camera_id = self._camera_of(msg)
         if camera_id is None:
@@ -130,11 +154,12 @@ class IngestService:
 
     def healthy(self) -> bool:
         return (self.bus.connected.is_set() and self.writer.healthy and self.registry.healthy
-                and self.closer.healthy)
+                and self.closer.healthy)  # the motion writer's Redis is the frame writer's
 
     def start(self) -> None:
         self.registry.start()
         self.writer.start()
+        self.motion.start()
         self.closer.start()
         self.bus.start()
 
@@ -143,6 +168,7 @@ class IngestService:
         log.info("stopping ingest")
         self.presence.stop()
         self.writer.stop()
+        self.motion.stop()
         self.closer.stop()
         self.registry.stop()
         self.flush_metrics()

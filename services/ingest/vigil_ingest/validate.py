@@ -11,7 +11,7 @@ from vigil_common.contract import envelope, h264
 from vigil_common.contract.envelope import Codec, EnvelopeError, Header
 from vigil_common.contract.errors import ReasonedError
 from vigil_common.contract.jpeg import JpegError, jpeg_dimensions, looks_like_jpeg
-from vigil_common.contract.messages import Heartbeat, parse_status
+from vigil_common.contract.messages import Heartbeat, MotionScore, parse_status
 
 H264_START_CODES = (b"\x00\x00\x00\x01", b"\x00\x00\x01")
 
@@ -137,3 +137,28 @@ def validate_status(payload: bytes) -> str:
         return parse_status(payload)
     except (UnicodeDecodeError, ValueError) as exc:
         raise Rejected("bad_status", "status must be 'online' or 'offline'") from exc
+
+
+MAX_MOTION_SCORE_BYTES = 1024
+
+
+def validate_motion_score(payload: bytes, arrival_ns: int, limits: FrameLimits) -> MotionScore:
+    """A camera's motion sample (docs/protocol.md#motion-at-the-edge). A capture time far from the
+    arrival time (a camera clock that is off) is replaced by the arrival time, as for frames."""
+    if len(payload) > MAX_MOTION_SCORE_BYTES:
+        raise Rejected("motion_score_too_large", f"motion score larger than {MAX_MOTION_SCORE_BYTES} bytes")
+    try:
+        doc = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise Rejected("motion_score_not_json", f"motion score is not JSON: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise Rejected("motion_score_not_object", "motion score is not a JSON object")
+    try:
+        score = MotionScore.model_validate(doc)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise Rejected("motion_score_schema", f"motion score field {where}: {first['msg']}") from exc
+    if abs(score.capture_ns - arrival_ns) > limits.clock_skew_ns:
+        score = score.model_copy(update={"capture_ns": arrival_ns})
+    return score

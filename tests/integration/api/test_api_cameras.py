@@ -241,7 +241,7 @@ def test_snapshot_is_the_newest_jpeg(
 def test_patch_sets_recording_mode_and_motion_settings(
     api: Api, factory: sessionmaker[Session], admin: dict[str, str]
 ) -> None:
-    from vigil_recorder.motion.detect import Rect, parse_mask
+    from vigil_common.motion.detect import Rect, parse_mask
 
     add_camera(factory, "cam1")
     body = {"record_mode": "motion", "motion_sensitivity": 0.8, "motion_mask": [[0, 0, 0.5, 0.25]]}

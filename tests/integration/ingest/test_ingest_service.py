@@ -165,3 +165,40 @@ def test_two_ingest_processes_enqueue_each_window_once(settings: Settings, publi
     finally:
         one.stop()
         two.stop()
+
+
+def test_motion_scores_reach_their_stream_and_bad_ones_are_counted(settings: Settings, publisher: mqtt.Client) -> None:
+    """A camera's motion samples (docs/protocol.md#motion-at-the-edge) through ingest to Redis."""
+    from vigil_common.contract.streams import motion_from_fields
+
+    r = redis.Redis.from_url(settings.redis_url)
+    t = Topics(settings.topic_prefix)
+    svc = start_ingest(settings)
+    try:
+        now = time.time_ns()
+        good = [b'{"seq": %d, "capture_ns": %d, "score": %s, "hot": %s}' % (i, now + i, s, h)
+                for i, (s, h) in enumerate([(b"0", b"false"), (b"0.25", b"true"), (b"1", b"true")])]
+        skewed = b'{"seq": 9, "capture_ns": 1000000000, "score": 0.5, "hot": true}'  # a Pi without a clock
+        bad = [b"{broken", b"[1, 2]", b'{"seq": 1, "capture_ns": 5, "score": 1.5, "hot": true}',
+               b'{"seq": 1, "capture_ns": 5, "score": 0.1, "hot": "yes"}', b'{"seq": 1}', b"x" * 2000]
+        for payload in [good[0], *bad, good[1], skewed, good[2]]:
+            pub(publisher, t.motion_score("mcam"), payload)
+        pub(publisher, f"{settings.topic_prefix}/cameras/BAD/motion_score", good[0])
+        stream = keys.motion_stream("mcam")
+        wait_for(lambda: r.xlen(stream) == 4, what="4 motion scores")
+        entries = [motion_from_fields(i, f) for i, f in r.xrange(stream)]
+        assert [(e.seq, e.score, e.hot) for e in entries] == [(0, 0.0, False), (1, 0.25, True), (9, 0.5, True),
+                                                               (2, 1.0, True)]
+        assert entries[0].capture_ns == now and entries[1].capture_ns == now + 1
+        assert abs(entries[2].capture_ns - now) < 60 * 10**9  # retimed to its arrival
+        assert 0 < r.pttl(stream) <= 120_000
+        svc.flush_metrics()
+        metrics = {k.decode(): int(v) for k, v in r.hgetall(keys.metrics_hash("ingest")).items()}
+        for reason in ("motion_score_not_json", "motion_score_not_object", "motion_score_schema",
+                       "motion_score_too_large", "bad_topic"):
+            assert metrics.get(f'vigil_ingest_rejected_total{{reason="{reason}"}}', 0) >= 1, reason
+        assert metrics.get('vigil_ingest_rejected_total{reason="motion_score_schema"}') == 3
+        assert metrics.get('vigil_ingest_motion_scores_total{camera="mcam"}') == 4
+        assert svc.bus.connected.is_set()
+    finally:
+        svc.stop()

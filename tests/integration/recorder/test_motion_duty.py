@@ -27,6 +27,7 @@ from tests.integration.support.api import add_camera
 from vigil_common.bus.mqtt import MqttBus, parse_mqtt_url
 from vigil_common.contract import keys, streams
 from vigil_common.contract.envelope import Codec, Frame
+from vigil_common.contract.messages import MotionConfig
 from vigil_common.contract.topics import Topics
 from vigil_common.db.engine import make_engine, make_sessionmaker
 from vigil_common.db.models import Camera, MotionEvent
@@ -102,6 +103,11 @@ class Rig:
         fr = Frame(Codec.JPEG, True, 0, (self.now_ms - 40) * 1_000_000, 320, 240, picture(square_x))
         self.ctx.redis.xadd(keys.frames_stream(cam), streams.to_fields(fr), id=f"{self.now_ms}-0")  # type: ignore[arg-type]
 
+    def score(self, cam: str, score: float, hot: bool) -> None:
+        """XADD a motion score measured by the camera (as ingest writes it) at the current time."""
+        fields = streams.motion_fields(0, (self.now_ms - 40) * 1_000_000, score, hot)
+        self.ctx.redis.xadd(keys.motion_stream(cam), fields, id=f"{self.now_ms}-0")  # type: ignore[arg-type]
+
     def tick(self, cams: dict[str, int | None], runner: MotionRunner | None = None) -> None:
         """Advance half a second: a frame per camera (square position or None), then one run."""
         self.now_ms += STEP_MS
@@ -130,6 +136,7 @@ def rig(settings: Settings) -> Iterator[Rig]:
     sub.on_message = on_message
     sub.connect(addr.host, addr.port)
     sub.subscribe(f"{settings.topic_prefix}/cameras/+/motion", qos=1)
+    sub.subscribe(f"{settings.topic_prefix}/cameras/+/motion_config", qos=1)
     sub.loop_start()
     bus.start()
     assert bus.wait_connected(10)
@@ -283,3 +290,83 @@ def test_motion_only_decision_keeps_when_the_database_is_down(rig: Rig) -> None:
     down = make_sessionmaker(make_engine("postgresql://postgres@127.0.0.1:1/none", pool_pre_ping=False))
     decision = keep_window(down, rig.ctx.redis, rig.settings, "cam1", 0, 2000)
     assert decision.action is Action.KEEP and "kept to be safe" in decision.reason
+
+
+# --- cameras that measure motion themselves (docs/protocol.md#motion-at-the-edge) -----------------
+
+
+def edge_tick(rig: Rig, cam: str, score: float | None, hot: bool = False) -> None:
+    """Half a second: a frame (still scene) and, unless ``score`` is None, the camera's score."""
+    rig.now_ms += STEP_MS
+    rig.frame(cam)
+    if score is not None:
+        rig.score(cam, score, hot)
+    rig.runner.run(rig.ctx)
+
+
+def test_scores_from_the_camera_make_events_and_nothing_is_decoded(rig: Rig) -> None:
+    add_camera(rig.sessions, "edge1", motion_mask="[[0.5, 0, 0.5, 1]]")
+    with rig.sessions.begin() as db:
+        db.execute(update(Camera).where(Camera.id == "edge1").values(motion_sensitivity=0.8))
+    for _ in range(6):
+        edge_tick(rig, "edge1", 0.0)
+    first_hot_ms = rig.now_ms + STEP_MS
+    for _ in range(6):
+        edge_tick(rig, "edge1", 0.05, hot=True)  # the frames show a still scene: only the score says motion
+    last_hot_ms = rig.now_ms
+    [ev] = rig.events("edge1")
+    assert ev.start == datetime.fromtimestamp((first_hot_ms - 40) / 1000, UTC) and ev.end is None
+    assert ev.thumbnail_path and cv2.imread(str(rig.settings.data_dir / ev.thumbnail_path)) is not None
+    wait_for(lambda: rig.broker.payloads(rig.topic("edge1")) == ["OFF", "ON"], what="ON")
+    for _ in range(24):
+        edge_tick(rig, "edge1", 0.0)
+    [ev] = rig.events("edge1")
+    assert ev.end == datetime.fromtimestamp((last_hot_ms - 40) / 1000, UTC)
+    assert ev.score == pytest.approx(0.05)
+    wait_for(lambda: rig.broker.payloads(rig.topic("edge1")) == ["OFF", "ON", "OFF"], what="OFF")
+    cm = rig.runner.cameras["edge1"]
+    assert rig.runner.cpu.samples == 0 and cm.edge_samples == 36  # measured by the camera, not here
+    # The camera was told how to measure: the registry's sensitivity and mask, the server's rest.
+    topic = Topics(rig.settings.topic_prefix).motion_config("edge1")
+    config = MotionConfig.model_validate_json(rig.broker.retained(topic))
+    assert config == MotionConfig(enabled=True, sensitivity=0.8, min_area=rig.settings.motion_min_area,
+                                  sample_fps=rig.settings.motion_sample_fps, mask=[[0.5, 0.0, 0.5, 1.0]])
+    progress = read_progress(rig.ctx.redis, "edge1")
+    assert progress is not None and progress.capture_ms == rig.now_ms - 40
+
+
+def test_a_camera_that_stops_scoring_is_measured_here_again(rig: Rig) -> None:
+    add_camera(rig.sessions, "edge2")
+    for _ in range(4):
+        edge_tick(rig, "edge2", 0.0)
+    assert rig.runner.cpu.samples == 0
+    for _ in range(12):  # no scores for 6 s (older capture, --no-motion): frames are decoded again
+        edge_tick(rig, "edge2", None)
+    assert rig.runner.cpu.samples > 0
+    for i in range(6):
+        rig.tick({"edge2": 20 + 40 * i})
+    assert len(rig.events("edge2")) == 1
+
+
+def test_stale_or_malformed_scores_are_skipped_and_settings_follow_the_registry(rig: Rig) -> None:
+    add_camera(rig.sessions, "edge3")
+    old = rig.now_ms - 60_000
+    for k in range(6):  # a minute old: a restarted recorder must not replay them as events
+        rig.ctx.redis.xadd(keys.motion_stream("edge3"), streams.motion_fields(0, old * 1_000_000, 0.5, True),
+                           id=f"{old + k * STEP_MS}-0")  # type: ignore[arg-type]
+    rig.ctx.redis.xadd(keys.motion_stream("edge3"), {b"score": b"not a number"}, id=f"{rig.now_ms}-0")
+    for _ in range(4):
+        edge_tick(rig, "edge3", 0.0)
+    assert rig.events("edge3") == [] and rig.runner.cameras["edge3"].edge_samples == 4
+    topic = Topics(rig.settings.topic_prefix).motion_config("edge3")
+    assert MotionConfig.model_validate_json(rig.broker.retained(topic)).sensitivity == rig.settings.motion_sensitivity
+    with rig.sessions.begin() as db:
+        db.execute(update(Camera).where(Camera.id == "edge3").values(motion_sensitivity=0.1))
+    rig.now_ms += 6_000  # past the registry refresh
+    edge_tick(rig, "edge3", 0.0)
+    wait_for(lambda: '"sensitivity":0.1' in (rig.broker.payloads(topic) or [""])[-1], what="new settings")
+    with rig.sessions.begin() as db:
+        db.execute(update(Camera).where(Camera.id == "edge3").values(enabled=False))
+    rig.now_ms += 6_000
+    edge_tick(rig, "edge3", 0.0)
+    wait_for(lambda: rig.broker.payloads(topic)[-1:] == [""], what="settings cleared for a disabled camera")

@@ -36,7 +36,7 @@ class CameraOut(BaseModel):
     motion_mask: list[list[float]] = Field(description="ignored rectangles [x, y, w, h] in fractions of the frame")
 
 
-MAX_MASK_RECTS = 64  # as the recorder's motion detector accepts
+MAX_MASK_RECTS = 64  # as the motion detector (vigil_common.motion.detect) accepts
 Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
 
 

@@ -26,8 +26,9 @@ class Rule:
 SERVICE_RULES: dict[str, tuple[Rule, ...]] = {
     "ingest": (Rule(READ, "{p}/cameras/+/frame"), Rule(READ, "{p}/cameras/+/heartbeat"),
                Rule(READ, "{p}/cameras/+/status"), Rule(READ, "{p}/cameras/+/state"),
-               Rule(READWRITE, "{p}/services/ingest/#")),
-    "recorder": (Rule(WRITE, "{p}/cameras/+/motion"), Rule(READWRITE, "{p}/services/recorder/#")),
+               Rule(READ, "{p}/cameras/+/motion_score"), Rule(READWRITE, "{p}/services/ingest/#")),
+    "recorder": (Rule(WRITE, "{p}/cameras/+/motion"), Rule(WRITE, "{p}/cameras/+/motion_config"),
+                 Rule(READWRITE, "{p}/services/recorder/#")),
     "api": (Rule(READ, "{p}/cameras/#"), Rule(WRITE, "{p}/cameras/+/command"), Rule(READ, "{p}/services/+/status"),
             Rule(READWRITE, "{p}/services/api/#")),
     "notifier": (Rule(READ, "{p}/cameras/+/heartbeat"), Rule(READ, "{p}/cameras/+/status"),
@@ -36,7 +37,8 @@ SERVICE_RULES: dict[str, tuple[Rule, ...]] = {
 }
 CAMERA_RULES = (Rule(WRITE, "{p}/cameras/{u}/frame"), Rule(WRITE, "{p}/cameras/{u}/heartbeat"),
                 Rule(READWRITE, "{p}/cameras/{u}/status"), Rule(WRITE, "{p}/cameras/{u}/state"),
-                Rule(READ, "{p}/cameras/{u}/command"))
+                Rule(READ, "{p}/cameras/{u}/command"), Rule(WRITE, "{p}/cameras/{u}/motion_score"),
+                Rule(READ, "{p}/cameras/{u}/motion_config"))
 
 
 def mosquitto_acl(prefix: str = "vigil") -> str:

@@ -49,6 +49,12 @@ def frames_stream(camera_id: str) -> str:
     return f"{PREFIX}:frames:{require_camera_id(camera_id)}"
 
 
+def motion_stream(camera_id: str) -> str:
+    """A camera's motion scores measured at the edge (ingest appends, the recorder's motion duty
+    reads); short: trimmed by length and expiring when the camera stops sending them."""
+    return f"{PREFIX}:motion:{require_camera_id(camera_id)}"
+
+
 def metrics_hash(service: str) -> str:
     """Counters a service publishes for the API's /metrics (HINCRBY, field = metric{labels})."""
     return f"{PREFIX}:metrics:{require_camera_id(service)}"

@@ -1,4 +1,5 @@
-"""JSON message models of the MQTT contract (docs/protocol.md#mqtt-contract): heartbeat, command, state, status."""
+"""JSON message models of the MQTT contract (docs/protocol.md#mqtt-contract): heartbeat, command, state,
+status, and motion measured at the edge (score, config)."""
 
 from __future__ import annotations
 
@@ -107,6 +108,45 @@ class CameraState(BaseModel):
     location: str
     updated_at: datetime
     last_request_id: str = ""
+
+
+# Motion measured by the camera (docs/protocol.md#motion-at-the-edge) ---------------------------
+MAX_MOTION_SAMPLE_FPS = 30.0
+MAX_MASK_RECTS = 64
+
+
+class MotionScore(BaseModel):
+    """Camera → server (QoS 0), one per motion sample: the changed fraction of the unmasked
+    picture at ``capture_ns`` and whether it reached the configured ``min_area`` (``hot``)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    seq: StrictInt = Field(ge=0, le=INT64_MAX)  # the sample's frame number (the VGF1 seq)
+    capture_ns: StrictInt = Field(gt=0, le=INT64_MAX)
+    score: Number = Field(ge=0, le=1)
+    hot: StrictBool
+
+
+class MotionConfig(BaseModel):
+    """Server → camera (QoS 1, retained on ``motion_config``): how the camera measures motion.
+    Sent by the recorder from the registry (per-camera sensitivity and mask) and the server's
+    ``VIGIL_MOTION_*`` settings; a camera without one measures with the same defaults."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    enabled: StrictBool = True
+    sensitivity: Number = Field(default=0.5, ge=0, le=1)
+    min_area: Number = Field(default=0.002, gt=0, le=1)
+    sample_fps: Number = Field(default=2.0, gt=0, le=MAX_MOTION_SAMPLE_FPS)
+    mask: list[list[Number]] = Field(default_factory=list, max_length=MAX_MASK_RECTS)
+
+    @field_validator("mask")
+    @classmethod
+    def _rects(cls, v: list[list[float]]) -> list[list[float]]:
+        for rect in v:
+            if len(rect) != 4:
+                raise ValueError("each mask rectangle is [x, y, w, h] in fractions of the frame")
+        return v
 
 
 def parse_status(payload: bytes) -> str:

@@ -11,11 +11,16 @@ segment windows are cut on it, which puts every frame in exactly one window. Fie
     kf     1 if keyframe else 0
     w, h   dimensions (ascii int)
     data   the payload bytes (JPEG, or H.264 Annex B)
+
+Motion scores measured by a camera go to their own short stream, ``keys.motion_stream(id)``
+(entry id = arrival time; fields ``seq``, ``t`` capture ns, ``score`` 0..1, ``hot`` 1/0):
+:func:`motion_fields` / :func:`motion_from_fields`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from vigil_common.contract import keys
@@ -56,6 +61,37 @@ def from_fields(fields: Mapping[bytes, bytes]) -> Frame:
         height=int(fields[keys.F_HEIGHT]),
         payload=bytes(fields[keys.F_DATA]),
     )
+
+
+F_MOTION_SCORE = b"score"
+F_MOTION_HOT = b"hot"
+
+
+@dataclass(frozen=True, slots=True)
+class MotionEntry:
+    """A motion score as stored: ``arrival_ms`` from the entry id."""
+
+    entry_id: str
+    arrival_ms: int
+    seq: int
+    capture_ns: int
+    score: float
+    hot: bool
+
+
+def motion_fields(seq: int, capture_ns: int, score: float, hot: bool) -> dict[bytes, bytes]:
+    return {keys.F_SEQ: b"%d" % seq, keys.F_CAPTURE_NS: b"%d" % capture_ns,
+            F_MOTION_SCORE: repr(float(score)).encode(), F_MOTION_HOT: b"1" if hot else b"0"}
+
+
+def motion_from_fields(entry_id: bytes | str, fields: Mapping[bytes, bytes]) -> MotionEntry:
+    """Raises ``KeyError``/``ValueError`` on an entry that is not a motion score."""
+    eid = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+    score = float(fields[F_MOTION_SCORE])
+    if not 0.0 <= score <= 1.0:
+        raise ValueError(f"motion score {score} outside 0..1")
+    return MotionEntry(eid, stream_id_ms(eid), int(fields[keys.F_SEQ]), int(fields[keys.F_CAPTURE_NS]), score,
+                       fields.get(F_MOTION_HOT, b"0") == b"1")
 
 
 def arrival_ms(entry_id: bytes | str) -> int:

@@ -17,6 +17,8 @@ class CameraTopic(StrEnum):
     COMMAND = "command"
     STATE = "state"
     MOTION = "motion"
+    MOTION_SCORE = "motion_score"  # camera -> server: motion measured at the edge
+    MOTION_CONFIG = "motion_config"  # server -> camera, retained: how to measure it
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +57,12 @@ class Topics:
 
     def motion(self, camera_id: str) -> str:
         return self.camera(camera_id, CameraTopic.MOTION)
+
+    def motion_score(self, camera_id: str) -> str:
+        return self.camera(camera_id, CameraTopic.MOTION_SCORE)
+
+    def motion_config(self, camera_id: str) -> str:
+        return self.camera(camera_id, CameraTopic.MOTION_CONFIG)
 
     def service_status(self, name: str) -> str:
         return f"{self.prefix}/services/{require_camera_id(name)}/status"

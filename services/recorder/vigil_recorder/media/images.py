@@ -22,6 +22,7 @@ from av.video.reformatter import ColorRange
 
 from vigil_common.contract import h264
 from vigil_common.contract.envelope import Codec, Frame
+from vigil_common.motion.detect import shrink
 
 MAX_LOWRES = 3  # libavcodec's mjpeg decoder scales by 1/2, 1/4 or 1/8
 THUMBNAIL_WIDTH = 320
@@ -75,22 +76,6 @@ def luma(frame: VideoFrame) -> np.ndarray:
     plane = frame.planes[0]
     rows = np.frombuffer(memoryview(plane), np.uint8).reshape(plane.height, plane.line_size)
     return np.array(rows[:, : plane.width], dtype=np.uint8)
-
-
-def shrink(image: np.ndarray, target_width: int) -> np.ndarray:
-    """Block-average a 2-D uint8 image by the integer factor that keeps it at least
-    ``target_width`` wide (no resampling library needed; sums in int32)."""
-    factor = max(1, image.shape[1] // max(1, target_width))
-    if factor == 1:
-        return image
-    h = (image.shape[0] // factor) * factor
-    w = (image.shape[1] // factor) * factor
-    if h == 0:
-        return image
-    blocks = image[:h, :w].astype(np.int32).reshape(h // factor, factor, w // factor, factor)
-    total = blocks.sum(axis=(1, 3))
-    area = factor * factor
-    return ((total + area // 2) // area).astype(np.uint8)
 
 
 def small_luma(frame: Frame, target_width: int) -> np.ndarray:

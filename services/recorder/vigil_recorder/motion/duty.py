@@ -1,14 +1,22 @@
 """The motion detection duty: every ``1 / VIGIL_MOTION_SAMPLE_FPS`` seconds, each enabled
-camera's newest frame is decoded small and fed to its detector and on/off state machine.
+camera's motion samples are fed to its on/off state machine.
 
-Per camera and run (one pipelined ``XREVRANGE`` covers all cameras):
+Cameras measure motion themselves (``vigil capture``, docs/protocol.md#motion-at-the-edge): their
+scores arrive in ``vigil:motion:{id}`` and nothing is decoded here. The duty tells each camera
+how to measure with a retained ``motion_config`` (the registry's sensitivity and mask, the
+``VIGIL_MOTION_*`` settings), sent when the camera appears or its settings change. A camera
+that sends no scores (a bare-JPEG ESP32-CAM, ``--no-motion``, an older capture) is measured
+here instead. Per camera and run (one pipelined ``XREVRANGE`` and ``XRANGE`` cover all cameras):
 
-- a frame not seen before and not stale is decoded to ~160 px grey (JPEG: reduced-size
+- scores not seen before and not stale drive the tracker in order; a camera that sent one in
+  the last few seconds is in *edge* mode, and a run without a new score only ticks its tracker;
+- otherwise a frame not seen before and not stale is decoded to ~160 px grey (JPEG: reduced-size
   decode, ≈ 1-2 ms at 720p; H.264: only the newest IDR picture, so such cameras are sampled
-  at their keyframe rate at most) and measured (:mod:`vigil_recorder.motion.detect`);
+  at their keyframe rate at most) and measured (:mod:`vigil_common.motion.detect`);
 - the measurement drives :class:`~vigil_recorder.motion.state.MotionTracker`; when no new
   frame came the tracker still ticks, so an event ends when a camera stops sending;
-- an event start writes its thumbnail, inserts a ``motion_events`` row (``end`` NULL) and
+- an event start writes its thumbnail (an edge camera's newest decodable frame: one decode
+  per event, and one more for the peak at its end), inserts a ``motion_events`` row (``end`` NULL) and
   publishes a retained ``ON``; its end sets ``end`` and the peak score, replaces the
   thumbnail with the peak frame, and publishes ``OFF``;
 - the camera's :class:`~vigil_recorder.segment.motion_gate.Progress` goes to Redis for the
@@ -32,15 +40,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from vigil_common.contract import keys
 from vigil_common.contract.envelope import Codec, Frame
-from vigil_common.contract.streams import redis_now_ms
+from vigil_common.contract.messages import MotionConfig
+from vigil_common.contract.streams import MotionEntry, motion_from_fields, redis_now_ms
+from vigil_common.contract.topics import Topics
 from vigil_common.db.models import Camera
-from vigil_common.runtime.settings import Settings
-from vigil_recorder.duties import Duty, DutyContext
-from vigil_recorder.frame_buffer import Latest, newest_entries, newest_keyframe
-from vigil_recorder.media.images import ImageError, small_luma
-from vigil_recorder.motion import events
-from vigil_recorder.motion.detect import (
+from vigil_common.motion.detect import (
     WORK_WIDTH,
     DetectorConfig,
     MaskError,
@@ -49,6 +55,11 @@ from vigil_recorder.motion.detect import (
     parse_mask,
     threshold_for,
 )
+from vigil_common.runtime.settings import Settings
+from vigil_recorder.duties import Duty, DutyContext
+from vigil_recorder.frame_buffer import Latest, newest_entries, newest_keyframe
+from vigil_recorder.media.images import ImageError, small_luma
+from vigil_recorder.motion import events
 from vigil_recorder.motion.state import MotionTracker, Sample, Step, TrackerConfig
 from vigil_recorder.segment.motion_gate import PROGRESS_TTL_S, Progress, progress_key, read_progress
 
@@ -62,6 +73,7 @@ BACKGROUND_TIME_CONSTANT_S = 5.0
 MIN_QUIET_S = 2.0
 MIN_STALE_MS = 5_000
 ERROR_LOG_EVERY_MS = 60_000
+EDGE_READ_MAX = 64  # scores read per camera and run (2 per second are expected)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +99,10 @@ class CameraMotion:
     peak_frame: Frame | None = None  # the peak's frame, when it is not the thumbnail yet
     announced: bool = False
     last_error_ms: int = -ERROR_LOG_EVERY_MS
+    edge_after: str | None = None  # newest motion score read (stream entry id)
+    edge_until_ms: int = 0  # the camera measures motion itself until then (unless it sends again)
+    edge_samples: int = 0
+    sent_config: MotionConfig | None = None  # the retained motion_config last published
 
 
 @dataclass
@@ -116,6 +132,21 @@ def detector_config(settings: Settings, sensitivity: float | None) -> DetectorCo
         threshold=threshold_for(settings.motion_sensitivity if sensitivity is None else sensitivity),
         min_area=settings.motion_min_area,
         learn_rate=learn_rate_for(1.0 / settings.motion_sample_fps, BACKGROUND_TIME_CONSTANT_S),
+    )
+
+
+def edge_config(settings: Settings, config: CameraConfig) -> MotionConfig:
+    """What the camera is told to measure with (its retained ``motion_config``)."""
+    try:
+        mask = [[r.x, r.y, r.w, r.h] for r in parse_mask(config.mask)]
+    except MaskError:
+        mask = []
+    return MotionConfig(
+        enabled=settings.motion_enabled,
+        sensitivity=settings.motion_sensitivity if config.sensitivity is None else config.sensitivity,
+        min_area=settings.motion_min_area,
+        sample_fps=settings.motion_sample_fps,
+        mask=mask,
     )
 
 
@@ -156,11 +187,18 @@ class MotionRunner:
             self._configs = load_cameras(ctx.sessions)
             self._sync_cameras(ctx, self._configs)
             self._cameras_due_ms = now_ms + CAMERA_REFRESH_MS
-        ids = [c.camera_id for c in self._configs]
-        for cam, newest in newest_entries(ctx.redis, ids).items():
-            cm = self.cameras[cam]
+        self._publish_configs(ctx)
+        scores = self._read_scores(ctx, now_ms)
+        for cam, cm in self.cameras.items():
+            if cam in scores:
+                cm.edge_until_ms = now_ms + self._stale_ms()
+        # Only cameras measured here need their newest frame (an edge camera's is read only for a
+        # thumbnail): at 1080p that is the bulk of this duty's Redis traffic.
+        ids = [c.camera_id for c in self._configs if now_ms >= self.cameras[c.camera_id].edge_until_ms]
+        newest = newest_entries(ctx.redis, ids)
+        for cam, cm in self.cameras.items():
             try:
-                self._process(ctx, cm, newest, now_ms)
+                self._process(ctx, cm, newest.get(cam), now_ms, scores.get(cam, []))
             except (SQLAlchemyError, OSError, redis.RedisError) as exc:
                 self._log_error(cm, now_ms, "motion step failed: %s", exc)
                 if cm.tracker.active and cm.event_id is None:
@@ -192,6 +230,7 @@ class MotionRunner:
             cm = self.cameras.pop(cam)
             if cm.event_id is not None and cm.tracker.last_hot is not None:
                 self._end_event(ctx, cm, Step(ended=cm.tracker.last_hot, score=cm.tracker.score))
+            self._publish_config(ctx, cam, None)  # removed or disabled: the retained settings go
         for cam, config in wanted.items():
             known = self.cameras.get(cam)
             if known is None:
@@ -200,7 +239,48 @@ class MotionRunner:
                 known.config = config
                 known.detector = self._detector(config)
 
+    # --- telling the cameras how to measure --------------------------------------------------
+    def _publish_configs(self, ctx: DutyContext) -> None:
+        for cam, cm in self.cameras.items():
+            wanted = edge_config(self.settings, cm.config)
+            if cm.sent_config != wanted and self._publish_config(ctx, cam, wanted):
+                cm.sent_config = wanted
+
+    def _publish_config(self, ctx: DutyContext, cam: str, config: MotionConfig | None) -> bool:
+        """Retained ``motion_config`` (None: an empty retained message, clearing it)."""
+        payload = b"" if config is None else config.model_dump_json().encode()
+        try:
+            ctx.publish(Topics(self.settings.topic_prefix).motion_config(cam), payload, 1, True)
+        except (OSError, RuntimeError, ValueError) as exc:  # paho raises these when it cannot queue
+            log.warning("camera %s: motion settings not published (retried): %s", cam, exc)
+            return False
+        return True
+
     # --- sampling ------------------------------------------------------------------------
+    def _read_scores(self, ctx: DutyContext, now_ms: int) -> dict[str, list[MotionEntry]]:
+        """New motion scores per camera, oldest first (never older than the stale limit)."""
+        cams = list(self.cameras.values())
+        pipe = ctx.redis.pipeline(transaction=False)
+        oldest = now_ms - self._stale_ms()
+        for cm in cams:
+            low = f"({cm.edge_after}" if cm.edge_after is not None else str(max(0, oldest))
+            pipe.xrange(keys.motion_stream(cm.config.camera_id), min=low, max="+", count=EDGE_READ_MAX)
+        out: dict[str, list[MotionEntry]] = {}
+        for cm, rows in zip(cams, pipe.execute(), strict=True):
+            entries: list[MotionEntry] = []
+            for entry_id, fields in rows or []:
+                try:
+                    entry = motion_from_fields(entry_id, fields)
+                except (KeyError, ValueError) as exc:
+                    self._log_error(cm, now_ms, "motion score unreadable: %s", exc)
+                    continue
+                cm.edge_after = entry.entry_id
+                if entry.arrival_ms >= oldest:
+                    entries.append(entry)
+            if entries:
+                out[cm.config.camera_id] = entries
+        return out
+
     def _stale_ms(self) -> int:
         return max(MIN_STALE_MS, int(3000 / self.settings.motion_sample_fps))
 
@@ -217,10 +297,14 @@ class MotionRunner:
             return None
         return entry
 
-    def _process(self, ctx: DutyContext, cm: CameraMotion, newest: Latest | None, now_ms: int) -> None:
+    def _process(self, ctx: DutyContext, cm: CameraMotion, newest: Latest | None, now_ms: int,
+                 scores: Sequence[MotionEntry] = ()) -> None:
         if not cm.announced:
             events.publish_state(self.settings, ctx.publish, cm.config.camera_id, on=False)
             cm.announced = True
+        if now_ms < cm.edge_until_ms:
+            self._process_edge(ctx, cm, now_ms, scores)
+            return
         entry = self._next_sample(ctx, cm, newest, now_ms)
         step = None
         if entry is not None:
@@ -242,12 +326,34 @@ class MotionRunner:
             entry = None
         self._apply(ctx, cm, step, entry)
 
+    def _process_edge(self, ctx: DutyContext, cm: CameraMotion, now_ms: int, scores: Sequence[MotionEntry]) -> None:
+        """The camera measured motion itself: its scores drive the tracker, nothing is decoded
+        but the frame for a thumbnail."""
+        cm.last_entry = None  # if the scores stop, the frame path starts from the newest frame
+        for score in scores:
+            cm.sampled = (score.arrival_ms, score.capture_ns)
+            cm.edge_samples += 1
+            step = cm.tracker.observe(Sample(score.arrival_ms / 1000, score.capture_ns, score.score, score.hot))
+            frame = None
+            if (step.started is not None) or (step.peak and cm.event_id is not None):
+                frame = self._thumbnail_frame(ctx, cm.config.camera_id)
+            self._apply(ctx, cm, step, frame)
+        if not scores:
+            self._apply(ctx, cm, cm.tracker.idle(now_ms / 1000), None)
+
+    @staticmethod
+    def _thumbnail_frame(ctx: DutyContext, cam: str) -> Latest | None:
+        newest = newest_entries(ctx.redis, [cam]).get(cam)
+        if newest is None or newest.frame.codec != Codec.H264:
+            return newest
+        return newest_keyframe(ctx.redis, cam, newest_id=newest.entry_id)
+
     # --- events --------------------------------------------------------------------------
     def _apply(self, ctx: DutyContext, cm: CameraMotion, step: Step, entry: Latest | None) -> None:
         cam = cm.config.camera_id
-        if step.started is not None and entry is not None:
+        if step.started is not None:
             start = events.ns_to_datetime(step.started.capture_ns)
-            thumb = events.write_thumbnail(self.settings, cam, start, entry.frame)
+            thumb = None if entry is None else events.write_thumbnail(self.settings, cam, start, entry.frame)
             cm.event_id = events.open_event(ctx.sessions, cam, start, step.score, thumb)
             cm.event_start = start
             cm.peak_frame = None

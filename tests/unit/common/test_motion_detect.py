@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vigil_recorder.motion.detect import (
+from vigil_common.motion.detect import (
     DetectorConfig,
     MaskError,
     MotionDetector,

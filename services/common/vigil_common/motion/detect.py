@@ -1,4 +1,7 @@
-"""Motion detection on small grey images: pure numpy, no I/O, no clock.
+"""Motion detection on small grey images: pure numpy, no I/O, no clock. Shared by the camera
+(``vigil capture`` measures motion where the pixels are, see docs/protocol.md#motion-at-the-edge)
+and the recorder (cameras that do not measure it themselves, e.g. a bare-JPEG ESP32-CAM), so
+one camera scores the same wherever it is measured.
 
 Each sample (a camera's luma shrunk to about 160 px wide) is box-blurred, compared with a
 running background and thresholded:
@@ -102,6 +105,22 @@ def active_pixels(rects: Sequence[Rect], shape: tuple[int, int]) -> np.ndarray:
     return active
 
 
+def shrink(image: np.ndarray, target_width: int) -> np.ndarray:
+    """Block-average a 2-D uint8 image by the integer factor that keeps it at least
+    ``target_width`` wide (no resampling library needed; sums in int32)."""
+    factor = max(1, image.shape[1] // max(1, target_width))
+    if factor == 1:
+        return image
+    h = (image.shape[0] // factor) * factor
+    w = (image.shape[1] // factor) * factor
+    if h == 0:
+        return image
+    blocks = image[:h, :w].astype(np.int32).reshape(h // factor, factor, w // factor, factor)
+    total = blocks.sum(axis=(1, 3))
+    area = factor * factor
+    return ((total + area // 2) // area).astype(np.uint8)
+
+
 def box_blur(image: np.ndarray, radius: int) -> np.ndarray:
     """Mean over a ``(2r+1)²`` window (edges repeated), as int32, from running sums."""
     img = image.astype(np.int32)
@@ -149,6 +168,11 @@ class MotionDetector:
 
     def reset(self) -> None:
         self._background = None
+
+    def set_learn_rate(self, learn_rate: float) -> None:
+        """Change the background update per sample (a camera whose sample interval turned
+        out different from the one configured, e.g. sampled at its keyframes)."""
+        self._rate_q8 = max(1, min(FIXED_ONE, round(learn_rate * FIXED_ONE)))
 
     def process(self, gray: np.ndarray) -> Measurement:
         """Compare one 2-D uint8 image with the background, then learn it."""
