@@ -62,6 +62,12 @@ def launch_line(args: argparse.Namespace) -> str:
         # config-interval 0: SPS/PPS only in the SDP (sprop-parameter-sets) unless the encoder
         # repeats them; -1: before every IDR. Cameras do both, so both can be asked for.
         pay = f"rtph264pay name=pay0 pt=96 config-interval={args.config_interval}"
+        if args.drop_probability:
+            # Packet loss on the way: small RTP packets (a picture spans many) of which some never
+            # leave the server, so the client gets access units with holes (identity takes the
+            # payloader's name: the media factory streams what the element named pay0 outputs).
+            pay = (f"rtph264pay name=rtppay pt=96 mtu=400 config-interval={args.config_interval} ! "
+                   f"identity name=pay0 drop-probability={args.drop_probability}")
     return f"( {src} ! {caps} ! videoconvert ! {enc} ! {pay} )"
 
 
@@ -81,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="SPS/PPS only in the SDP, never before an IDR")
     parser.add_argument("--codec", choices=("h264", "h265"), default="h264")
     parser.add_argument("--pattern", default="ball")
+    parser.add_argument("--drop-probability", type=float, default=0.0, help="RTP packets lost on the way")
     parser.add_argument("--user", default="")
     parser.add_argument("--password", default="")
     args = parser.parse_args(argv)

@@ -130,7 +130,7 @@ class RtspServer:
 @pytest.fixture
 def rtsp_server(tmp_path: Path) -> Iterator[Callable[..., RtspServer]]:
     """Factory: ``rtsp_server(size=(w, h), alt_size=(w, h), fps=15, key_int=15, bframes=0,
-    inband_parameter_sets=True, codec="h264", user="", password="", bitrate=1024)``."""
+    inband_parameter_sets=True, codec="h264", user="", password="", bitrate=1024, drop_probability=0.0)``."""
     reason = unavailable_reason()
     if reason:
         pytest.skip(reason)
@@ -149,6 +149,7 @@ def rtsp_server(tmp_path: Path) -> Iterator[Callable[..., RtspServer]]:
         password: str = "",
         bitrate: int = 1024,
         path: str = "/stream",
+        drop_probability: float = 0.0,
     ) -> RtspServer:
         args = [
             "--size", f"{size[0]}x{size[1]}", "--alt-size", f"{alt_size[0]}x{alt_size[1]}", "--fps", str(fps),
@@ -156,6 +157,8 @@ def rtsp_server(tmp_path: Path) -> Iterator[Callable[..., RtspServer]]:
         ]  # fmt: skip
         if not inband_parameter_sets:
             args.append("--no-inband-parameter-sets")
+        if drop_probability:
+            args += ["--drop-probability", str(drop_probability)]
         port = free_port()
         server = RtspServer(port, path, args, tmp_path / f"rtsp-{port}.log", user, password)
         servers.append(server)

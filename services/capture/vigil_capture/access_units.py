@@ -26,6 +26,9 @@ class AccessUnit:
     capture_ns: int  # wall-clock capture time, ns since the epoch, monotonic per source
     width: int
     height: int
+    # Known to be incomplete (packets lost on the way): never sent; the sender drops it and every
+    # unit up to the next keyframe, as for a unit it dropped itself.
+    damaged: bool = False
 
 
 @runtime_checkable

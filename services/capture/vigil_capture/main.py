@@ -59,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
         "or jpeg (VIGIL_CODEC, default h264)")
     add("--gop-s", type=float, help="seconds between H.264 keyframes, 0.2-10 (VIGIL_GOP_S, default 2)")
     add("--crf", type=int, help="libx264 quality 0-51, lower is better (VIGIL_CRF, default 23)")
+    add("--rtsp-transport", choices=("tcp", "udp"),
+        help="RTSP over TCP (VIGIL_RTSP_TRANSPORT, default tcp) or UDP (packet loss is then detected and the "
+             "damaged frames dropped up to the next keyframe)")
     add("--name", help="camera name shown in the overlay (VIGIL_NAME, default the camera id)")
     add("--location", help="camera location shown in the overlay (VIGIL_LOCATION)")
     add("--no-overlay", dest="overlay", action="store_const", const=False, help="no time/name overlay")
@@ -101,7 +104,7 @@ def build_source(spec: SourceSpec, capture: CaptureSettings) -> Source | Encoded
     images, encoded here (``EdgeEncoder``) or as JPEG; an http(s) feed is usually MJPEG."""
     if capture.codec == "h264":
         if spec.kind is SourceKind.URL and str(spec.target).lower().startswith(("rtsp://", "rtsps://")):
-            return RtspPassthroughSource(str(spec.target))
+            return RtspPassthroughSource(str(spec.target), transport=capture.rtsp_transport)
         if spec.kind is SourceKind.PICAMERA:
             return PicameraH264Source(capture.width, capture.height, capture.fps or 30.0, gop_s=capture.gop_s)
     return make_source(spec, capture.width, capture.height)

@@ -163,6 +163,10 @@ class PassthroughPipeline:
             if not wanted:
                 self._in_gate.dropped()  # the stream resumes at a keyframe
                 return
+            if unit.damaged:  # packets lost on the way: this unit and its dependants cannot decode
+                self._in_gate.dropped()
+                self.stats.dropped()
+                return
             if len(self._queue) >= self._capacity:
                 self._in_gate.dropped()
                 self.stats.dropped()

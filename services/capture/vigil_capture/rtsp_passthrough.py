@@ -10,8 +10,16 @@ VGF1 codec-2 rules (docs/protocol.md) need is made true on the way:
   (``sprop-parameter-sets``, FFmpeg's extradata), or once. An IDR that lacks them gets the
   newest ones seen (in band, else from the extradata) inserted after its access unit delimiter.
 - **Keyframe** = an IDR slice in the access unit (the NAL types decide, not ``packet.is_keyframe``
-  alone), with SPS and PPS in band, in a packet FFmpeg did not mark corrupt: a unit damaged by
-  packet loss is forwarded as FFmpeg gives it but never flagged as a keyframe. After each
+  alone), with SPS and PPS in band.
+- **Packet loss.** Over RTSP/TCP (the default) nothing is lost on the way. Over UDP
+  (``--rtsp-transport udp``, for cameras that offer nothing else) FFmpeg's RTP reorder queue
+  reports each sequence gap ("RTP: missed N packets") while it assembles the access unit the
+  gap falls in; that unit, and one FFmpeg marks corrupt, is returned with ``damaged=True`` and
+  the pipeline drops it and every unit up to the next keyframe (counted as dropped), so no
+  access unit with a hole is ever recorded (the decoder would conceal it as smeared
+  macroblocks). PyAV has no public per-packet loss flag for this; the report is read from
+  FFmpeg's log through PyAV's public ``av.logging.Capture`` on the reading thread, and
+  ``tests/unit/capture/test_rtsp_passthrough.py`` fails if that message ever changes. After each
   (re)connection, units before the first keyframe are dropped (they cannot be decoded) and counted
   in :attr:`RtspPassthroughSource.skipped`.
 - **Size** is read from the SPS (:func:`vigil_capture.h264_sps.sps_dimensions`): a keyframe with
@@ -81,6 +89,7 @@ BFRAMES_MESSAGE = (
     "— turn B-frames off in the camera's encoder (GOP structure IP, or Baseline profile)"
 )
 MAX_NON_PICTURE_PACKETS = 16  # parameter-set-only packets skipped within one read()
+RTP_MISSED = "RTP: missed"  # FFmpeg's rtpdec.c warning for a sequence gap ("RTP: missed %d packets")
 
 
 # --- capture time ------------------------------------------------------------------------
@@ -391,6 +400,8 @@ class _Connection:
         cc = stream.codec_context
         self.forwarder = AnnexBForwarder(cc.extradata, cc.width or 0, cc.height or 0)
         self.started = False  # a keyframe has been forwarded on this connection
+        self.watch_loss = False  # read FFmpeg's RTP gap reports (UDP)
+        self.missed = False  # a gap was reported and no unit has carried it yet
         rate = stream.average_rate or stream.guessed_rate
         self.frame_ns = int(SECOND_NS / rate) if rate else None
 
@@ -402,6 +413,19 @@ class _Connection:
 
 
 Opener = Callable[[str, dict[str, str], tuple[float, float]], Any]
+
+
+def _watch_ffmpeg_warnings() -> None:
+    """Route FFmpeg's warnings through PyAV (off by default) so a reading thread can capture its
+    RTP gap reports; repeated identical reports must each arrive (PyAV folds repeats by default).
+    Other threads' FFmpeg warnings then reach Python logging as ``libav.*``: kept to errors."""
+    import av.logging
+
+    level = av.logging.get_level()
+    if level is None or level < av.logging.WARNING:
+        av.logging.set_level(av.logging.WARNING)
+    av.logging.set_skip_repeated(False)
+    logging.getLogger("libav").setLevel(logging.ERROR)
 
 
 def _av_open(url: str, options: dict[str, str], timeout: tuple[float, float]) -> Any:
@@ -447,7 +471,8 @@ class RtspPassthroughSource:
         self.capture_clock = CaptureClock(wall)
         self.reconnects = 0
         self.skipped = 0  # units dropped before a connection's first keyframe
-        self.corrupt = 0  # units FFmpeg marked corrupt (forwarded, never as keyframes)
+        self.corrupt = 0  # units FFmpeg marked corrupt
+        self.damaged = 0  # units returned as damaged (corrupt, or RTP packets missed)
         self.width = 0
         self.height = 0
 
@@ -482,7 +507,7 @@ class RtspPassthroughSource:
         assert conn is not None
         for _ in range(MAX_NON_PICTURE_PACKETS):
             try:
-                packet = next(conn.packets)
+                packet, missed = self._next_packet(conn)
             except StopIteration:
                 self._lost("the stream ended")
                 return None
@@ -492,6 +517,7 @@ class RtspPassthroughSource:
             if packet.size == 0:  # the demuxer's flush packet: end of stream
                 self._lost("the stream ended")
                 return None
+            conn.missed = conn.missed or missed
             unit = self._unit(conn, packet)
             if unit is not None:
                 self._delays = backoff_delays(self._initial, self._maximum)  # healthy again
@@ -504,6 +530,16 @@ class RtspPassthroughSource:
             self._conn = None
 
     # --- internals ------------------------------------------------------------------------
+    def _next_packet(self, conn: _Connection) -> tuple[Any, bool]:
+        """The next packet, and whether FFmpeg reported RTP packets missing while reading it."""
+        if not conn.watch_loss:
+            return next(conn.packets), False
+        import av.logging
+
+        with av.logging.Capture(local=True) as logs:
+            packet = next(conn.packets)
+        return packet, any(RTP_MISSED in message for _level, _name, message in logs)
+
     def _unit(self, conn: _Connection, packet: Any) -> AccessUnit | None:
         if packet.pts is not None and packet.dts is not None and packet.pts != packet.dts:
             self.close()
@@ -519,9 +555,14 @@ class RtspPassthroughSource:
         data, keyframe = forwarded
         if keyframe != bool(getattr(packet, "is_keyframe", keyframe)) and not corrupt:
             log.debug("%s: FFmpeg's keyframe flag disagrees with the NAL types; the NAL types decide", self.label)
-        if corrupt:
-            self.corrupt += 1
-            _limited.warning(f"corrupt:{self.label}", "%s: a damaged access unit (packet loss?)", self.label)
+        self.corrupt += corrupt
+        damaged = corrupt or conn.missed
+        conn.missed = False
+        if damaged:
+            self.damaged += 1
+            keyframe = False
+            _limited.warning(f"damaged:{self.label}", "%s: an access unit damaged by packet loss; dropped up to "
+                             "the next keyframe", self.label)
         if not conn.started:
             if not keyframe:
                 self.skipped += 1
@@ -530,7 +571,7 @@ class RtspPassthroughSource:
         ts = packet.pts if packet.pts is not None else packet.dts
         capture_ns = self.capture_clock.stamp(ts_to_ns(ts, conn.time_base or packet.time_base))
         self.width, self.height = conn.forwarder.width, conn.forwarder.height
-        return AccessUnit(data, keyframe, capture_ns, self.width, self.height)
+        return AccessUnit(data, keyframe, capture_ns, self.width, self.height, damaged=damaged)
 
     def _connect(self) -> _Connection:
         try:
@@ -545,6 +586,9 @@ class RtspPassthroughSource:
         except BaseException:
             container.close()
             raise
+        conn.watch_loss = self.transport == "udp" and self.url.lower().startswith("rtsp")
+        if conn.watch_loss:
+            _watch_ffmpeg_warnings()
         self.capture_clock.new_connection(conn.frame_ns)
         self.width, self.height = conn.forwarder.width, conn.forwarder.height
         return conn

@@ -12,6 +12,7 @@ variable                 flag                       default
 ``VIGIL_CODEC``          ``--codec``                h264 (``h264`` or ``jpeg``)
 ``VIGIL_GOP_S``          ``--gop-s``                2 (seconds between H.264 keyframes)
 ``VIGIL_CRF``            ``--crf``                  23 (libx264 quality, 0-51, lower is better)
+``VIGIL_RTSP_TRANSPORT`` ``--rtsp-transport``       tcp (``udp`` for cameras without RTSP over TCP)
 ``VIGIL_NAME``           ``--name``                 the camera id
 ``VIGIL_LOCATION``       ``--location``             (empty)
 ``VIGIL_OVERLAY``        ``--no-overlay``           true
@@ -48,6 +49,7 @@ class CaptureSettings(BaseSettings):
     codec: Literal["h264", "jpeg"] = "h264"
     gop_s: float = Field(default=2.0, ge=0.2, le=10.0)
     crf: int = Field(default=23, ge=0, le=51)
+    rtsp_transport: Literal["tcp", "udp"] = "tcp"
     name: str = Field(default="", max_length=128)
     location: str = Field(default="", max_length=128)
     overlay: bool = True

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import av
+import av.logging
 import pytest
 
 from tests.support.rtsp import RtspServer, rtsp_server  # noqa: F401 - the fixture
@@ -238,3 +239,41 @@ def test_http_mp4_with_avcc_becomes_annexb(tmp_path: Path) -> None:
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:
         pass
+
+
+def test_packet_loss_over_udp_drops_the_damaged_units_up_to_the_next_keyframe(
+    rtsp_server: StartServer,  # noqa: F811
+) -> None:
+    """Real loss on the way: the server drops 2 % of its RTP packets (400-byte packets, so a picture
+    spans several). Without detection those holes reach the recorder as access units the decoder
+    can only conceal; with it, every unit the pipeline would send decodes without an error."""
+    from vigil_capture.access_units import KeyframeGate
+
+    camera = rtsp_server(size=(640, 480), fps=15, key_int=15, bitrate=2000, drop_probability=0.02)
+    source = RtspPassthroughSource(camera.url(), transport="udp")
+    source.open()
+    try:
+        units = collect(source, 150, timeout=40)
+    finally:
+        source.close()
+    assert source.damaged >= 1, "2 % RTP loss was not noticed"
+    damaged = [u for u in units if u.damaged]
+    assert damaged and not any(u.keyframe for u in damaged)
+    gate, sent = KeyframeGate(), []
+    for unit in units:  # PassthroughPipeline's rule: a damaged unit and its dependants are dropped
+        if unit.damaged:
+            gate.dropped()
+        elif gate.admit(unit.keyframe):
+            sent.append(unit)
+    assert len(sent) < len(units) - len(damaged)  # the dependants went too
+    codec = av.CodecContext.create("h264", "r")
+    with av.logging.Capture(local=True) as logs:
+        pictures = sum(len(codec.decode(av.Packet(u.data))) for u in sent) + len(codec.decode(None))
+    errors = [m for level, _n, m in logs if level <= av.logging.ERROR]
+    assert pictures == len(sent) and errors == [], errors[:5]
+    # The control: the units as FFmpeg gave them do not decode cleanly (the loss was real).
+    codec = av.CodecContext.create("h264", "r")
+    with av.logging.Capture(local=True) as logs:
+        for unit in units:
+            codec.decode(av.Packet(unit.data))
+    assert [m for level, _n, m in logs if level <= av.logging.ERROR]

@@ -139,3 +139,21 @@ def test_snapshot_while_stopped_sends_the_next_keyframe(units: list[AccessUnit],
     wait_until(lambda: camera.handed == len(camera.units))
     wait_until(lambda: sink.count() > 1)
     assert sink.frames[1].keyframe  # resumed at a keyframe
+
+
+def test_a_damaged_unit_and_its_dependants_are_never_sent(units: list[AccessUnit],
+                                                         pipelines: list[PassthroughPipeline]) -> None:
+    """Packet loss on the way (RtspPassthroughSource flags the unit damaged): it is dropped, and so
+    is every unit up to the next keyframe, counted; the stream resumes there."""
+    import dataclasses
+
+    hurt = 13  # a P-frame in the second GOP
+    assert not units[hurt].keyframe
+    script = [dataclasses.replace(u, damaged=True) if i == hurt else u for i, u in enumerate(units)]
+    sink, camera = RecordingSink(), ScriptedCamera(script)
+    p = start(pipelines, camera, sink)
+    wait_until(lambda: p.stats.snapshot().frames_dropped + sink.count() == len(units))
+    next_key = next(i for i in range(hurt, len(units)) if units[i].keyframe)
+    assert [f.payload for f in sink.frames] == [u.data for u in units[:hurt] + units[next_key:]]
+    assert p.stats.snapshot().frames_dropped == next_key - hurt
+    assert decoded_count(list(sink.frames)) == sink.count()
