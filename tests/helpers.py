@@ -117,6 +117,9 @@ def running_stack(env: dict[str, str], up_args: list[str], port: int, admin_pass
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+        log_path = os.environ.get("VIGIL_TEST_STACK_LOG")  # keep the stack's output for a post-mortem
+        if log_path:
+            Path(log_path).write_text("\n".join(s.output) + "\n")
 
 
 def private_redis(port: int, workdir: Path, *extra: str) -> subprocess.Popen[bytes]:

@@ -12,7 +12,8 @@
 import { get, url } from './api.js';
 
 const LAG_S = 1.5; // further behind the newest frame than this: jump
-const TARGET_S = 0.3; // where a jump lands, behind the newest frame (a little slack against stalls)
+const TARGET_S = 0.2; // where a jump lands, behind the newest frame (a little slack against stalls)
+const CATCH_UP_S = 0.4; // further behind than this: play 10 % fast until back near TARGET_S
 const KEEP_S = 8; // what is kept behind the playhead
 const BACKOFF_MS = [250, 500, 1000, 2000, 4000, 8000, 10000];
 const TEST_CODEC = 'avc1.42E01E';
@@ -251,8 +252,10 @@ export class LivePlayer {
     const lag = end - v.currentTime;
     if (v.currentTime < start || lag > LAG_S) {
       v.currentTime = Math.max(start, end - TARGET_S);
-    } else {
-      v.playbackRate = lag > 0.8 ? 1.1 : 1;
+    } else if (lag > CATCH_UP_S) {
+      v.playbackRate = 1.1;
+    } else if (lag < TARGET_S + 0.05) {
+      v.playbackRate = 1;
     }
     if (v.paused) {
       const p = v.play();
