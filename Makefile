@@ -40,7 +40,7 @@ test: install
 	@scripts/ensure-rtsp-server.sh
 	$(BIN)/ruff check services bench tests
 	$(BIN)/mypy services bench
-	$(BIN)/pytest -ra $(PYTEST_ARGS)
+	$(BIN)/pytest -ra --durations=25 $(PYTEST_ARGS)
 
 unit: install
 	$(BIN)/pytest -q tests/unit

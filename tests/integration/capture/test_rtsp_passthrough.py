@@ -58,12 +58,13 @@ def decoded_frames(units: list[AccessUnit]) -> list[tuple[int, int]]:
     return sizes
 
 
-def assert_times(units: list[AccessUnit], fps: int) -> None:
+def assert_times(units: list[AccessUnit], fps: int, read_done_ns: int) -> None:
+    """``read_done_ns``: the wall clock right after the last unit was read (taken later, it would
+    count whatever the test did since, e.g. a second RTSP client's handshake, as clock lag)."""
     times = [u.capture_ns for u in units]
     assert all(b > a for a, b in itertools.pairwise(times)), "capture times must increase"
-    now = time.time_ns()
-    assert all(t <= now for t in times), "no capture time in the future"
-    assert now - times[-1] < 2_000_000_000  # close to the wall clock
+    assert all(t <= read_done_ns for t in times), "no capture time in the future"
+    assert read_done_ns - times[-1] < 2_000_000_000  # close to the wall clock
     gaps = [(b - a) / 1e6 for a, b in itertools.pairwise(times)]
     median = sorted(gaps)[len(gaps) // 2]
     assert abs(median - 1000 / fps) < 5, f"median frame interval {median:.1f} ms, stream is {fps} fps"
@@ -77,6 +78,7 @@ def test_forwards_the_cameras_own_encoding(rtsp_server: StartServer, inband: boo
     source.open()
     try:
         units = collect(source, 40)
+        read_done_ns = time.time_ns()
     finally:
         source.close()
     first = units[0]
@@ -97,7 +99,7 @@ def test_forwards_the_cameras_own_encoding(rtsp_server: StartServer, inband: boo
     assert parameter_sets(first) == [*sets.sps, *sets.pps]
     # Every unit is one decodable picture.
     assert decoded_frames(units) == [(320, 240)] * len(units)
-    assert_times(units, 15)
+    assert_times(units, 15, read_done_ns)
 
 
 def test_reconnects_after_a_camera_reboot_without_going_back_in_time(rtsp_server: StartServer) -> None:  # noqa: F811
@@ -120,6 +122,7 @@ def test_reconnects_after_a_camera_reboot_without_going_back_in_time(rtsp_server
                 (before if source.reconnects == reconnects else after).append(unit)
         assert source.reconnects == 1
         after += collect(source, 29, timeout=30)
+        read_done_ns = time.time_ns()
     finally:
         source.close()
     assert after[0].keyframe and h264.can_start_segment(after[0].data)
@@ -127,8 +130,7 @@ def test_reconnects_after_a_camera_reboot_without_going_back_in_time(rtsp_server
     assert all(b > a for a, b in itertools.pairwise(times))
     gap = after[0].capture_ns - before[-1].capture_ns
     assert gap >= 1_000_000_000 // 15  # at least a frame after the last one before the reboot
-    assert abs(time.time_ns() - after[-1].capture_ns) < 2_000_000_000
-    assert_times(after, 15)
+    assert_times(after, 15, read_done_ns)
     assert decoded_frames(after) == [(320, 240)] * len(after)
 
 
