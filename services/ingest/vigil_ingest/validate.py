@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from vigil_common.contract import envelope, h264
 from vigil_common.contract.envelope import Codec, EnvelopeError, Header
 from vigil_common.contract.errors import ReasonedError
 from vigil_common.contract.jpeg import JpegError, jpeg_dimensions, looks_like_jpeg
 from vigil_common.contract.messages import Heartbeat, MotionScore, parse_status
+
+M = TypeVar("M", bound=BaseModel)
 
 H264_START_CODES = (b"\x00\x00\x00\x01", b"\x00\x00\x01")
 
@@ -112,21 +115,28 @@ def validate_frame(payload: bytes, arrival_ns: int, limits: FrameLimits) -> Acce
     return AcceptedFrame(codec, keyframe, seq, capture_ns, width, height, payload, offset, retimed, bare)
 
 
-def validate_heartbeat(topic_camera_id: str, payload: bytes) -> Heartbeat:
-    if len(payload) > 64 * 1024:
-        raise Rejected("heartbeat_too_large", "heartbeat larger than 64 KiB")
+def _json_message(payload: bytes, model: type[M], kind: str, max_bytes: int, size_text: str) -> M:
+    """A JSON object validated by ``model``; rejections are ``{kind}_too_large``, ``_not_json``,
+    ``_not_object`` and ``_schema`` (the first failing field)."""
+    label = kind.replace("_", " ")
+    if len(payload) > max_bytes:
+        raise Rejected(f"{kind}_too_large", f"{label} larger than {size_text}")
     try:
         doc = json.loads(payload)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise Rejected("heartbeat_not_json", f"heartbeat is not JSON: {exc}") from exc
+        raise Rejected(f"{kind}_not_json", f"{label} is not JSON: {exc}") from exc
     if not isinstance(doc, dict):
-        raise Rejected("heartbeat_not_object", "heartbeat is not a JSON object")
+        raise Rejected(f"{kind}_not_object", f"{label} is not a JSON object")
     try:
-        hb = Heartbeat.model_validate(doc)
+        return model.model_validate(doc)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        raise Rejected("heartbeat_schema", f"heartbeat field {where}: {first['msg']}") from exc
+        raise Rejected(f"{kind}_schema", f"{label} field {where}: {first['msg']}") from exc
+
+
+def validate_heartbeat(topic_camera_id: str, payload: bytes) -> Heartbeat:
+    hb = _json_message(payload, Heartbeat, "heartbeat", 64 * 1024, "64 KiB")
     if hb.camera_id != topic_camera_id:
         raise Rejected("id_mismatch", f"heartbeat camera_id {hb.camera_id!r} != topic id {topic_camera_id!r}")
     return hb
@@ -145,20 +155,8 @@ MAX_MOTION_SCORE_BYTES = 1024
 def validate_motion_score(payload: bytes, arrival_ns: int, limits: FrameLimits) -> MotionScore:
     """A camera's motion sample (docs/protocol.md#motion-at-the-edge). A capture time far from the
     arrival time (a camera clock that is off) is replaced by the arrival time, as for frames."""
-    if len(payload) > MAX_MOTION_SCORE_BYTES:
-        raise Rejected("motion_score_too_large", f"motion score larger than {MAX_MOTION_SCORE_BYTES} bytes")
-    try:
-        doc = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise Rejected("motion_score_not_json", f"motion score is not JSON: {exc}") from exc
-    if not isinstance(doc, dict):
-        raise Rejected("motion_score_not_object", "motion score is not a JSON object")
-    try:
-        score = MotionScore.model_validate(doc)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise Rejected("motion_score_schema", f"motion score field {where}: {first['msg']}") from exc
+    score = _json_message(payload, MotionScore, "motion_score", MAX_MOTION_SCORE_BYTES,
+                          f"{MAX_MOTION_SCORE_BYTES} bytes")
     if abs(score.capture_ns - arrival_ns) > limits.clock_skew_ns:
         score = score.model_copy(update={"capture_ns": arrival_ns})
     return score
