@@ -321,23 +321,27 @@ def run(*, cameras: int = 8, jpeg_cameras: int = 1, seconds: float = 40.0, warmu
     result["floor"] = run_floor(h264_clip, cameras, seconds, warmup_s=5.0)
     say("phase h264: remux only ...")
     result["h264"] = run_server_phase(h264_clip, cameras, seconds, warmup_s, say, scores)
-    say("phase jpeg: re-encode ...")
-    result["jpeg"] = run_server_phase(jpeg_clip, jpeg_cameras, seconds, warmup_s, say, scores)
-    h, j, f = (result["h264"]["server_pct_per_camera"], result["jpeg"]["server_pct_per_camera"],
-               result["floor"]["pct_per_camera"])
+    if jpeg_cameras > 0:  # --jpeg-cameras 0 skips the (slow, well-known) JPEG phase
+        say("phase jpeg: re-encode ...")
+        result["jpeg"] = run_server_phase(jpeg_clip, jpeg_cameras, seconds, warmup_s, say, scores)
+    h, f = result["h264"]["server_pct_per_camera"], result["floor"]["pct_per_camera"]
+    j = result["jpeg"]["server_pct_per_camera"] if "jpeg" in result else 0
     result["ratios"] = {
         "h264_vs_floor": round(h / f, 2) if f else None,
-        "jpeg_vs_h264": round(j / h, 1) if h else None,
+        "jpeg_vs_h264": round(j / h, 1) if h and j else None,
         "h264_cameras_per_core": round(100 / h, 1) if h else None,
-        "bytes_jpeg_vs_h264": round(result["jpeg"]["bytes_per_s_per_camera"]
-                                    / max(1, result["h264"]["bytes_per_s_per_camera"]), 1),
+        "bytes_jpeg_vs_h264": (round(result["jpeg"]["bytes_per_s_per_camera"]
+                                     / max(1, result["h264"]["bytes_per_s_per_camera"]), 1)
+                               if "jpeg" in result else None),
     }
     result["loadavg_1m_after"] = round(os.getloadavg()[0], 2)
     return result
 
 
 def format_table(r: dict[str, Any]) -> str:
-    h, j, f = r["h264"], r["jpeg"], r["floor"]
+    h, f = r["h264"], r["floor"]
+    j = r.get("jpeg", {"cameras": 0, "server_pct_per_camera": "-", "bytes_per_s_per_camera": "-",
+                       "published": "-", "indexed": "-"})
     lines = [
         f"1080p{r['fps']} cameras, {r['seconds']:g} s measured, {r['cpus']} CPUs; H.264 {r['h264_kbit_s']} kbit/s, "
         f"JPEG {r['jpeg_kbit_s']} kbit/s",

@@ -155,12 +155,12 @@ class StreamWriter(BackgroundLoop):
         expire_ms = self._buffer_ms + 2 * self._segment_ms
         starts = windows_to_mark(now_ms, self._segment_ms)
         per_camera: dict[str, list[int]] = {}
-        stream_of: dict[str, str] = {}  # key names checked once per camera, not per frame
+        stream_of: dict[str, bytes] = {}  # key names checked once per camera, not per frame
         for item in items:
             counts = per_camera.get(item.camera_id)
             if counts is None:
                 counts = per_camera[item.camera_id] = [0, 0]
-                stream_of[item.camera_id] = keys.frames_stream(item.camera_id)
+                stream_of[item.camera_id] = keys.frames_stream(item.camera_id).encode()
             counts[0] += 1
             counts[1] += len(item.frame.payload)
         batch = CommandPacker()
@@ -171,8 +171,8 @@ class StreamWriter(BackgroundLoop):
         batch.add(marks)  # before the frames: see the module's docstring
         for item in items:
             frame = item.frame
-            batch.add([b"XADD", stream_of[item.camera_id], b"MINID", b"~", min_id, b"*",
-                       *streams.entry_fields(frame, frame.payload)])
+            batch.add_bytes([b"XADD", stream_of[item.camera_id], b"MINID", b"~", min_id, b"*",
+                             *streams.entry_fields(frame, frame.payload)])
         for stream in stream_of.values():
             batch.add([b"PEXPIRE", stream, expire_ms])
         self._send(batch)

@@ -12,8 +12,10 @@ from collections.abc import Sequence
 
 Arg = bytes | memoryview | str | int
 
-# A value at least this long is sent as its own chunk instead of being joined.
-BIG = 16 * 1024
+# A value at least this long is sent as its own chunk instead of being joined. Joining copies,
+# a chunk of its own costs a send call: below this size the copy is the cheaper (H.264 access
+# units are mostly a few KB to a few tens of KB; JPEG frames and keyframes go out uncopied).
+BIG = 64 * 1024
 
 
 class CommandPacker:
@@ -22,7 +24,7 @@ class CommandPacker:
     def __init__(self) -> None:
         self.chunks: list[bytes | memoryview] = []
         self.commands = 0
-        self._small: list[bytes] = []
+        self._small: list[bytes | memoryview] = []
 
     def add(self, args: Sequence[Arg]) -> None:
         small = self._small
@@ -41,6 +43,22 @@ class CommandPacker:
             else:
                 small.append(bytes(arg))
                 small.append(b"\r\n")
+        self.commands += 1
+
+    def add_bytes(self, args: Sequence[bytes | memoryview]) -> None:
+        """:meth:`add` for arguments that are all bytes already (the per-frame XADD)."""
+        small = self._small
+        small.append(b"*%d\r\n" % len(args))
+        for arg in args:
+            size = len(arg)
+            if size >= BIG:
+                small.append(b"$%d\r\n" % size)
+                self.chunks.append(b"".join(small))
+                self.chunks.append(arg)
+                small.clear()
+                small.append(b"\r\n")
+            else:
+                small += (b"$%d\r\n" % size, arg, b"\r\n")
         self.commands += 1
 
     def packed(self) -> list[bytes | memoryview]:

@@ -2,7 +2,9 @@
 
 Jobs run in RQ work-horse processes forked from the worker. Everything here is built lazily
 on first use and cached per PID: a forked child never reuses its parent's connection pool
-(sharing a socket between processes corrupts both sessions) and builds its own.
+(sharing a socket between processes corrupts both sessions) and builds its own. The settings,
+plain data read once from the environment, are the one thing a work horse takes from its
+parent (:func:`inherit_settings`): reading them is a third of a short job's own work.
 """
 
 from __future__ import annotations
@@ -32,6 +34,13 @@ class Context:
 
 _lock = threading.Lock()
 _current: Context | None = None
+_inherited: Settings | None = None
+
+
+def inherit_settings(settings: Settings | None) -> None:
+    """Let every process forked from this one use ``settings`` instead of reading them again."""
+    global _inherited
+    _inherited = settings
 
 
 def redis_client(url: str) -> redis.Redis:
@@ -59,7 +68,7 @@ def get_context() -> Context:
             if ctx is not None:
                 # Inherited from the parent: forget its pool without closing the parent's sockets.
                 ctx.engine.dispose(close=False)
-            ctx = build_context(Settings())
+            ctx = build_context(_inherited if _inherited is not None else Settings())
             _current = ctx
         return ctx
 

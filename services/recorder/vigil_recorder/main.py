@@ -12,6 +12,7 @@ with backoff.
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import secrets
@@ -36,7 +37,7 @@ from vigil_common.db.engine import make_engine, make_sessionmaker
 from vigil_common.runtime.lifecycle import StopSignal, backoff_delays, private_files, retry
 from vigil_common.runtime.logsetup import setup_logging
 from vigil_common.runtime.settings import Settings
-from vigil_recorder import days, motion, progress, reconcile, retention, snapshots
+from vigil_recorder import context, days, motion, progress, reconcile, retention, snapshots
 from vigil_recorder.duties import FAST_LEADER_KEY, Duty, DutyContext, DutyRunner, split_duties
 from vigil_recorder.segment.writer import data_dir_writable
 from vigil_recorder.storage import paths as storage
@@ -119,6 +120,16 @@ class RecorderWorker(Worker):
             except redis.RedisError as exc:
                 self.log.warning("could not check for abandoned jobs: %s", exc)
         super().run_maintenance_tasks()
+
+    def fork_work_horse(self, job: Job, queue: Queue) -> None:
+        """RQ's fork, with the worker's objects frozen out of the garbage collector while it
+        happens (Python's documented ``gc.freeze()`` before ``fork()``): the work horse's
+        collections then never walk, and so never copy, the pages it shares with the worker."""
+        gc.freeze()
+        try:
+            super().fork_work_horse(job, queue)
+        finally:
+            gc.unfreeze()  # the worker keeps collecting its own garbage as before
 
     def request_stop(self, signum: int, frame: FrameType | None) -> None:
         log.info("warm shut down requested: finishing the current job, then exiting")
@@ -268,6 +279,7 @@ def main(argv: list[str]) -> int:
     private_files()
     args = parse_args(argv)
     settings = Settings()
+    context.inherit_settings(settings)  # the work horses use these, not a fresh read per job
     setup_logging("recorder", settings.log_level, settings.log_format)
     stop = StopSignal().install()
     try:

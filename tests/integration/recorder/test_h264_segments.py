@@ -162,3 +162,26 @@ def test_waits_for_the_next_keyframe_while_the_camera_streams(settings: Settings
     assert summary["status"] == "waiting" and summary["reason"] == "next_keyframe", summary
     assert int(str(summary["until_ms"])) <= start_ms + WINDOW_MS + h264_span.LOOKAHEAD_MS
     assert segments(sessions) == []
+
+
+def test_the_lookahead_reads_up_to_the_next_keyframe_only(client: redis.Redis) -> None:
+    """The frames after a window are read in small pages up to the first that ends its span (the
+    next window's body is the next job's to read); with no such frame, the whole lookahead."""
+    from vigil_recorder.segment.writer import LOOKAHEAD_PAGE, read_after
+
+    start_ms = 1_700_000_400_000
+    end_ms = start_ms + WINDOW_MS
+    gop = 3 * LOOKAHEAD_PAGE + 5  # the next IDR is in the fourth page after the window
+    frames = publish(client, encode(WINDOW_MS // GAP_MS + 2 * gop, gop=gop), start_ms)
+    after = [f for f in frames if f.capture_ns // MS + 30 >= end_ms]
+    idr = next(i for i, f in enumerate(after) if f.keyframe)
+    got = read_after(client, CAM, end_ms, lambda frame: True)
+    assert [f.seq for _, f in got[: idr + 1]] == [f.seq for f in after[: idr + 1]]  # up to the IDR, in order
+    assert idr < len(got) <= (idr // LOOKAHEAD_PAGE + 1) * LOOKAHEAD_PAGE < len(after)  # and no further page
+    # A frame that does not belong to the run (another size) ends the span as well.
+    assert len(read_after(client, CAM, end_ms, lambda frame: frame.seq < after[2].seq)) == LOOKAHEAD_PAGE
+    # Nothing ends it (no keyframe after the last one): everything that arrived in the lookahead.
+    last_idr = max(i for i, f in enumerate(frames) if f.keyframe)
+    rest = frames[last_idr + 1:]
+    got_rest = read_after(client, CAM, rest[0].capture_ns // MS + 30, lambda frame: True)
+    assert [f.seq for _, f in got_rest] == [f.seq for f in rest] and len(rest) > LOOKAHEAD_PAGE

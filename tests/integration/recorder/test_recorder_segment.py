@@ -268,3 +268,29 @@ def test_record_segment_builds_its_context_from_the_environment(
     assert_playable(settings, row)
     with pytest.raises(ValueError):
         record_segment("../etc", WINDOW_START, WINDOW_END)
+
+
+def test_work_horses_use_the_settings_the_worker_read(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A forked work horse takes its settings from the worker (read once), not from the
+    environment again for every job."""
+    import os
+
+    monkeypatch.setenv("VIGIL_DATA_DIR", "/nonexistent/read-from-the-environment")
+    context.reset_context()
+    context.inherit_settings(settings)
+    try:
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the work horse
+            try:
+                os.write(w, str(context.get_context().settings.data_dir).encode())
+            finally:
+                os._exit(0)
+        os.close(w)
+        got = os.read(r, 4096).decode()
+        os.close(r)
+        os.waitpid(pid, 0)
+    finally:
+        context.inherit_settings(None)
+        context.reset_context()
+    assert got == str(settings.data_dir)

@@ -36,3 +36,18 @@ def test_big_values_go_out_as_their_own_chunk_uncopied() -> None:
     assert len(chunks) == 7
     one = b"*5\r\n$4\r\nXADD\r\n$1\r\ns\r\n$1\r\n*\r\n$4\r\ndata\r\n$%d\r\n" % len(view) + bytes(view) + b"\r\n"
     assert wire(chunks) == one * 3
+
+
+def test_the_all_bytes_fast_path_encodes_exactly_as_add() -> None:
+    payload = bytes(range(256)) * (BIG // 256 + 4)
+    args: list[bytes | memoryview] = [b"XADD", b"vigil:frames:c", b"*", b"t", b"123", b"data", b"",
+                                      memoryview(b"small")]
+    for value in (payload, memoryview(payload)[5:], b"x" * (BIG - 1)):
+        slow, fast = CommandPacker(), CommandPacker()
+        slow.add([*args, value])
+        fast.add_bytes([*args, value])
+        assert wire(fast.packed()) == wire(slow.packed()) and fast.commands == slow.commands == 1
+    big = memoryview(payload)
+    fast = CommandPacker()
+    fast.add_bytes([b"XADD", b"s", big])
+    assert any(c is big for c in fast.packed())  # a big value still goes out uncopied

@@ -11,6 +11,7 @@ import re
 import threading
 from collections import Counter as _Counter
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from vigil_common.contract import keys
@@ -34,6 +35,11 @@ def sample_name(metric: str, **labels: str) -> str:
     return f"{metric}{{{parts}}}"
 
 
+@lru_cache(maxsize=4096)
+def _cached_sample_name(metric: str, labels: tuple[tuple[str, str], ...]) -> str:
+    return sample_name(metric, **dict(labels))
+
+
 class Counters:
     """Counts in memory (cheap on the hot path); ``drain()`` hands over and resets the deltas."""
 
@@ -43,7 +49,8 @@ class Counters:
         self._totals: _Counter[str] = _Counter()
 
     def inc(self, metric: str, amount: int = 1, **labels: str) -> None:
-        key = sample_name(metric, **labels)
+        # Hot path (ingest counts every frame batch): names built once per metric and labels.
+        key = _cached_sample_name(metric, tuple(labels.items()))
         with self._lock:
             self._pending[key] += amount
             self._totals[key] += amount

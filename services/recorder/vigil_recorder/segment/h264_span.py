@@ -7,7 +7,8 @@ at or after ``e``: the frames a window holds before its first keyframe close the
 window's segment, and segment n+1 starts exactly where segment n ends (its end time is the
 capture time of segment n+1's first frame).
 
-The end needs the frames that arrived after ``e``. The next keyframe is looked for up to
+The end needs the frames that arrived after ``e`` up to the first that :func:`ends_span` (the
+recorder reads no further than that). The next keyframe is looked for up to
 :data:`LOOKAHEAD_MS` past ``e`` (a camera's keyframe interval must be shorter to record without
 a loss: ours send one every 2 s; IP cameras typically every 1 to 4 s). Until it has arrived the
 decision waits, except when the camera has gone quiet (nothing arrived for :data:`QUIET_MS`: it
@@ -63,6 +64,12 @@ def first_keyframe(frames: Sequence[Arrived]) -> int | None:
     return None
 
 
+def ends_span(frame: Frame, matches: Callable[[Frame], bool]) -> bool:
+    """A frame after the window that ends its span: the next segment's start, or a frame that
+    does not belong to the run (another codec or size)."""
+    return not matches(frame) or h264.can_start_segment(frame.payload)
+
+
 def plan_span(
     own: Sequence[Arrived],
     after: Sequence[Arrived],
@@ -91,7 +98,7 @@ def plan_span(
         return Span(body, None, lead=start, tail=0)
     following = [a for a in after if a[0] < end_ms + lookahead_ms]
     for i, (_, frame) in enumerate(following):
-        if not matches(frame) or h264.can_start_segment(frame.payload):
+        if ends_span(frame, matches):
             tail = [f for _, f in following[:i]]
             return Span(body + tail, frame.capture_ns, lead=start, tail=len(tail))
     over = now_ms >= end_ms + lookahead_ms

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, cast
@@ -36,6 +36,7 @@ from vigil_recorder.storage import reclaim
 log = logging.getLogger(__name__)
 
 XRANGE_PAGE = 256
+LOOKAHEAD_PAGE = 16  # a keyframe interval's tail is usually found in the first page or two
 OUTPUT_CODEC = "h264"
 
 
@@ -43,26 +44,46 @@ def encoder_options(settings: Settings) -> EncoderOptions:
     return EncoderOptions(preset=settings.x264_preset, crf=settings.x264_crf, threads=settings.x264_threads)
 
 
-def read_window(
+def window_pages(
     client: redis.Redis, camera_id: str, start_ms: int, end_ms: int, page: int = XRANGE_PAGE
-) -> list[fr.StreamEntry]:
-    """Entries that arrived in ``[start_ms, end_ms)``: XRANGE ``{start_ms}-0`` .. ``{end_ms-1}``
-    (an incomplete end id means any sequence number), read in pages."""
+) -> Iterator[list[fr.StreamEntry]]:
+    """The entries that arrived in ``[start_ms, end_ms)``, a page at a time: XRANGE
+    ``{start_ms}-0`` .. ``{end_ms-1}`` (an incomplete end id means any sequence number)."""
     key = keys.frames_stream(camera_id)
     low = f"{start_ms}-0"
     high = f"{end_ms - 1}"
-    out: list[fr.StreamEntry] = []
     while True:
         batch = client.xrange(key, min=low, max=high, count=page) or []
-        for entry_id, fields in batch:
-            if entry_id is not None and fields is not None:
-                out.append((entry_id, cast(Mapping[bytes, bytes], fields)))
+        entries = [(entry_id, cast(Mapping[bytes, bytes], fields)) for entry_id, fields in batch
+                   if entry_id is not None and fields is not None]
+        if entries:
+            yield entries
         if len(batch) < page:
-            return out
+            return
         last = batch[-1][0]
         last_id = last.decode() if isinstance(last, bytes) else str(last)
         ms, _, seq = last_id.partition("-")
         low = f"{ms}-{int(seq) + 1}"
+
+
+def read_window(
+    client: redis.Redis, camera_id: str, start_ms: int, end_ms: int, page: int = XRANGE_PAGE
+) -> list[fr.StreamEntry]:
+    """Every entry that arrived in ``[start_ms, end_ms)``, read in pages."""
+    return [entry for batch in window_pages(client, camera_id, start_ms, end_ms, page) for entry in batch]
+
+
+def read_after(client: redis.Redis, camera_id: str, end_ms: int, matches: Callable[[Frame], bool]) -> list[Arrived]:
+    """The frames that arrived after a window's end, up to the first that ends its span (or the
+    whole lookahead when none does): what :func:`h264_span.plan_span` looks at, read in small
+    pages so the next window's body is never read (it is, by the next job)."""
+    out: list[Arrived] = []
+    for batch in window_pages(client, camera_id, end_ms, end_ms + h264_span.LOOKAHEAD_MS, LOOKAHEAD_PAGE):
+        arrived, _ = parse_arrived(batch)
+        out += arrived
+        if any(h264_span.ends_span(frame, matches) for _, frame in arrived):
+            break
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,7 +255,7 @@ def plan_parts(
         last = i == len(window_runs) - 1
         after: list[Arrived] = []
         if last and h264_span.first_keyframe(run.items) is not None:
-            after, _ = parse_arrived(read_window(client, camera_id, end_ms, end_ms + h264_span.LOOKAHEAD_MS))
+            after = read_after(client, camera_id, end_ms, run.matches)
         plan = h264_span.plan_span(
             run.items, after, end_ms=end_ms, now_ms=redis_now_ms(client),
             newest_arrival_ms=newest_arrival_ms(client, camera_id) if last else None,
