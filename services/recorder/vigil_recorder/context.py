@@ -2,16 +2,18 @@
 
 Jobs run in RQ work-horse processes forked from the worker. Everything here is built lazily
 on first use and cached per PID: a forked child never reuses its parent's connection pool
-(sharing a socket between processes corrupts both sessions) and builds its own. The settings,
-plain data read once from the environment, are the one thing a work horse takes from its
-parent (:func:`inherit_settings`): reading them is a third of a short job's own work.
+(sharing a socket between processes corrupts both sessions) and opens its own. The worker
+builds the context once, before it forks, without connecting (:func:`prepare`): each work
+horse then reuses the settings (reading them is a third of a short job's own work), the engine
+(its pool forgotten with ``dispose(close=False)``, SQLAlchemy's way across a fork) and the
+Redis client (whose pool starts afresh in a child), and only connects.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import redis
 from sqlalchemy import Engine
@@ -34,13 +36,6 @@ class Context:
 
 _lock = threading.Lock()
 _current: Context | None = None
-_inherited: Settings | None = None
-
-
-def inherit_settings(settings: Settings | None) -> None:
-    """Let every process forked from this one use ``settings`` instead of reading them again."""
-    global _inherited
-    _inherited = settings
 
 
 def redis_client(url: str) -> redis.Redis:
@@ -59,17 +54,26 @@ def build_context(settings: Settings) -> Context:
     return Context(os.getpid(), settings, engine, make_sessionmaker(engine), redis_client(settings.redis_url))
 
 
+def prepare(settings: Settings) -> None:
+    """Build the context for the processes this one forks (it opens no connection here)."""
+    global _current
+    with _lock:
+        _current = build_context(settings)
+
+
 def get_context() -> Context:
-    """This process's context, built from the environment on first use (and after a fork)."""
+    """This process's context: the one :func:`prepare` built before the fork, or built from the
+    environment on first use."""
     global _current
     with _lock:
         ctx = _current
-        if ctx is None or ctx.pid != os.getpid():
-            if ctx is not None:
-                # Inherited from the parent: forget its pool without closing the parent's sockets.
-                ctx.engine.dispose(close=False)
-            ctx = build_context(_inherited if _inherited is not None else Settings())
-            _current = ctx
+        if ctx is None:
+            ctx = _current = build_context(Settings())
+        elif ctx.pid != os.getpid():
+            # Inherited from the parent: forget its pool without closing the parent's sockets.
+            # redis-py's pool notices the new pid and never hands out a parent's connection.
+            ctx.engine.dispose(close=False)
+            ctx = _current = replace(ctx, pid=os.getpid())
         return ctx
 
 

@@ -279,7 +279,7 @@ def main(argv: list[str]) -> int:
     private_files()
     args = parse_args(argv)
     settings = Settings()
-    context.inherit_settings(settings)  # the work horses use these, not a fresh read per job
+    context.prepare(settings)  # built once here, reused by every work horse
     setup_logging("recorder", settings.log_level, settings.log_format)
     stop = StopSignal().install()
     try:

@@ -270,27 +270,39 @@ def test_record_segment_builds_its_context_from_the_environment(
         record_segment("../etc", WINDOW_START, WINDOW_END)
 
 
-def test_work_horses_use_the_settings_the_worker_read(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A forked work horse takes its settings from the worker (read once), not from the
-    environment again for every job."""
+def test_work_horses_reuse_the_context_the_worker_prepared(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A forked work horse takes its settings, engine and Redis client from the worker (built
+    once, before the fork), not from the environment again for every job, and connects its own."""
     import os
+
+    from sqlalchemy import text
 
     monkeypatch.setenv("VIGIL_DATA_DIR", "/nonexistent/read-from-the-environment")
     context.reset_context()
-    context.inherit_settings(settings)
+    context.prepare(settings)
+    parent = context.get_context()
+    parent.redis.ping()  # the worker's own connection, which the horse must not use
     try:
         r, w = os.pipe()
         pid = os.fork()
         if pid == 0:  # the work horse
+            code = 1
             try:
-                os.write(w, str(context.get_context().settings.data_dir).encode())
+                ctx = context.get_context()
+                assert ctx.pid == os.getpid() and ctx.engine is parent.engine and ctx.redis is parent.redis
+                assert ctx.redis.ping()
+                with ctx.sessions() as db:
+                    assert db.execute(text("SELECT 1")).scalar() == 1
+                os.write(w, str(ctx.settings.data_dir).encode())
+                code = 0
             finally:
-                os._exit(0)
+                os._exit(code)
         os.close(w)
         got = os.read(r, 4096).decode()
         os.close(r)
-        os.waitpid(pid, 0)
+        _, status = os.waitpid(pid, 0)
+        assert parent.redis.ping()  # the worker's connection survived the horse
     finally:
-        context.inherit_settings(None)
         context.reset_context()
+    assert os.waitstatus_to_exitcode(status) == 0
     assert got == str(settings.data_dir)
