@@ -8,6 +8,7 @@ raw MQTT sockets (cheap, so the figure is the server's, not the load generator's
 
 1. **h264**: ``--cameras`` x 1080p30 H.264, pre-encoded once with libx264 (``veryfast``, a
    keyframe every 2 s, ~``--kbps`` kbit/s like an IP camera's main stream), as VGF1 codec 2;
+   then the same with ``VIGIL_RECORDER_JOBS_IN_PROCESS=true`` (no work horse forked per job);
 2. **jpeg**: ``--jpeg-cameras`` x the same pictures as 1080p JPEG (the path every camera took
    before), re-encoded by the recorder;
 3. **floor**: ``--cameras`` x ``ffmpeg -re -stream_loop -1 -i stream.h264 -c copy -f segment``
@@ -209,14 +210,15 @@ def _indexed_frames(database_url: str) -> int:
 
 
 def run_server_phase(clip: Clip, cameras: int, seconds: float, warmup_s: float, say: Any,
-                     scores: list[tuple[float, bool] | None] | None = None) -> dict[str, Any]:
+                     scores: list[tuple[float, bool] | None] | None = None,
+                     **settings: str) -> dict[str, Any]:
     """The real stack recording ``cameras`` replayed cameras; CPU over the steady state."""
     segment_seconds, grace_s = 10, 2.0
     cams = [f"pt-{clip.codec.name.lower()}-{i:02d}" for i in range(cameras)]
     out: dict[str, Any] = {"cameras": cameras}
     with private_infra("vigil-bench-pt-", max_queued_messages=5000) as infra:
         env = service_env(infra, topic_prefix=PREFIX, segment_seconds=str(segment_seconds),
-                          segment_grace_s=str(grace_s), motion_sample_fps="2", snapshot_interval_s="60")
+                          segment_grace_s=str(grace_s), motion_sample_fps="2", snapshot_interval_s="60", **settings)
         logs = infra.run_dir / "logs"
         logs.mkdir()
         rc = redis.Redis.from_url(infra.redis_url)
@@ -321,13 +323,19 @@ def run(*, cameras: int = 8, jpeg_cameras: int = 1, seconds: float = 40.0, warmu
     result["floor"] = run_floor(h264_clip, cameras, seconds, warmup_s=5.0)
     say("phase h264: remux only ...")
     result["h264"] = run_server_phase(h264_clip, cameras, seconds, warmup_s, say, scores)
+    say("phase h264, segment jobs in the worker's process (VIGIL_RECORDER_JOBS_IN_PROCESS) ...")
+    result["h264_in_process"] = run_server_phase(h264_clip, cameras, seconds, warmup_s, say, scores,
+                                                 recorder_jobs_in_process="true")
     if jpeg_cameras > 0:  # --jpeg-cameras 0 skips the (slow, well-known) JPEG phase
         say("phase jpeg: re-encode ...")
         result["jpeg"] = run_server_phase(jpeg_clip, jpeg_cameras, seconds, warmup_s, say, scores)
     h, f = result["h264"]["server_pct_per_camera"], result["floor"]["pct_per_camera"]
     j = result["jpeg"]["server_pct_per_camera"] if "jpeg" in result else 0
+    hp = result["h264_in_process"]["server_pct_per_camera"]
     result["ratios"] = {
         "h264_vs_floor": round(h / f, 2) if f else None,
+        "h264_in_process_vs_floor": round(hp / f, 2) if f else None,
+        "h264_in_process_cameras_per_core": round(100 / hp, 1) if hp else None,
         "jpeg_vs_h264": round(j / h, 1) if h and j else None,
         "h264_cameras_per_core": round(100 / h, 1) if h else None,
         "bytes_jpeg_vs_h264": (round(result["jpeg"]["bytes_per_s_per_camera"]
@@ -339,7 +347,7 @@ def run(*, cameras: int = 8, jpeg_cameras: int = 1, seconds: float = 40.0, warmu
 
 
 def format_table(r: dict[str, Any]) -> str:
-    h, f = r["h264"], r["floor"]
+    h, hp, f = r["h264"], r["h264_in_process"], r["floor"]
     j = r.get("jpeg", {"cameras": 0, "server_pct_per_camera": "-", "bytes_per_s_per_camera": "-",
                        "published": "-", "indexed": "-"})
     lines = [
@@ -348,12 +356,16 @@ def format_table(r: dict[str, Any]) -> str:
         f"{'path':<28}{'cams':>5}{'server %core/cam':>18}{'bytes/s/cam':>14}{'published':>11}{'indexed':>9}",
         f"{'h264 (remux only)':<28}{h['cameras']:>5}{h['server_pct_per_camera']:>18}{h['bytes_per_s_per_camera']:>14}"
         f"{h['published']:>11}{h['indexed']:>9}",
+        f"{'h264 (jobs in process)':<28}{hp['cameras']:>5}{hp['server_pct_per_camera']:>18}"
+        f"{hp['bytes_per_s_per_camera']:>14}{hp['published']:>11}{hp['indexed']:>9}",
         f"{'jpeg (re-encode)':<28}{j['cameras']:>5}{j['server_pct_per_camera']:>18}{j['bytes_per_s_per_camera']:>14}"
         f"{j['published']:>11}{j['indexed']:>9}",
         f"{'ffmpeg -c copy (floor)':<28}{f['cameras']:>5}{f['pct_per_camera']:>18}",
         f"h264 / floor: {r['ratios']['h264_vs_floor']}x (goal <= 3); jpeg / h264: {r['ratios']['jpeg_vs_h264']}x; "
         f"h264 cameras per core: {r['ratios']['h264_cameras_per_core']} (goal >= 40)",
-        f"h264 cpu: {h['cpu_pct']}",
+        f"jobs in process: {r['ratios']['h264_in_process_vs_floor']}x the floor, "
+        f"{r['ratios']['h264_in_process_cameras_per_core']} cameras per core",
+        f"h264 cpu: {h['cpu_pct']}; jobs in process: {hp['cpu_pct']}",
     ]
     return "\n".join(lines)
 

@@ -28,6 +28,7 @@ from rq.exceptions import NoSuchJobError
 from rq.executions import Execution
 from rq.job import Job
 from rq.registry import StartedJobRegistry
+from rq.worker import WorkerStatus
 from sqlalchemy import text
 
 from vigil_common.bus.presence import Presence
@@ -58,6 +59,10 @@ HEARTBEAT_MARGIN_S = 10
 WORKER_TTL_S = 25
 # Jobs that are idempotent, so running one twice (if its worker was only slow) is harmless.
 REQUEUE_ABANDONED = frozenset({RECORD_JOB, recorder_jobs.DELETE_FOOTAGE_JOB})
+# job.meta key: how many times the job was found abandoned and requeued.
+ABANDONED_META = "vigil_abandoned"
+# RQ's default job timeout, for a job enqueued without one.
+DEFAULT_JOB_TIMEOUT_S = 180
 # Temporary files older than this belong to dead writers (well above any job timeout).
 STALE_PARTIAL_S = 3600
 
@@ -106,8 +111,29 @@ class RecorderWorker(Worker):
     """
 
     stop: StopSignal | None = None
+    # VIGIL_RECORDER_JOBS_IN_PROCESS: segment jobs run here rather than in a forked work horse.
+    in_process: bool = False
+
+    def runs_in_process(self, job: Job) -> bool:
+        """A segment job, in-process mode, and the job never abandoned by a worker that died
+        (which may have been this job crashing it: that one runs isolated in a work horse)."""
+        return self.in_process and job.func_name == RECORD_JOB and not job.meta.get(ABANDONED_META)
+
+    def execute_job(self, job: Job, queue: Queue) -> None:
+        if not self.runs_in_process(job):
+            super().execute_job(job, queue)
+            return
+        # RQ's SimpleWorker.execute_job, through BaseWorker's public methods.
+        execution = self.prepare_execution(job)
+        self.perform_job(job, queue, execution)
+        self.set_state(WorkerStatus.IDLE)
 
     def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
+        if self.runs_in_process(job):
+            # No monitoring loop renews the heartbeat of a job running in this process: it
+            # covers the job's whole timeout (as RQ's SimpleWorker does).
+            timeout = job.timeout if job.timeout and job.timeout > 0 else DEFAULT_JOB_TIMEOUT_S
+            return int(timeout - working_time) + HEARTBEAT_MARGIN_S
         if job.timeout and job.timeout > 0:
             remaining = job.timeout - working_time
             return int(min(remaining, self.job_monitoring_interval)) + HEARTBEAT_MARGIN_S
@@ -167,6 +193,9 @@ def requeue_abandoned(connection: redis.Redis, queue: Queue, logger: logging.Log
         if not members or not connection.zrem(registry.key, *members):
             continue  # another worker took it first
         logger.warning("requeueing abandoned job %s (its worker stopped)", job_id)
+        # Counted on the job: its worker may have died of it, so it never runs in-process again.
+        job.meta[ABANDONED_META] = int(job.meta.get(ABANDONED_META, 0)) + 1
+        job.save_meta()
         queue.enqueue_job(job, at_front=True)
         requeued.append(job_id)
     return requeued
@@ -249,6 +278,7 @@ def run_worker(settings: Settings, args: argparse.Namespace, stop: StopSignal) -
             worker_ttl=WORKER_TTL_S,
         )
         worker.stop = stop
+        worker.in_process = settings.recorder_jobs_in_process
         log.info("recorder worker %s on queues %s, %s", worker.name, keys.RECORDER_QUEUE, keys.RECORDER_SLOW_QUEUE)
         last_error.error = ""
         try:

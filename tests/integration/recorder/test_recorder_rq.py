@@ -35,6 +35,7 @@ from tests.integration.support.retention import work_horse
 from vigil_common.contract import keys, recorder_jobs
 from vigil_common.runtime.settings import Settings
 from vigil_recorder.main import (
+    ABANDONED_META,
     HEARTBEAT_MARGIN_S,
     JOB_MONITORING_INTERVAL_S,
     MAINTENANCE_INTERVAL_S,
@@ -114,7 +115,9 @@ def test_an_abandoned_record_job_is_requeued_at_the_front_once(settings: Setting
     second = requeue_abandoned(client, queue, log)  # a second worker looking at the same moment
     assert first == [job.id] and second == []
     assert queue.get_job_ids()[:2] == [job.id, other.id]  # at the front
-    assert Job.fetch(job.id, connection=client).get_status() == JobStatus.QUEUED
+    requeued = recorder_jobs.fetch(client, job.id)
+    assert requeued.get_status() == JobStatus.QUEUED
+    assert requeued.meta[ABANDONED_META] == 1  # so it never runs in a worker's own process again
 
 
 def test_an_idle_worker_requeues_a_dead_workers_job_within_seconds(settings: Settings, client: redis.Redis,

@@ -25,3 +25,8 @@ class RecordingSettings(BaseModel):
     motion_pre_roll_s: float = Field(default=10, ge=0, le=60)  # motion-only recording keeps this before
     motion_post_roll_s: float = Field(default=10, ge=0, le=600)  # ... and this after an event
     recorder_workers: int = Field(default=1, ge=1, le=64)  # `vigil up` starts this many
+    # Segment jobs in the worker's own process instead of a forked work horse each: about 2.4x
+    # less recorder CPU per H.264 camera (docs/benchmarks.md). A crash inside libav then takes
+    # the worker down (it is restarted; a job abandoned once runs in a work horse of its own),
+    # and a killed worker's job is found within its timeout rather than 15 s (docs/operations.md).
+    recorder_jobs_in_process: bool = False
