@@ -12,10 +12,10 @@ with backoff.
 from __future__ import annotations
 
 import argparse
-import gc
 import logging
 import os
 import secrets
+import signal
 import socket
 import sys
 import time
@@ -147,15 +147,13 @@ class RecorderWorker(Worker):
                 self.log.warning("could not check for abandoned jobs: %s", exc)
         super().run_maintenance_tasks()
 
-    def fork_work_horse(self, job: Job, queue: Queue) -> None:
-        """RQ's fork, with the worker's objects frozen out of the garbage collector while it
-        happens (Python's documented ``gc.freeze()`` before ``fork()``): the work horse's
-        collections then never walk, and so never copy, the pages it shares with the worker."""
-        gc.freeze()
-        try:
-            super().fork_work_horse(job, queue)
-        finally:
-            gc.unfreeze()  # the worker keeps collecting its own garbage as before
+    def kill_horse(self, sig: signal.Signals = signal.SIGKILL) -> None:
+        """RQ's stop-job command kills the horse's process group; with a job running in this
+        process there is no horse, and the group would be the worker's own."""
+        if not self.horse_pid:
+            log.warning("stop requested for a job running in the worker's process: it runs to its end")
+            return
+        super().kill_horse(sig)
 
     def request_stop(self, signum: int, frame: FrameType | None) -> None:
         log.info("warm shut down requested: finishing the current job, then exiting")
