@@ -27,26 +27,12 @@ class CommandPacker:
         self._small: list[bytes | memoryview] = []
 
     def add(self, args: Sequence[Arg]) -> None:
-        small = self._small
-        small.append(b"*%d\r\n" % len(args))
-        for arg in args:
-            if isinstance(arg, str):
-                arg = arg.encode()
-            elif isinstance(arg, int):
-                arg = b"%d" % arg
-            small.append(b"$%d\r\n" % len(arg))
-            if len(arg) >= BIG:
-                self.chunks.append(b"".join(small))
-                self.chunks.append(arg)
-                small.clear()
-                small.append(b"\r\n")
-            else:
-                small.append(bytes(arg))
-                small.append(b"\r\n")
-        self.commands += 1
+        self.add_bytes([arg.encode() if isinstance(arg, str) else b"%d" % arg if isinstance(arg, int) else arg
+                        for arg in args])
 
     def add_bytes(self, args: Sequence[bytes | memoryview]) -> None:
-        """:meth:`add` for arguments that are all bytes already (the per-frame XADD)."""
+        """:meth:`add` for arguments that are all bytes already (the per-frame XADD: no
+        per-argument conversion)."""
         small = self._small
         small.append(b"*%d\r\n" % len(args))
         for arg in args:

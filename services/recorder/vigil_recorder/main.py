@@ -61,8 +61,6 @@ WORKER_TTL_S = 25
 REQUEUE_ABANDONED = frozenset({RECORD_JOB, recorder_jobs.DELETE_FOOTAGE_JOB})
 # job.meta key: how many times the job was found abandoned and requeued.
 ABANDONED_META = "vigil_abandoned"
-# RQ's default job timeout, for a job enqueued without one.
-DEFAULT_JOB_TIMEOUT_S = 180
 # Temporary files older than this belong to dead writers (well above any job timeout).
 STALE_PARTIAL_S = 3600
 
@@ -132,7 +130,7 @@ class RecorderWorker(Worker):
         if self.runs_in_process(job):
             # No monitoring loop renews the heartbeat of a job running in this process: it
             # covers the job's whole timeout (as RQ's SimpleWorker does).
-            timeout = job.timeout if job.timeout and job.timeout > 0 else DEFAULT_JOB_TIMEOUT_S
+            timeout = job.timeout if job.timeout and job.timeout > 0 else Queue.DEFAULT_TIMEOUT
             return int(timeout - working_time) + HEARTBEAT_MARGIN_S
         if job.timeout and job.timeout > 0:
             remaining = job.timeout - working_time
@@ -160,6 +158,20 @@ class RecorderWorker(Worker):
         if self.stop is not None:
             self.stop.set()
         super().request_stop(signum, frame)
+
+
+def warn_if_in_process_recovery_outlives_buffer(settings: Settings) -> bool:
+    """With jobs in the worker's process, a killed worker's job runs again only once its
+    heartbeat (the job's timeout + margin) has expired and a maintenance pass finds it: say so
+    when that comes after Redis has trimmed the window (docs/operations.md#recovery)."""
+    timeout = recorder_jobs.job_timeout_s(settings.segment_seconds)
+    rerun_s = settings.segment_seconds + timeout + HEARTBEAT_MARGIN_S + MAINTENANCE_INTERVAL_S
+    if rerun_s <= settings.stream_buffer_s:
+        return False
+    log.warning("VIGIL_RECORDER_JOBS_IN_PROCESS: a killed worker's job runs again up to %d s after its window "
+                "began, after VIGIL_STREAM_BUFFER_S (%d s) has trimmed it: footage would be lost; raise the "
+                "buffer or run jobs in work horses", rerun_s, settings.stream_buffer_s)
+    return True
 
 
 def requeue_abandoned(connection: redis.Redis, queue: Queue, logger: logging.Logger) -> list[str]:
@@ -277,6 +289,8 @@ def run_worker(settings: Settings, args: argparse.Namespace, stop: StopSignal) -
         )
         worker.stop = stop
         worker.in_process = settings.recorder_jobs_in_process
+        if worker.in_process:
+            warn_if_in_process_recovery_outlives_buffer(settings)
         log.info("recorder worker %s on queues %s, %s", worker.name, keys.RECORDER_QUEUE, keys.RECORDER_SLOW_QUEUE)
         last_error.error = ""
         try:
