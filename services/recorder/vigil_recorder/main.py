@@ -3,7 +3,8 @@
 Start-up waits, with backoff, until the database and Redis answer (migrations are
 ``vigil migrate``'s job), removes temporary files left by killed writers, then runs an RQ
 ``Worker``. Each job runs in a forked work horse, so a crash inside libav kills one job,
-not the worker. SIGTERM/SIGINT is RQ's warm shutdown: the current job finishes, then the
+not the worker (``VIGIL_RECORDER_JOBS_IN_PROCESS`` runs segment jobs in the worker itself
+instead: see :class:`RecorderWorker`). SIGTERM/SIGINT is RQ's warm shutdown: the current job finishes, then the
 worker exits; a second signal is a cold shutdown (the job is killed and retried later).
 If the worker loop stops on an error (Redis gone for too long), a new worker is started
 with backoff.
