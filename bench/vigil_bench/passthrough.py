@@ -7,8 +7,10 @@ and ``vigil recorder`` processes. The cameras are replayed by this process at re
 raw MQTT sockets (cheap, so the figure is the server's, not the load generator's):
 
 1. **h264**: ``--cameras`` x 1080p30 H.264, pre-encoded once with libx264 (``veryfast``, a
-   keyframe every 2 s, ~``--kbps`` kbit/s like an IP camera's main stream), as VGF1 codec 2;
-   then the same with ``VIGIL_RECORDER_JOBS_IN_PROCESS=true`` (no work horse forked per job);
+   keyframe every 2 s, ~``--kbps`` kbit/s like an IP camera's main stream), as VGF1 codec 2,
+   recorded as by default (lasting work horses); then the same with a work horse forked per job
+   (``VIGIL_RECORDER_HORSE_JOBS=1``, RQ's way) and with the jobs in the worker's own process
+   (``VIGIL_RECORDER_JOBS_IN_PROCESS=true``);
 2. **jpeg**: ``--jpeg-cameras`` x the same pictures as 1080p JPEG (the path every camera took
    before), re-encoded by the recorder;
 3. **floor**: ``--cameras`` x ``ffmpeg -re -stream_loop -1 -i stream.h264 -c copy -f segment``
@@ -62,6 +64,12 @@ from vigil_common.contract.topics import Topics
 PREFIX = "vbp"
 FPS = 30
 GOP_S = 2.0
+# The H.264 phases: result key, label, recorder settings (VIGIL_ names without the prefix).
+H264_VARIANTS: list[tuple[str, str, dict[str, str]]] = [
+    ("h264", "remux only, lasting work horses", {}),
+    ("h264_fork_per_job", "a work horse forked per job", {"recorder_horse_jobs": "1"}),
+    ("h264_in_process", "jobs in the worker's process", {"recorder_jobs_in_process": "true"}),
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,51 +329,44 @@ def run(*, cameras: int = 8, jpeg_cameras: int = 1, seconds: float = 40.0, warmu
     }
     say("phase floor: ffmpeg -c copy -f segment ...")
     result["floor"] = run_floor(h264_clip, cameras, seconds, warmup_s=5.0)
-    say("phase h264: remux only ...")
-    result["h264"] = run_server_phase(h264_clip, cameras, seconds, warmup_s, say, scores)
-    say("phase h264, segment jobs in the worker's process (VIGIL_RECORDER_JOBS_IN_PROCESS) ...")
-    result["h264_in_process"] = run_server_phase(h264_clip, cameras, seconds, warmup_s, say, scores,
-                                                 recorder_jobs_in_process="true")
+    for key, label, extra in H264_VARIANTS:
+        say(f"phase h264, {label} ...")
+        result[key] = run_server_phase(h264_clip, cameras, seconds, warmup_s, say, scores, **extra)
     if jpeg_cameras > 0:  # --jpeg-cameras 0 skips the (slow, well-known) JPEG phase
         say("phase jpeg: re-encode ...")
         result["jpeg"] = run_server_phase(jpeg_clip, jpeg_cameras, seconds, warmup_s, say, scores)
     h, f = result["h264"]["server_pct_per_camera"], result["floor"]["pct_per_camera"]
     j = result["jpeg"]["server_pct_per_camera"] if "jpeg" in result else 0
-    hp = result["h264_in_process"]["server_pct_per_camera"]
-    result["ratios"] = {
-        "h264_vs_floor": round(h / f, 2) if f else None,
-        "h264_in_process_vs_floor": round(hp / f, 2) if f else None,
-        "h264_in_process_cameras_per_core": round(100 / hp, 1) if hp else None,
-        "jpeg_vs_h264": round(j / h, 1) if h and j else None,
-        "h264_cameras_per_core": round(100 / h, 1) if h else None,
-        "bytes_jpeg_vs_h264": (round(result["jpeg"]["bytes_per_s_per_camera"]
-                                     / max(1, result["h264"]["bytes_per_s_per_camera"]), 1)
-                               if "jpeg" in result else None),
-    }
+    ratios: dict[str, Any] = {}
+    for key, _label, _extra in H264_VARIANTS:
+        v = result[key]["server_pct_per_camera"]
+        ratios[f"{key}_vs_floor"] = round(v / f, 2) if f else None
+        ratios[f"{key}_cameras_per_core"] = round(100 / v, 1) if v else None
+    ratios["jpeg_vs_h264"] = round(j / h, 1) if h and j else None
+    ratios["bytes_jpeg_vs_h264"] = (round(result["jpeg"]["bytes_per_s_per_camera"]
+                                          / max(1, result["h264"]["bytes_per_s_per_camera"]), 1)
+                                    if "jpeg" in result else None)
+    result["ratios"] = ratios
     result["loadavg_1m_after"] = round(os.getloadavg()[0], 2)
     return result
 
 
 def format_table(r: dict[str, Any]) -> str:
-    h, hp, f = r["h264"], r["h264_in_process"], r["floor"]
+    f, ratios = r["floor"], r["ratios"]
     j = r.get("jpeg", {"cameras": 0, "server_pct_per_camera": "-", "bytes_per_s_per_camera": "-",
                        "published": "-", "indexed": "-"})
+    rows = [(f"h264 ({label})", r[key]) for key, label, _extra in H264_VARIANTS] + [("jpeg (re-encode)", j)]
     lines = [
         f"1080p{r['fps']} cameras, {r['seconds']:g} s measured, {r['cpus']} CPUs; H.264 {r['h264_kbit_s']} kbit/s, "
         f"JPEG {r['jpeg_kbit_s']} kbit/s",
-        f"{'path':<28}{'cams':>5}{'server %core/cam':>18}{'bytes/s/cam':>14}{'published':>11}{'indexed':>9}",
-        f"{'h264 (remux only)':<28}{h['cameras']:>5}{h['server_pct_per_camera']:>18}{h['bytes_per_s_per_camera']:>14}"
-        f"{h['published']:>11}{h['indexed']:>9}",
-        f"{'h264 (jobs in process)':<28}{hp['cameras']:>5}{hp['server_pct_per_camera']:>18}"
-        f"{hp['bytes_per_s_per_camera']:>14}{hp['published']:>11}{hp['indexed']:>9}",
-        f"{'jpeg (re-encode)':<28}{j['cameras']:>5}{j['server_pct_per_camera']:>18}{j['bytes_per_s_per_camera']:>14}"
-        f"{j['published']:>11}{j['indexed']:>9}",
-        f"{'ffmpeg -c copy (floor)':<28}{f['cameras']:>5}{f['pct_per_camera']:>18}",
-        f"h264 / floor: {r['ratios']['h264_vs_floor']}x (goal <= 3); jpeg / h264: {r['ratios']['jpeg_vs_h264']}x; "
-        f"h264 cameras per core: {r['ratios']['h264_cameras_per_core']} (goal >= 40)",
-        f"jobs in process: {r['ratios']['h264_in_process_vs_floor']}x the floor, "
-        f"{r['ratios']['h264_in_process_cameras_per_core']} cameras per core",
-        f"h264 cpu: {h['cpu_pct']}; jobs in process: {hp['cpu_pct']}",
+        f"{'path':<40}{'cams':>5}{'server %core/cam':>18}{'bytes/s/cam':>14}{'published':>11}{'indexed':>9}",
+        *(f"{name:<40}{p['cameras']:>5}{p['server_pct_per_camera']:>18}{p['bytes_per_s_per_camera']:>14}"
+          f"{p['published']:>11}{p['indexed']:>9}" for name, p in rows),
+        f"{'ffmpeg -c copy (floor)':<40}{f['cameras']:>5}{f['pct_per_camera']:>18}",
+        *(f"h264 ({label}): {ratios[key + '_vs_floor']}x the floor (goal <= 3), "
+          f"{ratios[key + '_cameras_per_core']} cameras per core (goal >= 40); cpu {r[key]['cpu_pct']}"
+          for key, label, _extra in H264_VARIANTS),
+        f"jpeg / h264: {ratios['jpeg_vs_h264']}x",
     ]
     return "\n".join(lines)
 

@@ -28,7 +28,7 @@ C_INIT = f"{C}:init"  # the package's own __init__ only (``__version__``), not a
 SERVER_COMMON = (f"{C}.contract", f"{C}.runtime", f"{C}.bus", f"{C}.db", f"{C}.motion", C_INIT)
 R = "vigil_recorder"
 RECORDER_BASE = (f"{R}.media", f"{R}.remux", f"{R}.storage", f"{R}.frame_buffer", f"{R}.duties", f"{R}.context",
-                 f"{R}.metrics", f"{R}.progress")
+                 f"{R}.lasting_horse", f"{R}.metrics", f"{R}.progress")
 RECORDER_FEATURE = (*SERVER_COMMON, *RECORDER_BASE, f"{R}.segment")
 
 # unit (module prefix) -> the prefixes it may import besides itself (``pkg:init``: that
@@ -59,6 +59,7 @@ RULES: dict[str, tuple[str, ...]] = {
     f"{R}.frame_buffer": (*SERVER_COMMON, f"{R}.media"),
     f"{R}.duties": (*SERVER_COMMON,),
     f"{R}.context": (*SERVER_COMMON,),
+    f"{R}.lasting_horse": (),  # RQ only
     f"{R}.metrics": (*SERVER_COMMON,),
     f"{R}.progress": (*SERVER_COMMON,),
     f"{R}.segment": (*SERVER_COMMON, *RECORDER_BASE),

@@ -3,11 +3,12 @@
 Start-up waits, with backoff, until the database and Redis answer (migrations are
 ``vigil migrate``'s job), removes temporary files left by killed writers, then runs an RQ
 ``Worker``. Each job runs in a forked work horse, so a crash inside libav kills one job,
-not the worker (``VIGIL_RECORDER_JOBS_IN_PROCESS`` runs segment jobs in the worker itself
-instead: see :class:`RecorderWorker`). SIGTERM/SIGINT is RQ's warm shutdown: the current job finishes, then the
-worker exits; a second signal is a cold shutdown (the job is killed and retried later).
-If the worker loop stops on an error (Redis gone for too long), a new worker is started
-with backoff.
+not the worker; a horse runs up to ``VIGIL_RECORDER_HORSE_JOBS`` segment jobs before it
+retires (:mod:`vigil_recorder.lasting_horse`), and ``VIGIL_RECORDER_JOBS_IN_PROCESS`` runs
+segment jobs in the worker itself instead (see :class:`RecorderWorker`). SIGTERM/SIGINT is
+RQ's warm shutdown: the current job finishes, then the worker exits; a second signal is a
+cold shutdown (the job is killed and retried later). If the worker loop stops on an error
+(Redis gone for too long), a new worker is started with backoff.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from vigil_common.runtime.logsetup import setup_logging
 from vigil_common.runtime.settings import Settings
 from vigil_recorder import context, days, motion, progress, reconcile, retention, snapshots
 from vigil_recorder.duties import FAST_LEADER_KEY, Duty, DutyContext, DutyRunner, split_duties
+from vigil_recorder.lasting_horse import LastingHorse, Request
 from vigil_recorder.segment.writer import data_dir_writable
 from vigil_recorder.storage import paths as storage
 
@@ -97,6 +99,16 @@ class VigilJob(Job):
         return None
 
 
+def is_segment_job(job: Job) -> bool:
+    """A readable segment job. Any job in Redis can be unreadable (another serializer, garbage):
+    reading its name raises, and such a job goes to a work horse of its own, where RQ fails it
+    (tests/integration/recorder/test_recorder_refuses_jobs.py)."""
+    try:
+        return job.func_name == RECORD_JOB
+    except Exception:  # noqa: BLE001 - RQ's DeserializationError and whatever the serializer raises
+        return False
+
+
 class RecorderWorker(Worker):
     """RQ's worker, telling our stop signal when a shutdown is requested, and recovering the
     jobs of killed workers within seconds rather than minutes.
@@ -106,17 +118,23 @@ class RecorderWorker(Worker):
     ``Worker`` (``get_heartbeat_ttl``, ``run_maintenance_tasks``) with RQ 3's signatures, and
     ``request_stop`` (RQ's signal handler). tests/integration/recorder/test_recorder_rq.py checks the
     behaviour each gives (margin, requeue, warm stop) against the installed RQ, so a release
-    that changes them fails a test rather than a user's recordings.
+    that changes them fails a test rather than a user's recordings. Lasting work horses override
+    ``fork_work_horse``, ``wait_for_horse`` and ``teardown`` and set RQ's ``_horse_pid`` as RQ's
+    own fork does (test_recorder_lasting_horse.py: jobs, a crash, a timeout, a stop command).
     """
 
     stop: StopSignal | None = None
     # VIGIL_RECORDER_JOBS_IN_PROCESS: segment jobs run here rather than in a forked work horse.
     in_process: bool = False
+    # VIGIL_RECORDER_HORSE_JOBS: segment jobs one lasting work horse runs before it retires
+    # (1: RQ's fork per job). See vigil_recorder.lasting_horse.
+    horse_jobs: int = 1
+    lasting_horse: LastingHorse | None = None
 
     def runs_in_process(self, job: Job) -> bool:
         """A segment job, in-process mode, and the job never abandoned by a worker that died
         (which may have been this job crashing it: that one runs isolated in a work horse)."""
-        return self.in_process and job.func_name == RECORD_JOB and not job.meta.get(ABANDONED_META)
+        return self.in_process and is_segment_job(job) and not job.meta.get(ABANDONED_META)
 
     def execute_job(self, job: Job, queue: Queue) -> None:
         if not self.runs_in_process(job):
@@ -126,6 +144,46 @@ class RecorderWorker(Worker):
         execution = self.prepare_execution(job)
         self.perform_job(job, queue, execution)
         self.set_state(WorkerStatus.IDLE)
+
+    def runs_in_lasting_horse(self, job: Job) -> bool:
+        return self.horse_jobs > 1 and is_segment_job(job) and not self.runs_in_process(job)
+
+    def fork_work_horse(self, job: Job, queue: Queue) -> None:
+        """RQ's fork, or handing the job to the lasting horse (forked when there is none).
+
+        RQ's ``monitor_work_horse`` then watches ``horse_pid`` as it watches a horse of its own:
+        RQ sets the private ``_horse_pid`` in its own ``fork_work_horse``, and so does this one
+        (tests/integration/recorder/test_recorder_worker.py runs, crashes, times out and stops
+        jobs in a lasting horse against the installed RQ)."""
+        if not self.runs_in_lasting_horse(job):
+            super().fork_work_horse(job, queue)
+            return
+        execution = self.execution
+        if execution is None or execution.job_id != job.id:
+            raise RuntimeError(f"no execution prepared for job {job.id}")
+        request = Request(job.id, execution.id, queue.name)
+        for _attempt in range(2):  # an idle horse may have died since its last job
+            horse = self.lasting_horse
+            if horse is None or not horse.alive():
+                horse = self.lasting_horse = LastingHorse.fork(self, self.horse_jobs)
+            if horse.send(request):
+                break
+        else:
+            raise RuntimeError(f"a new lasting work horse refused job {job.id}")
+        self._horse_pid = horse.pid
+        self.procline(f"Job {job.id} in lasting horse {horse.pid} at {time.time()}")
+
+    def wait_for_horse(self) -> tuple[int | None, int | None, Any]:
+        horse = self.lasting_horse
+        if horse is None or horse.exited or self.horse_pid != horse.pid:
+            return super().wait_for_horse()
+        return horse.wait()
+
+    def teardown(self) -> None:
+        super().teardown()
+        if self.lasting_horse is not None:
+            self.lasting_horse.retire()
+            self.lasting_horse = None
 
     def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
         if self.runs_in_process(job):
@@ -290,6 +348,7 @@ def run_worker(settings: Settings, args: argparse.Namespace, stop: StopSignal) -
         )
         worker.stop = stop
         worker.in_process = settings.recorder_jobs_in_process
+        worker.horse_jobs = settings.recorder_horse_jobs
         if worker.in_process:
             warn_if_in_process_recovery_outlives_buffer(settings)
         log.info("recorder worker %s on queues %s, %s", worker.name, keys.RECORDER_QUEUE, keys.RECORDER_SLOW_QUEUE)

@@ -35,14 +35,17 @@ class RunsOnLoad:
         return os.system, (f"touch {self.marker}-unpickled",)
 
 
-def burst(settings: Settings) -> subprocess.CompletedProcess[str]:
+def burst(settings: Settings, **extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "vigil_recorder.main", "--burst", "--no-duties"],
-                          env=env_for(settings), cwd=settings.data_dir.parent, capture_output=True, text=True,
+                          env=env_for(settings) | extra, cwd=settings.data_dir.parent, capture_output=True, text=True,
                           timeout=120)
 
 
+# Each way a segment job can run: lasting work horses (the default), a fork per job, in process.
+@pytest.mark.parametrize("mode", [{}, {"VIGIL_RECORDER_HORSE_JOBS": "1"}, {"VIGIL_RECORDER_JOBS_IN_PROCESS": "true"}],
+                         ids=["lasting-horse", "fork-per-job", "in-process"])
 def test_the_recorder_runs_no_job_but_its_own(settings: Settings, client: redis.Redis,
-                                              tmp_path: Path) -> None:
+                                              tmp_path: Path, mode: dict[str, str]) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     marker = tmp_path / "pwned"
     command = f"touch {marker}"
@@ -56,7 +59,7 @@ def test_the_recorder_runs_no_job_but_its_own(settings: Settings, client: redis.
         attacks.append(as_json.enqueue("subprocess.check_call", ["touch", str(marker)]))
     good = enqueue(client, add_window(client, 1_700_000_000_000, 6))  # and a real segment job
 
-    out = burst(settings)
+    out = burst(settings, **mode)
     assert out.returncode == 0, out.stdout + out.stderr
     assert not list(tmp_path.glob("pwned*")), "an attacker's job ran"
     failed = set()

@@ -30,3 +30,6 @@ class RecordingSettings(BaseModel):
     # the worker down (it is restarted; a job abandoned once runs in a work horse of its own),
     # and a killed worker's job is found within its timeout rather than 15 s (docs/operations.md).
     recorder_jobs_in_process: bool = False
+    # Segment jobs one work horse runs before it retires and the next job forks a new one: a fork
+    # per job costs more CPU than the job (docs/benchmarks.md). 1 = a fork per job (RQ's way).
+    recorder_horse_jobs: int = Field(default=100, ge=1, le=100_000)
