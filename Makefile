@@ -6,7 +6,7 @@ VENV  ?= .venv
 BIN   := $(VENV)/bin
 # The lock this venv is installed from (make upgrade-check points it at a freshly resolved one).
 LOCK  ?= requirements/dev.txt
-PACKAGES := services/common services/capture services/ingest services/recorder services/api services/notifier bench
+PACKAGES := services/common services/capture services/ingest services/recorder services/api services/notifier services/detector bench
 PYTEST_ARGS ?=
 export VIGIL_LOCK_FILE := $(abspath $(LOCK))
 
@@ -19,6 +19,7 @@ $(BIN)/python:
 # fallbacks' and the test tools' versions, resolved together.
 $(VENV)/.installed: $(BIN)/python $(LOCK) services/*/pyproject.toml bench/pyproject.toml
 	scripts/install.sh $(VENV) $(LOCK) $(PACKAGES)
+	$(BIN)/python -m vigil_detector.fetch
 	@touch $@
 
 install: $(VENV)/.installed
@@ -38,6 +39,7 @@ test: install
 	@scripts/ensure-deploy-tools.sh
 	@scripts/ensure-browser.sh
 	@scripts/ensure-rtsp-server.sh
+	$(BIN)/python -m tests.support.photos
 	$(BIN)/ruff check services bench tests
 	$(BIN)/mypy services bench
 	$(BIN)/pytest -ra --durations=25 $(PYTEST_ARGS)

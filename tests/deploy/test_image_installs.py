@@ -52,7 +52,8 @@ def run_install(dockerfile: Path, tmp: Path) -> Path:
 def test_the_server_image_installs_exactly_the_server_lock(tmp_path: Path) -> None:
     python = run_install(ROOT / "Dockerfile", tmp_path)
     have = installed(python)
-    ours = frozenset({"vigil-common", "vigil-ingest", "vigil-recorder", "vigil-api", "vigil-notifier"})
+    ours = frozenset({"vigil-common", "vigil-ingest", "vigil-recorder", "vigil-api", "vigil-notifier",
+                      "vigil-detector"})
     assert mismatches(applicable(read_lock(ROOT / "requirements" / "server.txt")), have, others=ours) == []
     assert ours <= set(have) and "vigil-capture" not in have
     out = subprocess.run([str(python.parent / "vigil"), "--help"], capture_output=True, text=True)

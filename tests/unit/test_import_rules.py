@@ -20,6 +20,7 @@ SOURCES = {
     "vigil_recorder": ROOT / "services/recorder/vigil_recorder",
     "vigil_api": ROOT / "services/api/vigil_api",
     "vigil_notifier": ROOT / "services/notifier/vigil_notifier",
+    "vigil_detector": ROOT / "services/detector/vigil_detector",
     "vigil_bench": ROOT / "bench/vigil_bench",
 }
 
@@ -47,6 +48,7 @@ RULES: dict[str, tuple[str, ...]] = {
     # the server services: common's libraries, never another service, never the tooling.
     "vigil_ingest": SERVER_COMMON,
     "vigil_notifier": SERVER_COMMON,
+    "vigil_detector": SERVER_COMMON,
     "vigil_api": SERVER_COMMON,
     "vigil_api.routes": (*SERVER_COMMON, "vigil_api"),  # and never another route (below)
     "vigil_api.app": (*SERVER_COMMON, "vigil_api"),  # the one module that mounts the routes

