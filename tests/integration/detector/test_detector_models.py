@@ -138,3 +138,22 @@ def test_an_onnx_model_runs_on_either_backend(tmp_path: Path, backend: Backend) 
 def test_onnx_runtime_refuses_a_model_that_is_not_onnx(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"\.onnx"):
         load(ModelSpec(path=tmp_path / "m.weights", labels=("a",), backend=Backend.ONNXRUNTIME))
+
+
+def test_the_close_up_of_a_detection_covers_the_subject_at_full_resolution(yolo) -> None:  # type: ignore[no-untyped-def]
+    from vigil_detector.closeups import closeup_jpeg
+
+    frame, pasted = scene("chelsea.png", (700, 300))
+    best = detect(yolo, frame)[0]
+    data, crop = closeup_jpeg(frame, best.box)
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    assert img is not None and (img.shape[1], img.shape[0]) == (crop.w, crop.h)
+    # The crop holds the whole box (grown by the margin) and most of the pasted photo.
+    assert crop.x <= best.box.x and crop.y <= best.box.y
+    assert crop.x + crop.w >= best.box.x + best.box.w and crop.y + crop.h >= best.box.y + best.box.h
+    ix = max(0, min(crop.x + crop.w, pasted.x + pasted.w) - max(crop.x, pasted.x))
+    iy = max(0, min(crop.y + crop.h, pasted.y + pasted.h) - max(crop.y, pasted.y))
+    assert ix * iy >= 0.8 * pasted.area
+    # Full resolution: the crop's pixels are the frame's own (up to JPEG loss).
+    original = frame[crop.y:crop.y + crop.h, crop.x:crop.x + crop.w].astype(int)
+    assert np.abs(img.astype(int) - original).mean() < 6

@@ -105,3 +105,15 @@ def test_a_class_id_beyond_the_labels_is_named_by_its_number() -> None:
     rows = np.array([[320, 320, 100, 50, 1.0, 0, 0, 0, 0.9]], np.float32)
     assert [d.label for d in detections(rows, Layout.YOLOV5, lb, LABELS, score_threshold=0.5,
                                         iou_threshold=0.45)] == ["3"]
+
+
+def test_a_close_up_box_grows_by_its_margin_stays_in_the_frame_and_has_a_minimum_size() -> None:
+    from vigil_detector.closeups import crop_box
+
+    assert crop_box(Box(100, 100, 100, 200), 1280, 720) == Box(85, 70, 130, 260)
+    edge = crop_box(Box(1200, 650, 80, 70), 1280, 720)
+    assert edge.x + edge.w <= 1280 and edge.y + edge.h <= 720 and edge.w >= 80 and edge.h >= 70
+    tiny = crop_box(Box(10, 10, 8, 8), 1280, 720)
+    assert tiny.w == 64 and tiny.h == 64 and tiny.x == 0 and tiny.y == 0
+    with pytest.raises(ValueError):
+        crop_box(Box(0, 0, 0, 5), 1280, 720)
