@@ -139,8 +139,8 @@ def candidates(rows: np.ndarray, layout: Layout, letterbox: Letterbox, score_thr
     return boxes, [float(scores[i]) for i in keep], [int(class_ids[i]) for i in keep]
 
 
-# A box of one class lying this much inside a better box of the same class is the same object
-# (YOLO-tiny often adds a box around part of it, whose IoU with the whole is low).
+# Two boxes of one class, one lying this much inside the other, are the same object (YOLO-tiny's
+# two output scales often box the whole and a part of it, whose IoU is low).
 CONTAINED = 0.8
 
 
@@ -153,9 +153,8 @@ def contained_in(inner: Box, outer: Box) -> float:
 
 def suppress(boxes: Sequence[Box], scores: Sequence[float], class_ids: Sequence[int], score_threshold: float,
              iou_threshold: float) -> list[int]:
-    """Per-class non-maximum suppression (OpenCV's ``NMSBoxesBatched``), then dropping a box
-    that lies :data:`CONTAINED` inside a better one of its class: the indices kept, best score
-    first. Empty boxes are never kept."""
+    """Per-class non-maximum suppression (OpenCV's ``NMSBoxesBatched``): the indices kept, best
+    score first. Empty boxes are never kept."""
     usable = [i for i, b in enumerate(boxes) if b.w > 0 and b.h > 0]
     if not usable:
         return []
@@ -163,11 +162,24 @@ def suppress(boxes: Sequence[Box], scores: Sequence[float], class_ids: Sequence[
         [(boxes[i].x, boxes[i].y, boxes[i].w, boxes[i].h) for i in usable],
         [float(scores[i]) for i in usable], [int(class_ids[i]) for i in usable],
         float(score_threshold), float(iou_threshold))
-    picked = sorted((usable[int(k)] for k in np.asarray(kept).reshape(-1)), key=lambda i: -scores[i])
-    out: list[int] = []
-    for i in picked:
-        if not any(class_ids[j] == class_ids[i] and contained_in(boxes[i], boxes[j]) >= CONTAINED for j in out):
-            out.append(i)
+    return sorted((usable[int(k)] for k in np.asarray(kept).reshape(-1)), key=lambda i: -scores[i])
+
+
+def merge_nested(found: Sequence[Detection]) -> list[Detection]:
+    """Detections (best first) with each pair of one class where one box lies :data:`CONTAINED`
+    inside the other made one: the better score, the larger box (the whole object, for its
+    close-up)."""
+    out: list[Detection] = []
+    for det in found:
+        for k, kept in enumerate(out):
+            if kept.class_id != det.class_id:
+                continue
+            small, large = (det.box, kept.box) if det.box.area <= kept.box.area else (kept.box, det.box)
+            if contained_in(small, large) >= CONTAINED:
+                out[k] = Detection(kept.label, kept.class_id, max(kept.score, det.score), large)
+                break
+        else:
+            out.append(det)
     return out
 
 
@@ -180,4 +192,4 @@ def detections(output: np.ndarray, layout: Layout, letterbox: Letterbox, labels:
     for i in suppress(boxes, scores, class_ids, score_threshold, iou_threshold):
         cid = class_ids[i]
         out.append(Detection(labels[cid] if 0 <= cid < len(labels) else str(cid), cid, scores[i], boxes[i]))
-    return out
+    return merge_nested(out)

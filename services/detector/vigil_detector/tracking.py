@@ -55,6 +55,7 @@ class Update:
     ended: tuple[Track, ...] = ()  # confirmed tracks whose gap ran out: the event ends
     better: tuple[Track, ...] = ()  # tracks (tentative or not) whose best sighting is this frame's
     dropped: tuple[Track, ...] = ()  # tentative tracks whose gap ran out: never an event
+    assigned: tuple[tuple[int, Track], ...] = ()  # (index of the detection given, its track)
 
 
 class Tracker:
@@ -78,6 +79,7 @@ class Tracker:
         used_d: set[int] = set()
         started: list[Track] = []
         better: list[Track] = []
+        assigned: list[tuple[int, Track]] = []
         for iou, ti, di in pairs:
             if iou < self.iou_threshold:
                 break
@@ -86,6 +88,7 @@ class Tracker:
             used_t.add(ti)
             used_d.add(di)
             track, det = self.tracks[ti], detections[di]
+            assigned.append((di, track))
             sighting = Sighting(at_ns, det.box, det.score)
             track.hits += 1
             track.last_ns = at_ns
@@ -104,11 +107,12 @@ class Tracker:
             track = Track(next(self._ids), det.label, at_ns, at_ns, sighting)
             track.path.append(sighting)
             self.tracks.append(track)
+            assigned.append((di, track))
             better.append(track)
             if self.min_hits <= 1:
                 track.confirmed = True
                 started.append(track)
-        return Update(tuple(started), ended, tuple(better), dropped)
+        return Update(tuple(started), ended, tuple(better), dropped, tuple(sorted(assigned, key=lambda a: a[0])))
 
     def end_all(self) -> tuple[Track, ...]:
         """Close every track (the camera stopped, the service stops): the confirmed ones."""

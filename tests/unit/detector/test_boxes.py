@@ -7,11 +7,13 @@ import pytest
 
 from vigil_detector.boxes import (
     Box,
+    Detection,
     Layout,
     Letterbox,
     candidates,
     contained_in,
     detections,
+    merge_nested,
     rows_of,
     suppress,
 )
@@ -88,11 +90,16 @@ def test_overlapping_boxes_of_one_class_keep_the_best_and_other_classes_are_unto
     assert suppress(boxes, scores, ids, 0.5, 0.45) == [1, 2, 3]
 
 
-def test_a_box_inside_a_better_one_of_its_class_is_the_same_object() -> None:
+def test_a_box_inside_another_of_its_class_is_the_same_object_with_the_larger_box() -> None:
     whole, part = Box(100, 100, 300, 300), Box(150, 150, 100, 120)  # IoU 0.13, fully inside
     assert whole.iou(part) < 0.45 and contained_in(part, whole) == 1.0
-    assert suppress([whole, part], [0.9, 0.6], [0, 0], 0.5, 0.45) == [0]
-    assert suppress([whole, part], [0.9, 0.6], [0, 1], 0.5, 0.45) == [0, 1]  # another class stays
+    assert suppress([whole, part], [0.9, 0.6], [0, 0], 0.5, 0.45) == [0, 1]  # NMS alone keeps both
+    for scores in ((0.9, 0.6), (0.6, 0.9)):  # whichever scores better
+        found = [Detection("person", 0, scores[0], whole), Detection("person", 0, scores[1], part)]
+        found.sort(key=lambda d: -d.score)
+        assert merge_nested(found) == [Detection("person", 0, 0.9, whole)]
+    other = [Detection("person", 0, 0.9, whole), Detection("dog", 16, 0.6, part)]
+    assert merge_nested(other) == other  # another class stays
 
 
 def test_empty_boxes_and_scores_below_the_threshold_are_never_kept() -> None:

@@ -50,6 +50,10 @@ def test_two_objects_and_two_labels_keep_their_own_tracks() -> None:
     assert b.started == ()  # all matched: the same three objects
     assert {(x.label, x.hits) for x in t.tracks} == {("person", 2), ("car", 2)}
     assert sorted(x.last_box.x for x in t.tracks if x.label == "person") == [10, 610]
+    # Each detection given is told its track.
+    by_index = {i: tr for i, tr in b.assigned}
+    assert [by_index[i].first_ns for i in range(3)] == [s(0)] * 3
+    assert by_index[0].last_box.x == 610 and by_index[1].last_box.x == 10 and by_index[2].label == "car"
 
 
 def test_a_far_jump_is_a_new_object() -> None:

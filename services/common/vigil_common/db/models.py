@@ -187,6 +187,31 @@ class MotionEvent(Base):
     thumbnail_path: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
+class ObjectEvent(Base):
+    """An object seen by the detector on one camera: a confirmed track (``end`` NULL while it is
+    going on). ``closeup_path`` (relative to the data directory) is the best-scoring crop at full
+    resolution; ``track`` the box path as JSON ``[[t_ms, x, y, w, h, score], ...]`` in frame
+    pixels of ``width`` x ``height``; ``zones`` the names of the zones it counted in, comma-joined."""
+
+    __tablename__ = "object_events"
+    __table_args__ = (
+        Index("ix_object_events_camera_start", "camera_id", "start"),
+        Index("ix_object_events_label_start", "label", "start"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    camera_id: Mapped[str] = mapped_column(String(32))
+    label: Mapped[str] = mapped_column(String(32))
+    score: Mapped[float] = mapped_column(Float)
+    start: Mapped[datetime] = mapped_column(UTCDateTime())
+    end: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    closeup_path: Mapped[str | None] = mapped_column(Text, nullable=True)
+    track: Mapped[str] = mapped_column(Text, default="[]")
+    zones: Mapped[str] = mapped_column(Text, default="")
+
+
 class Export(Base):
     """A clip export job: a range of one camera cut across segments into one MP4."""
 

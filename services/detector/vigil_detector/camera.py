@@ -1,0 +1,82 @@
+"""One camera's detections, frame by frame: the model, the zones, the tracker and the store.
+
+:meth:`CameraObjects.process` takes a decoded frame and its capture time and does the rest:
+detections filtered by the camera's zones, tracks updated, close-ups cropped from this frame
+for tracks whose best sighting it holds (kept in memory for tentative tracks, at most one JPEG
+per track), and the store told what started, improved and ended.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from vigil_detector.boxes import Detection
+from vigil_detector.closeups import closeup_jpeg
+from vigil_detector.model import Model, detect
+from vigil_detector.tracking import Track, Tracker
+from vigil_detector.zones import Zone, zones_for
+
+
+class Sink(Protocol):
+    def started(self, camera_id: str, track: Track, closeup: bytes, size: tuple[int, int],
+                zones: list[str]) -> int: ...
+
+    def improved(self, camera_id: str, track: Track, closeup: bytes) -> None: ...
+
+    def ended(self, camera_id: str, track: Track) -> int | None: ...
+
+
+@dataclass
+class CameraObjects:
+    camera_id: str
+    model: Model
+    sink: Sink
+    zones: Sequence[Zone] = ()
+    default_zone: Zone | None = None
+    tracker: Tracker = field(default_factory=Tracker)
+    crops: dict[int, bytes] = field(default_factory=dict)
+    track_zones: dict[int, set[str]] = field(default_factory=dict)
+
+    def process(self, at_ns: int, frame: np.ndarray) -> list[Detection]:
+        """Run one frame (BGR, full resolution); the detections that counted in a zone."""
+        h, w = frame.shape[:2]
+        counted: list[Detection] = []
+        where: list[list[str]] = []
+        for det in detect(self.model, frame):
+            names = zones_for(det, self.zones, w, h, self.default_zone)
+            if names:
+                counted.append(det)
+                where.append(names)
+        update = self.tracker.update(at_ns, counted)
+        for index, track in update.assigned:  # the zones each track has counted in
+            self.track_zones.setdefault(track.id, set()).update(where[index])
+        started = {t.id for t in update.started}
+        for track in update.better:
+            self.crops[track.id] = closeup_jpeg(frame, track.best.box)[0]
+        for track in update.started:
+            self.sink.started(self.camera_id, track, self.crops[track.id], (w, h),
+                              sorted(self.track_zones.get(track.id, ())))
+        for track in update.better:
+            if track.confirmed and track.id not in started:
+                self.sink.improved(self.camera_id, track, self.crops[track.id])
+        for track in (*update.ended, *update.dropped):
+            self._forget(track)
+        for track in update.ended:
+            self.sink.ended(self.camera_id, track)
+        return counted
+
+    def close(self) -> None:
+        """End every open event (the camera stopped, or the detector stops)."""
+        for track in self.tracker.end_all():
+            self.sink.ended(self.camera_id, track)
+            self._forget(track)
+        self.crops.clear()
+        self.track_zones.clear()
+
+    def _forget(self, track: Track) -> None:
+        self.crops.pop(track.id, None)
+        self.track_zones.pop(track.id, None)
