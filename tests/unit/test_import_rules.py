@@ -26,7 +26,7 @@ SOURCES = {
 
 C = "vigil_common"
 C_INIT = f"{C}:init"  # the package's own __init__ only (``__version__``), not all of common
-SERVER_COMMON = (f"{C}.contract", f"{C}.runtime", f"{C}.bus", f"{C}.db", f"{C}.motion", C_INIT)
+SERVER_COMMON = (f"{C}.contract", f"{C}.runtime", f"{C}.bus", f"{C}.db", f"{C}.motion", f"{C}.media", C_INIT)
 R = "vigil_recorder"
 RECORDER_BASE = (f"{R}.media", f"{R}.remux", f"{R}.storage", f"{R}.frame_buffer", f"{R}.duties", f"{R}.context",
                  f"{R}.lasting_horse", f"{R}.metrics", f"{R}.progress")
@@ -42,6 +42,7 @@ RULES: dict[str, tuple[str, ...]] = {
     f"{C}.bus": (f"{C}.contract", f"{C}.runtime"),
     f"{C}.db": (f"{C}.contract", f"{C}.runtime"),
     f"{C}.motion": (),  # pure numpy: the detector the camera and the recorder share
+    f"{C}.media": (f"{C}.contract",),  # PyAV: single frames decoded (server side only)
     f"{C}.cli": (C,),  # all of common
     # the camera: never the database, never the operator tooling (the Pi installs neither).
     "vigil_capture": (f"{C}.contract", f"{C}.runtime", f"{C}.bus", f"{C}.motion", C_INIT),

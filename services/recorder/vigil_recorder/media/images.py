@@ -7,6 +7,8 @@ dependencies): small luma images for motion detection, JPEGs for snapshots and t
 - H.264 frames can be decoded alone only if they are IDR pictures with their SPS and PPS in
   band (:func:`vigil_common.contract.h264.can_start_segment`); other access units depend on earlier
   ones and are never decoded here.
+
+The decoding itself is :mod:`vigil_common.media.stills` (the detector decodes the same frames).
 """
 
 from __future__ import annotations
@@ -16,12 +18,11 @@ from fractions import Fraction
 import av
 import numpy as np
 from av.codec.context import CodecContext
-from av.packet import Packet
 from av.video.frame import VideoFrame
 from av.video.reformatter import ColorRange
 
-from vigil_common.contract import h264
 from vigil_common.contract.envelope import Codec, Frame
+from vigil_common.media.stills import ImageError, decode_h264_keyframe, decode_jpeg
 from vigil_common.motion.detect import shrink
 
 MAX_LOWRES = 3  # libavcodec's mjpeg decoder scales by 1/2, 1/4 or 1/8
@@ -31,9 +32,8 @@ THUMBNAIL_WIDTH = 320
 JPEG_QMIN = 2
 JPEG_QMAX = 5
 
-
-class ImageError(ValueError):
-    """A frame that cannot be decoded (corrupt JPEG, H.264 that is not a lone IDR picture)."""
+__all__ = ["ImageError", "decode_h264_keyframe", "decode_jpeg", "encode_jpeg", "lowres_for", "luma", "small_luma",
+           "still_jpeg", "thumbnail_jpeg"]
 
 
 def lowres_for(width: int, target_width: int) -> int:
@@ -42,33 +42,6 @@ def lowres_for(width: int, target_width: int) -> int:
     while level < MAX_LOWRES and (width >> (level + 1)) >= target_width:
         level += 1
     return level
-
-
-def _decode(codec_name: str, data: bytes, options: dict[str, str] | None = None) -> VideoFrame:
-    ctx = CodecContext.create(codec_name, "r")
-    if options:
-        ctx.options = options
-    try:
-        frames = list(ctx.decode(Packet(data)))  # type: ignore[attr-defined]
-        if not frames:
-            frames = list(ctx.decode(None))  # type: ignore[attr-defined]
-    except (av.FFmpegError, ValueError) as exc:
-        raise ImageError(f"{codec_name} decode failed: {exc}") from None
-    if not frames or not isinstance(frames[0], VideoFrame):
-        raise ImageError(f"{codec_name} decoder returned no picture")
-    return frames[0]
-
-
-def decode_jpeg(data: bytes, lowres: int = 0) -> VideoFrame:
-    """A JPEG as a PyAV frame (``yuvj4xxp``), scaled down by ``2**lowres`` while decoding."""
-    return _decode("mjpeg", data, {"lowres": str(lowres)} if lowres else None)
-
-
-def decode_h264_keyframe(access_unit: bytes) -> VideoFrame:
-    """A lone IDR access unit (with SPS and PPS in band) as a PyAV frame."""
-    if not h264.can_start_segment(access_unit):
-        raise ImageError("not an IDR picture with in-band SPS/PPS")
-    return _decode("h264", access_unit)
 
 
 def luma(frame: VideoFrame) -> np.ndarray:
