@@ -8,4 +8,5 @@ from tests.integration.support.days import client  # noqa: F401
 from tests.integration.support.exports import footage  # noqa: F401
 from tests.integration.support.ingest import publisher  # noqa: F401
 from tests.integration.support.notifier import capture  # noqa: F401
+from tests.integration.support.recorder import forks  # noqa: F401
 from tests.integration.support.retention import rclient, sessions  # noqa: F401

@@ -128,7 +128,7 @@ class RecorderWorker(Worker):
     in_process: bool = False
     # VIGIL_RECORDER_HORSE_JOBS: segment jobs one lasting work horse runs before it retires
     # (1: RQ's fork per job). See vigil_recorder.lasting_horse.
-    horse_jobs: int = 1
+    horse_jobs: int = Settings.model_fields["recorder_horse_jobs"].default
     lasting_horse: LastingHorse | None = None
 
     def runs_in_process(self, job: Job) -> bool:
@@ -153,8 +153,9 @@ class RecorderWorker(Worker):
 
         RQ's ``monitor_work_horse`` then watches ``horse_pid`` as it watches a horse of its own:
         RQ sets the private ``_horse_pid`` in its own ``fork_work_horse``, and so does this one
-        (tests/integration/recorder/test_recorder_worker.py runs, crashes, times out and stops
-        jobs in a lasting horse against the installed RQ)."""
+        (tests/integration/recorder/test_recorder_lasting_horse.py runs, crashes, times out and
+        stops jobs in a lasting horse against the installed RQ). If no horse can be had (the
+        fork failed, a new horse refused the job), the job gets RQ's own horse."""
         if not self.runs_in_lasting_horse(job):
             super().fork_work_horse(job, queue)
             return
@@ -162,28 +163,40 @@ class RecorderWorker(Worker):
         if execution is None or execution.job_id != job.id:
             raise RuntimeError(f"no execution prepared for job {job.id}")
         request = Request(job.id, execution.id, queue.name)
-        for _attempt in range(2):  # an idle horse may have died since its last job
-            horse = self.lasting_horse
-            if horse is None or not horse.alive():
-                horse = self.lasting_horse = LastingHorse.fork(self, self.horse_jobs)
-            if horse.send(request):
-                break
-        else:
-            raise RuntimeError(f"a new lasting work horse refused job {job.id}")
+        horse = None
+        try:
+            for _attempt in range(2):  # an idle horse may have died since its last job
+                horse = self.lasting_horse
+                if horse is None or not horse.alive():
+                    horse = self.lasting_horse = LastingHorse.fork(self, self.horse_jobs)
+                if horse.send(request):
+                    break
+            else:
+                horse = None
+        except OSError as exc:
+            log.warning("could not fork a lasting work horse (%s)", exc)
+            horse = None
+        if horse is None:
+            log.warning("job %s: no lasting work horse took it; it runs in a horse of its own", job.id)
+            self.lasting_horse = None
+            super().fork_work_horse(job, queue)
+            return
         self._horse_pid = horse.pid
         self.procline(f"Job {job.id} in lasting horse {horse.pid} at {time.time()}")
 
     def wait_for_horse(self) -> tuple[int | None, int | None, Any]:
         horse = self.lasting_horse
-        if horse is None or horse.exited or self.horse_pid != horse.pid:
+        if horse is None or self.horse_pid != horse.pid:
             return super().wait_for_horse()
-        return horse.wait()
+        return horse.wait()  # the same result until the next job is sent, even once it has exited
 
     def teardown(self) -> None:
-        super().teardown()
-        if self.lasting_horse is not None:
-            self.lasting_horse.retire()
-            self.lasting_horse = None
+        try:
+            super().teardown()  # raises when Redis is gone (the horse is retired all the same)
+        finally:
+            if self.lasting_horse is not None:
+                self.lasting_horse.retire()
+                self.lasting_horse = None
 
     def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
         if self.runs_in_process(job):
@@ -208,7 +221,8 @@ class RecorderWorker(Worker):
         """RQ's stop-job command kills the horse's process group; with a job running in this
         process there is no horse, and the group would be the worker's own."""
         if not self.horse_pid:
-            log.warning("stop requested for a job running in the worker's process: it runs to its end")
+            log.warning("stop requested while no job runs in a work horse (a job in the worker's own process "
+                        "runs to its end)")
             return
         super().kill_horse(sig)
 

@@ -9,7 +9,6 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -17,39 +16,15 @@ import redis
 from rq.command import send_stop_job_command
 from rq.job import Job, JobStatus
 
-from tests.integration.support.recorder import add_window, enqueue, env_for, indexed
+from tests.integration.support.recorder import add_window, enqueue, indexed
 from vigil_common.contract import recorder_jobs
 from vigil_common.runtime.settings import Settings
-from vigil_recorder import context, jobs
+from vigil_recorder import jobs
 from vigil_recorder.main import RecorderWorker, VigilJob
 
 pytestmark = pytest.mark.integration
 
 T0 = 1_700_000_400_000
-
-
-@pytest.fixture
-def forks(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
-    """The worker runs in this process (so a patched job body reaches its horses); the pids it forks."""
-    for k, v in env_for(settings).items():
-        if k.startswith("VIGIL_"):
-            monkeypatch.setenv(k, v)
-    monkeypatch.chdir(settings.data_dir.parent)
-    pids: list[int] = []
-    real_fork = os.fork
-
-    def counting_fork() -> int:
-        pid = real_fork()
-        if pid:
-            pids.append(pid)
-        return pid
-
-    monkeypatch.setattr(os, "fork", counting_fork)
-    context.reset_context()
-    try:
-        yield pids
-    finally:
-        context.reset_context()
 
 
 def worker(client: redis.Redis, horse_jobs: int) -> RecorderWorker:
@@ -120,7 +95,7 @@ def test_a_horse_that_dies_mid_job_fails_that_job_only(
     assert [r.frames for r in indexed(settings)] == [5, 5]
 
 
-def test_a_job_past_its_timeout_fails_and_the_horse_goes_on(
+def test_a_job_past_its_timeout_fails_and_the_next_runs_in_a_fresh_horse(
     settings: Settings, client: redis.Redis, forks: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     slow, after = (enqueue(client, add_window(client, T0 + k * 10_000, 4)) for k in range(2))
@@ -133,7 +108,9 @@ def test_a_job_past_its_timeout_fails_and_the_horse_goes_on(
     slow.refresh()
     assert slow.get_status() in (JobStatus.SCHEDULED, JobStatus.FAILED)
     assert finished(after, 4)
-    assert len(forks) == 1  # RQ's timeout inside the horse ended the job, not the horse
+    # RQ's timeout inside the horse ended the job; the horse then retired (the job was cut off
+    # anywhere in its code: no later job runs on what it left behind).
+    assert len(forks) == 2
 
 
 def test_the_stop_job_command_kills_the_lasting_horse(
@@ -163,3 +140,52 @@ def test_the_stop_job_command_kills_the_lasting_horse(
     assert hung.get_status() == JobStatus.STOPPED
     assert finished(after, 4)
     assert len(forks) == 2 and gone(forks[0])
+
+
+def test_a_reply_read_just_before_the_monitor_alarm_is_not_lost(
+    settings: Settings, client: redis.Redis, forks: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """RQ's monitoring alarm can fire right after the horse's reply was read: RQ then calls
+    wait_for_horse again, which must return that reply rather than block until the hard kill."""
+    from rq.timeouts import HorseMonitorTimeoutException
+
+    from vigil_recorder.lasting_horse import LastingHorse
+
+    real_wait = LastingHorse.wait
+    cut: list[int] = []
+
+    def wait_cut_short(self: LastingHorse) -> Any:
+        result = real_wait(self)
+        if not cut:
+            cut.append(self.pid)
+            raise HorseMonitorTimeoutException("the alarm, just after the reply was read")
+        return result
+
+    monkeypatch.setattr(LastingHorse, "wait", wait_cut_short)
+    queued = [enqueue(client, add_window(client, T0 + k * 10_000, 4)) for k in range(3)]
+    started = time.monotonic()
+    worker(client, horse_jobs=10).work(burst=True)
+    assert time.monotonic() - started < 20  # not the hard kill at the job timeout + 60 s
+    assert cut and all(finished(job, 4) for job in queued)
+    assert len(forks) == 1  # the same horse ran all three
+
+
+def test_the_horse_is_retired_even_when_the_worker_teardown_fails(
+    settings: Settings, client: redis.Redis, forks: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rq.worker import BaseWorker
+
+    def teardown_without_redis(self: BaseWorker) -> None:
+        raise redis.ConnectionError("Redis went away")
+
+    monkeypatch.setattr(BaseWorker, "teardown", teardown_without_redis)
+    job = enqueue(client, add_window(client, T0, 4))
+    w = worker(client, horse_jobs=10)
+    with pytest.raises(redis.ConnectionError):
+        w.work(burst=True)
+    assert finished(job, 4)
+    assert w.lasting_horse is None and len(forks) == 1
+    deadline = time.monotonic() + 5
+    while not gone(forks[0]) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert gone(forks[0])

@@ -89,52 +89,31 @@ def test_in_process_worker_forks_a_horse_with_its_own_context(
 
 
 def test_in_process_mode_runs_segment_jobs_in_the_worker_and_an_abandoned_one_in_a_horse(
-    settings: Settings, client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, client: redis.Redis, forks: list[int]
 ) -> None:
     """VIGIL_RECORDER_JOBS_IN_PROCESS: no fork per segment job, except for a job a dead worker
     abandoned (its worker may have died of it), and the heartbeat covers the whole job."""
-    import os
-
-    from vigil_recorder import context
     from vigil_recorder.main import ABANDONED_META, HEARTBEAT_MARGIN_S, RecorderWorker
 
-    for k, v in env_for(settings).items():
-        if k.startswith("VIGIL_"):
-            monkeypatch.setenv(k, v)
-    monkeypatch.chdir(settings.data_dir.parent)
-    forks: list[int] = []
-    real_fork = os.fork
-
-    def counting_fork() -> int:
-        pid = real_fork()
-        if pid:
-            forks.append(pid)
-        return pid
-
-    monkeypatch.setattr(os, "fork", counting_fork)
-    context.reset_context()
-    try:
-        plain = enqueue(client, add_window(client, 1_700_000_300_000, 7))
-        abandoned = enqueue(client, add_window(client, 1_700_000_310_000, 8))
-        abandoned.meta[ABANDONED_META] = 1
-        abandoned.save_meta()
-        worker = RecorderWorker([recorder_jobs.queue(client)], connection=client,
-                                serializer=recorder_jobs.serializer(), job_class=VigilJob)
-        worker.in_process = True
-        assert worker.runs_in_process(plain) and not worker.runs_in_process(abandoned)
-        assert plain.timeout is not None
-        assert worker.get_heartbeat_ttl(plain) == plain.timeout + HEARTBEAT_MARGIN_S
-        assert worker.get_heartbeat_ttl(abandoned) < plain.timeout
-        worker.work(burst=True)
-        for job, frames in ((plain, 7), (abandoned, 8)):
-            job.refresh()
-            assert job.get_status() == JobStatus.FINISHED
-            result = job.return_value()
-            assert result is not None and result["status"] == "written" and result["frames"] == frames
-        assert len(forks) == 1  # the abandoned job's work horse, and no other
-        assert [r.frames for r in indexed(settings)] == [7, 8]
-    finally:
-        context.reset_context()
+    plain = enqueue(client, add_window(client, 1_700_000_300_000, 7))
+    abandoned = enqueue(client, add_window(client, 1_700_000_310_000, 8))
+    abandoned.meta[ABANDONED_META] = 1
+    abandoned.save_meta()
+    worker = RecorderWorker([recorder_jobs.queue(client)], connection=client,
+                            serializer=recorder_jobs.serializer(), job_class=VigilJob)
+    worker.in_process = True
+    assert worker.runs_in_process(plain) and not worker.runs_in_process(abandoned)
+    assert plain.timeout is not None
+    assert worker.get_heartbeat_ttl(plain) == plain.timeout + HEARTBEAT_MARGIN_S
+    assert worker.get_heartbeat_ttl(abandoned) < plain.timeout
+    worker.work(burst=True)
+    for job, frames in ((plain, 7), (abandoned, 8)):
+        job.refresh()
+        assert job.get_status() == JobStatus.FINISHED
+        result = job.return_value()
+        assert result is not None and result["status"] == "written" and result["frames"] == frames
+    assert len(forks) == 1  # the abandoned job's work horse, and no other
+    assert [r.frames for r in indexed(settings)] == [7, 8]
 
 
 def test_sigterm_is_a_warm_shutdown(settings: Settings, client: redis.Redis) -> None:

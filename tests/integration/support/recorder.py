@@ -4,9 +4,11 @@ Redis, its job, and the segments indexed."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import cv2
 import numpy as np
+import pytest
 import redis
 from rq import Retry
 from rq.job import Job
@@ -64,3 +66,30 @@ def indexed(settings: Settings) -> list[Segment]:
             return list(s.execute(select(Segment).order_by(Segment.start)).scalars())
     finally:
         engine.dispose()
+
+
+@pytest.fixture
+def forks(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
+    """A recorder worker run in this process (so a job body patched here reaches its work horses):
+    its environment and working directory set up, and the pids it forks, as they are forked."""
+    from vigil_recorder import context
+
+    for k, v in env_for(settings).items():
+        if k.startswith("VIGIL_"):
+            monkeypatch.setenv(k, v)
+    monkeypatch.chdir(settings.data_dir.parent)
+    pids: list[int] = []
+    real_fork = os.fork
+
+    def counting_fork() -> int:
+        pid = real_fork()
+        if pid:
+            pids.append(pid)
+        return pid
+
+    monkeypatch.setattr(os, "fork", counting_fork)
+    context.reset_context()
+    try:
+        yield pids
+    finally:
+        context.reset_context()
