@@ -28,7 +28,7 @@ C = "vigil_common"
 C_INIT = f"{C}:init"  # the package's own __init__ only (``__version__``), not all of common
 SERVER_COMMON = (f"{C}.contract", f"{C}.runtime", f"{C}.bus", f"{C}.db", f"{C}.motion", f"{C}.media", C_INIT)
 R = "vigil_recorder"
-RECORDER_BASE = (f"{R}.media", f"{R}.remux", f"{R}.storage", f"{R}.frame_buffer", f"{R}.duties", f"{R}.context",
+RECORDER_BASE = (f"{R}.media", f"{R}.remux", f"{R}.storage", f"{R}.duties", f"{R}.context",
                  f"{R}.lasting_horse", f"{R}.metrics", f"{R}.progress")
 RECORDER_FEATURE = (*SERVER_COMMON, *RECORDER_BASE, f"{R}.segment")
 
@@ -59,7 +59,6 @@ RULES: dict[str, tuple[str, ...]] = {
     f"{R}.media": (*SERVER_COMMON,),
     f"{R}.remux": (*SERVER_COMMON, f"{R}.media"),
     f"{R}.storage": (*SERVER_COMMON,),
-    f"{R}.frame_buffer": (*SERVER_COMMON, f"{R}.media"),
     f"{R}.duties": (*SERVER_COMMON,),
     f"{R}.context": (*SERVER_COMMON,),
     f"{R}.lasting_horse": (),  # RQ only

@@ -1,4 +1,4 @@
-// Motion events with thumbnails, and the notification log.
+// Motion and object events with thumbnails (objects: their close-up and label), and the notification log.
 
 import { ApiError, get } from '../api.js';
 import { fail } from '../ui.js';
@@ -29,10 +29,11 @@ export function show(root) {
       grid.replaceChildren(...page.items.map((e) => {
         const length = e.end ? duration((Date.parse(e.end) - Date.parse(e.start)) / 1000) : 'ongoing';
         return h('a.event', { href: `#/recordings?camera=${encodeURIComponent(e.camera_id)}&date=${serverDay(new Date(e.start))}&t=${encodeURIComponent(e.start)}` },
-          e.thumbnail_url ? h('img', { src: e.thumbnail_url, alt: `Motion on ${e.camera_id}`, loading: 'lazy' }) : h('div.tile-empty', 'No thumbnail'),
-          h('div.event-info', h('strong', e.camera_id), h('span', dateTime(e.start)), h('span.muted', `${length}, score ${(e.score * 100).toFixed(1)}%`)));
+          e.thumbnail_url ? h('img', { src: e.thumbnail_url, alt: e.kind === 'object' ? `${e.label} on ${e.camera_id}` : `Motion on ${e.camera_id}`, loading: 'lazy' }) : h('div.tile-empty', 'No thumbnail'),
+          h('div.event-info', h('strong', e.kind === 'object' ? `${e.label} · ${e.camera_id}` : e.camera_id), h('span', dateTime(e.start)),
+            h('span.muted', e.kind === 'object' ? `${length}, ${(e.score * 100).toFixed(0)}% sure` : `${length}, score ${(e.score * 100).toFixed(1)}%`)));
       }));
-      setText(summary, page.total ? `${offset + 1}–${offset + page.items.length} of ${page.total}${page.total_exact ? '' : '+'} motion events` : 'No motion events.');
+      setText(summary, page.total ? `${offset + 1}–${offset + page.items.length} of ${page.total}${page.total_exact ? '' : '+'} events` : 'No events.');
       prev.disabled = offset === 0;
       next.disabled = offset + page.items.length >= page.total;
     } catch (err) { fail(err); }

@@ -17,7 +17,7 @@ import numpy as np
 from vigil_detector.boxes import Detection
 from vigil_detector.closeups import closeup_jpeg
 from vigil_detector.model import Model, detect
-from vigil_detector.tracking import Track, Tracker
+from vigil_detector.tracking import Track, Tracker, Update
 from vigil_detector.zones import Zone, zones_for
 
 
@@ -63,11 +63,19 @@ class CameraObjects:
         for track in update.better:
             if track.confirmed and track.id not in started:
                 self.sink.improved(self.camera_id, track, self.crops[track.id])
+        self._settle(update)
+        return counted
+
+    def expire(self, at_ns: int) -> None:
+        """End the events whose object has not been seen for the tracker's gap by ``at_ns``
+        (called on the wall clock whether or not frames come)."""
+        self._settle(self.tracker.update(at_ns, []))
+
+    def _settle(self, update: Update) -> None:
         for track in (*update.ended, *update.dropped):
             self._forget(track)
         for track in update.ended:
             self.sink.ended(self.camera_id, track)
-        return counted
 
     def close(self) -> None:
         """End every open event (the camera stopped, or the detector stops)."""

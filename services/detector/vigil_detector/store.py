@@ -19,10 +19,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from vigil_common.contract.ids import require_camera_id
+from vigil_common.contract.paths import CLOSEUPS_DIR
 from vigil_common.db.models import ObjectEvent
 from vigil_detector.tracking import Track
-
-CLOSEUPS = "closeups"
 
 
 def closeup_relpath(camera_id: str, start_ns: int, track_id: int, tz: ZoneInfo) -> PurePosixPath:
@@ -31,7 +30,7 @@ def closeup_relpath(camera_id: str, start_ns: int, track_id: int, tz: ZoneInfo) 
     cam = require_camera_id(camera_id)
     start_ms = start_ns // 1_000_000
     day = datetime.fromtimestamp(start_ms / 1000, UTC).astimezone(tz).strftime("%Y-%m-%d")
-    return PurePosixPath(CLOSEUPS, cam, day, f"{cam}_{start_ms}_{int(track_id)}_{secrets.token_hex(4)}.jpg")
+    return PurePosixPath(CLOSEUPS_DIR, cam, day, f"{cam}_{start_ms}_{int(track_id)}_{secrets.token_hex(4)}.jpg")
 
 
 def write_file(path: Path, data: bytes) -> None:

@@ -7,10 +7,13 @@ Base (imported by the features, never importing them):
 - ``media``: frames, H.264, encode, MP4 metadata, stills (what a file holds);
 - ``remux``: joining and cutting segments without re-encoding;
 - ``storage``: the data directory: paths, disk, deletion, reclaiming space, figures;
-- ``frame_buffer``: the newest frames in a camera's Redis stream;
 - ``duties``: the leader-elected runner of periodic duties (knows no feature);
 - ``context``: per-process Settings / engine / Redis; ``metrics``: counters for /metrics;
-  ``progress``: what the watchdog reads (recorded-through marks, liveness, crashes).
+  ``progress``: what the watchdog reads (recorded-through marks, liveness, crashes);
+  ``lasting_horse``: work horses that run many segment jobs.
+
+The newest frame of a stream and its decoding are common's (``vigil_common.media``): the
+detector reads them too.
 
 Recording: ``segment`` (one window written and indexed) and ``jobs`` (the RQ entry point).
 

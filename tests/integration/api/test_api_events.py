@@ -1,4 +1,5 @@
-"""/api/v1/events: motion events (filters, paging, bad input) and their thumbnails."""
+"""/api/v1/events: motion and object events (filters, paging, bad input), motion thumbnails and
+object close-ups."""
 
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.integration.support.api import Api, add_camera, jpeg
-from vigil_common.db.models import MotionEvent
+from vigil_common.db.models import MotionEvent, ObjectEvent
 
 pytestmark = pytest.mark.integration
 
@@ -62,7 +63,9 @@ def test_listing_newest_first_with_thumbnail_urls(indexed: Api) -> None:
     starts = [i["start"] for i in items]
     assert starts == sorted(starts, reverse=True)
     newest = items[0]
-    assert set(newest) == {"id", "camera_id", "start", "end", "ongoing", "score", "thumbnail_url"}
+    assert set(newest) == {"id", "camera_id", "kind", "label", "start", "end", "ongoing", "score", "thumbnail_url",
+                           "closeup_url"}
+    assert newest["kind"] == "motion" and newest["label"] is None and newest["closeup_url"] is None
     assert newest["camera_id"] == "cam2" and newest["end"] is None and newest["ongoing"] is True
     assert newest["thumbnail_url"] == f"{URL}/{newest['id']}/thumbnail.jpg"
     no_thumb = [i for i in items if i["camera_id"] == "cam1" and i["thumbnail_url"] is None]
@@ -157,3 +160,96 @@ def test_bad_event_ids_are_4xx(indexed: Api) -> None:
         r = indexed.client.get(f"{URL}/{eid}/thumbnail.jpg")
         assert 400 <= r.status_code < 500, (eid, r.status_code)
         assert r.json()["detail"]
+
+
+def add_object(factory: sessionmaker[Session], cam: str, label: str, start: datetime, seconds: float | None = 4.0,
+               score: float = 0.8, closeup: str | None = None) -> int:
+    end = None if seconds is None else start + timedelta(seconds=seconds)
+    with factory.begin() as db:
+        row = ObjectEvent(camera_id=cam, label=label, score=score, start=start, end=end, width=1280, height=720,
+                          closeup_path=closeup, track="[]", zones="frame")
+        db.add(row)
+        db.flush()
+        return int(row.id)
+
+
+@pytest.fixture
+def objects(indexed: Api, factory: sessionmaker[Session]) -> tuple[Api, dict[str, int]]:
+    """indexed's motion events, plus on cam1 a person (with a close-up) at 12:00:10, a car at
+    12:05:10 and a person still in view at 12:20."""
+    closeup = "closeups/cam1/2024-05-01/cam1_1714564810000_1_ab12cd34.jpg"
+    path = indexed.settings.data_dir / closeup
+    path.parent.mkdir(parents=True)
+    path.write_bytes(jpeg(2))
+    ids = {
+        "person": add_object(factory, "cam1", "person", T0 + timedelta(seconds=10), closeup=closeup),
+        "car": add_object(factory, "cam1", "car", T0 + timedelta(minutes=5, seconds=10), score=0.6),
+        "ongoing": add_object(factory, "cam1", "person", T0 + timedelta(minutes=20), None, 0.9, closeup),
+    }
+    return indexed, ids
+
+
+def test_object_events_are_listed_with_their_label_and_close_up(objects: tuple[Api, dict[str, int]]) -> None:
+    api, ids = objects
+    body = _get(api, kind="object")
+    assert body["total"] == 3
+    items = body["items"]
+    assert isinstance(items, list)
+    assert [(i["label"], i["id"]) for i in items] == [("person", ids["ongoing"]), ("car", ids["car"]),
+                                                       ("person", ids["person"])]
+    person = items[2]
+    assert person["kind"] == "object" and person["score"] == 0.8 and person["ongoing"] is False
+    assert person["closeup_url"] == f"{URL}/objects/{ids['person']}/closeup.jpg" == person["thumbnail_url"]
+    assert items[1]["closeup_url"] is None
+    r = api.client.get(person["closeup_url"])
+    assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg" and r.content == jpeg(2)
+    assert "max-age" in r.headers["cache-control"]
+    ongoing = api.client.get(items[0]["closeup_url"])
+    assert ongoing.status_code == 200 and ongoing.headers["cache-control"] == "private, no-cache"
+
+
+def test_a_label_asks_for_objects_of_that_label(objects: tuple[Api, dict[str, int]]) -> None:
+    api, _ids = objects
+    people = _get(api, label="person")
+    assert people["total"] == 2 and {i["label"] for i in people["items"]} == {"person"}  # type: ignore[union-attr]
+    assert _get(api, label="person", camera_id="cam2")["total"] == 0
+    assert _get(api, label="car", kind="object", start="2024-05-01T12:05:00Z", end="2024-05-01T12:06:00Z")[
+        "total"] == 1
+    assert _get(api, label="dog")["total"] == 0
+
+
+def test_both_kinds_together_by_start_time(objects: tuple[Api, dict[str, int]]) -> None:
+    api, _ids = objects
+    body = _get(api, camera_id="cam1", end="2024-05-01T12:01:30Z", order="asc")
+    assert [(i["kind"], i["start"][11:19]) for i in body["items"]] == [  # type: ignore[union-attr]
+        ("motion", "12:00:00"), ("object", "12:00:10"), ("motion", "12:01:00")
+    ]
+    assert _get(api)["total"] == 15  # 12 motion + 3 object
+    assert _get(api, kind="motion")["total"] == 12
+    page = _get(api, limit=5, offset=10)
+    assert len(page["items"]) == 5 and page["total"] == 15  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("params", [{"kind": "face"}, {"label": "../etc"}, {"label": "x" * 40},
+                                    {"label": "person", "kind": "motion"}, {"label": ""}])
+def test_bad_kind_or_label_is_a_422_with_a_reason(objects: tuple[Api, dict[str, int]],
+                                                  params: dict[str, str]) -> None:
+    api, _ids = objects
+    r = api.client.get(URL, params=params)
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"]
+
+
+def test_close_ups_that_are_not_there_or_not_under_closeups_are_404(objects: tuple[Api, dict[str, int]],
+                                                                    factory: sessionmaker[Session]) -> None:
+    api, ids = objects
+    assert api.client.get(f"{URL}/objects/{ids['car']}/closeup.jpg").status_code == 404  # none recorded
+    assert api.client.get(f"{URL}/objects/999999/closeup.jpg").status_code == 404
+    assert api.client.get(f"{URL}/objects/0/closeup.jpg").status_code == 422
+    outside = add_object(factory, "cam1", "person", T0, closeup="thumbnails/cam1/2024-05-01/12_00_00_000.jpg")
+    assert api.client.get(f"{URL}/objects/{outside}/closeup.jpg").status_code == 404  # a file, but not a close-up
+    sneaky = add_object(factory, "cam1", "person", T0,
+                        closeup="closeups/../thumbnails/cam1/2024-05-01/12_00_00_000.jpg")
+    assert api.client.get(f"{URL}/objects/{sneaky}/closeup.jpg").status_code == 404
+    api.client.cookies.clear()
+    assert api.client.get(f"{URL}/objects/{ids['person']}/closeup.jpg").status_code == 401

@@ -46,9 +46,13 @@ class H264Encoder:
         self.ctx = ctx
         self.n = 0
 
-    def encode(self) -> bytes:
-        """The next access unit (zerolatency: each picture comes out at once)."""
-        frame = av.VideoFrame.from_ndarray(_picture(self.n, self.width, self.height), format="rgb24")
+    def encode(self, bgr: np.ndarray | None = None) -> bytes:
+        """The next access unit (zerolatency: each picture comes out at once): of ``bgr`` (an
+        H x W x 3 picture of the encoder's size), else of the moving test picture."""
+        if bgr is not None:
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(bgr[..., ::-1]), format="rgb24")
+        else:
+            frame = av.VideoFrame.from_ndarray(_picture(self.n, self.width, self.height), format="rgb24")
         frame = frame.reformat(format="yuv420p")
         frame.pts = self.n
         self.n += 1

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from fractions import Fraction
-
-import av
 import cv2
 import numpy as np
 import pytest
-from av.video.codeccontext import VideoCodecContext
-from av.video.frame import VideoFrame
 
+from tests.integration.support.h264 import H264Encoder
 from vigil_common.contract.envelope import Codec, Frame
 from vigil_common.media.stills import ImageError, decodable_alone, to_bgr
 
@@ -23,18 +19,8 @@ def picture() -> np.ndarray:
 
 
 def h264_units(img: np.ndarray, count: int = 3) -> list[bytes]:
-    cc = av.CodecContext.create("libx264", "w")
-    assert isinstance(cc, VideoCodecContext)
-    cc.width, cc.height, cc.pix_fmt = img.shape[1], img.shape[0], "yuv420p"
-    cc.time_base, cc.framerate = Fraction(1, 30), Fraction(30)
-    cc.gop_size, cc.max_b_frames = 30, 0
-    cc.options = {"preset": "ultrafast", "tune": "zerolatency", "repeat-headers": "1"}
-    out: list[bytes] = []
-    for i in range(count):
-        f = VideoFrame.from_ndarray(img, format="bgr24").reformat(format="yuv420p")
-        f.pts = i
-        out += [bytes(p) for p in cc.encode(f)]
-    return out + [bytes(p) for p in cc.encode(None)]
+    enc = H264Encoder(img.shape[1], img.shape[0], gop=30)
+    return [enc.encode(img) for _ in range(count)]
 
 
 def frame(codec: Codec, payload: bytes, keyframe: bool = True) -> Frame:

@@ -1,4 +1,5 @@
-"""/api/v1/events: motion events (filtered, paged) and their thumbnails."""
+"""/api/v1/events: motion and object events (filtered, paged), motion thumbnails and object
+close-ups."""
 
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ from vigil_api.deps import API_PREFIX, State, require_user
 from vigil_api.files import jpeg_file
 from vigil_api.schemas.common import ErrorOut
 from vigil_api.schemas.recordings import EventOut, EventPage
+from vigil_api.store.footage import closeup as closeup_row
 from vigil_api.store.footage import event_page
 from vigil_api.store.footage import event_thumbnail as event_thumbnail_row
 from vigil_api.timeparse import time_range
 from vigil_common.contract.ids import CAMERA_ID_PATTERN
+from vigil_common.contract.paths import CLOSEUPS_DIR
 
 router = APIRouter(prefix=f"{API_PREFIX}/events", tags=["events"], dependencies=[Depends(require_user)])
 
@@ -22,6 +25,8 @@ MAX_LIMIT = 1000
 MAX_OFFSET = 1_000_000
 INT64_MAX = 2**63 - 1
 THUMBNAILS_DIR = "thumbnails"
+# Object labels as detectors name them (COCO's, a user's model's): letters, digits, space, - and _.
+LABEL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 _-]{0,31}$"
 # An ongoing event's thumbnail is replaced by its peak frame when it ends.
 CACHE_ONGOING = "private, no-cache"
 CACHE_ENDED = "private, max-age=86400"
@@ -37,6 +42,10 @@ def thumbnail_url(event_id: int) -> str:
     return f"{API_PREFIX}/events/{event_id}/thumbnail.jpg"
 
 
+def closeup_url(event_id: int) -> str:
+    return f"{API_PREFIX}/events/objects/{event_id}/closeup.jpg"
+
+
 @router.get("", response_model=EventPage, responses=_errors)
 def list_events(
     state: State,
@@ -50,23 +59,27 @@ def list_events(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     order: Annotated[Literal["asc", "desc"], Query(description="by start time")] = "desc",
+    kind: Annotated[Literal["motion", "object"] | None, Query(description="default: both")] = None,
+    label: Annotated[str | None, Query(pattern=LABEL_PATTERN, max_length=32,
+                                       description="object events of this label only (person, car, ...)")] = None,
 ) -> EventPage:
-    """Motion events overlapping ``[start, end)`` (ongoing ones included), newest first."""
+    """Motion and object events overlapping ``[start, end)`` (ongoing ones included), newest first."""
+    if kind == "motion" and label is not None:
+        raise HTTPException(422, "label filters object events, not motion")
     t0, t1 = time_range(state.settings.tz, start, end)
     with state.factory() as db:
-        rows, total, exact = event_page(db, camera_id, t0, t1, order, limit, offset)
-    items = [
-        EventOut(
-            id=r.id,
-            camera_id=r.camera_id,
-            start=r.start,
-            end=r.end,
-            ongoing=r.end is None,
-            score=r.score,
-            thumbnail_url=thumbnail_url(r.id) if r.thumbnail_path else None,
-        )
-        for r in rows
-    ]
+        rows, total, exact = event_page(db, camera_id, t0, t1, order, limit, offset, kind, label)
+    items = []
+    for r in rows:
+        if r.kind == "object":
+            image = closeup_url(r.id) if r.image else None
+            items.append(EventOut(id=r.id, camera_id=r.camera_id, kind="object", label=r.label, start=r.start,
+                                  end=r.end, ongoing=r.end is None, score=r.score, thumbnail_url=image,
+                                  closeup_url=image))
+        else:
+            items.append(EventOut(id=r.id, camera_id=r.camera_id, kind="motion", start=r.start, end=r.end,
+                                  ongoing=r.end is None, score=r.score,
+                                  thumbnail_url=thumbnail_url(r.id) if r.image else None))
     return EventPage(items=items, total=total, total_exact=exact, limit=limit, offset=offset)
 
 
@@ -90,3 +103,26 @@ def event_thumbnail(event_id: Annotated[int, Path(ge=1, le=INT64_MAX)], state: S
         raise HTTPException(status.HTTP_404_NOT_FOUND, "this event has no thumbnail")
     cache = CACHE_ONGOING if row.end is None else CACHE_ENDED
     return jpeg_file(state.settings.data_dir, THUMBNAILS_DIR, row.thumbnail_path, cache)
+
+
+@router.head("/objects/{event_id}/closeup.jpg", include_in_schema=False, response_class=FileResponse)
+@router.get(
+    "/objects/{event_id}/closeup.jpg",
+    response_class=FileResponse,
+    responses={
+        **_errors,
+        200: {"content": {"image/jpeg": {}}, "description": "The object's close-up"},
+        404: {"model": ErrorOut, "description": "Unknown object event, or no close-up"},
+    },
+)
+def object_closeup(event_id: Annotated[int, Path(ge=1, le=INT64_MAX)], state: State) -> FileResponse:
+    """The best-scoring crop of the object at full resolution (a better one may replace it while
+    the event goes on)."""
+    with state.factory() as db:
+        row = closeup_row(db, event_id)
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such object event")
+    if not row.closeup_path:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "this object event has no close-up")
+    cache = CACHE_ONGOING if row.end is None else CACHE_ENDED
+    return jpeg_file(state.settings.data_dir, CLOSEUPS_DIR, row.closeup_path, cache)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -28,13 +29,18 @@ class RecordingPage(Page[RecordingOut]):
 
 
 class EventOut(BaseModel):
-    id: int
+    id: int = Field(description="unique within its kind")
     camera_id: str
+    kind: Literal["motion", "object"] = "motion"
+    label: str | None = Field(default=None, description="objects: what was seen (person, car, ...)")
     start: datetime
-    end: datetime | None = Field(description="null while the motion goes on")
+    end: datetime | None = Field(description="null while the event goes on")
     ongoing: bool
-    score: float = Field(description="Largest fraction of the (unmasked) frame that changed, 0..1")
+    score: float = Field(description="motion: the largest fraction of the (unmasked) frame that changed, 0..1; "
+                                     "objects: the detector's best score, 0..1")
     thumbnail_url: str | None
+    closeup_url: str | None = Field(default=None, description="objects: a JPEG crop of the object at full "
+                                                              "resolution")
 
 
 class EventPage(Page[EventOut]):

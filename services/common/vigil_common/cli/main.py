@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "recorder": ("vigil_recorder.main", "an RQ worker turning frame windows into H.264 MP4 segments"),
     "api": ("vigil_api.main", "the HTTP API and web app"),
     "notifier": ("vigil_notifier.main", "e-mail alerts: camera outages, recoveries, new cameras"),
+    "detector": ("vigil_detector.main", "object detection on motion-gated frames (docs/detector.md)"),
     "export": ("vigil_recorder.exports.cli", "cut a camera's footage between two times into one MP4"),
     "migrate": ("vigil_common.cli.db", "apply database migrations"),
     "user": ("vigil_common.cli.db", "manage users: add, passwd, delete, list"),
@@ -32,6 +33,7 @@ PACKAGE_OF = {
     "vigil_recorder": "vigil-recorder",
     "vigil_api": "vigil-api",
     "vigil_notifier": "vigil-notifier",
+    "vigil_detector": "vigil-detector",
 }
 
 

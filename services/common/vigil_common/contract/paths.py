@@ -14,6 +14,9 @@ import os
 import stat
 from pathlib import Path, PurePosixPath
 
+# The detector's object close-ups, under the data directory (``object_events.closeup_path``).
+CLOSEUPS_DIR = "closeups"
+
 
 def resolve_under(data_dir: Path, rel: str | None, folder: str | None = None) -> Path | None:
     """``data_dir / rel`` if it is safe (see the module), else None. Returned unresolved: the

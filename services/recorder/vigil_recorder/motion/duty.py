@@ -46,6 +46,7 @@ from vigil_common.contract.messages import MotionConfig
 from vigil_common.contract.streams import MotionEntry, motion_from_fields, redis_now_ms
 from vigil_common.contract.topics import Topics
 from vigil_common.db.models import Camera
+from vigil_common.media.frame_buffer import Latest, newest_entries, newest_keyframe
 from vigil_common.motion.detect import (
     WORK_WIDTH,
     DetectorConfig,
@@ -57,7 +58,6 @@ from vigil_common.motion.detect import (
 )
 from vigil_common.runtime.settings import Settings
 from vigil_recorder.duties import Duty, DutyContext
-from vigil_recorder.frame_buffer import Latest, newest_entries, newest_keyframe
 from vigil_recorder.media.images import ImageError, small_luma
 from vigil_recorder.motion import events
 from vigil_recorder.motion.state import MotionTracker, Sample, Step, TrackerConfig

@@ -24,9 +24,9 @@ from vigil_common.contract.envelope import Codec
 from vigil_common.contract.streams import redis_now_ms
 from vigil_common.db.engine import upsert
 from vigil_common.db.models import Camera, Snapshot
+from vigil_common.media.frame_buffer import Latest, newest_entries, newest_keyframe
 from vigil_common.runtime.settings import Settings
 from vigil_recorder.duties import Duty, DutyContext
-from vigil_recorder.frame_buffer import Latest, newest_entries, newest_keyframe
 from vigil_recorder.media.images import ImageError, still_jpeg
 from vigil_recorder.storage.stills import snapshot_relpath, sweep_partials, write_atomic
 
