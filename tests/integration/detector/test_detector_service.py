@@ -146,3 +146,21 @@ def test_without_motion_only_the_heartbeat_looks_and_bad_frames_are_skipped(yolo
     clock.advance(21.0)
     push(client, "cam-still", Codec.JPEG, jpeg(frame), clock.wall_ns)
     assert svc.tick() == 1
+
+
+def test_vigil_detector_runs_a_pass_as_a_process_and_says_it_is_alive(settings: Settings, redis_url: str) -> None:
+    import subprocess
+    import sys
+
+    from tests.integration.support.recorder import env_for
+
+    client = redis.Redis.from_url(redis_url)
+    try:
+        out = subprocess.run([sys.executable, "-m", "vigil_common.cli.main", "detector", "--once"],
+                             env=env_for(settings), cwd=settings.data_dir.parent, capture_output=True, text=True,
+                             timeout=120)
+        assert out.returncode == 0, out.stdout + out.stderr
+        assert "detector running: yolov3-tiny.weights" in out.stdout + out.stderr
+        assert [k for k in client.scan_iter(match=keys.service_health("detector", "*"))]
+    finally:
+        client.close()

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from tests.integration.support.days import run_burst_worker
 from tests.integration.support.retention import fake_segment, fake_snapshot
 from vigil_common.contract import keys, recorder_jobs
-from vigil_common.db.models import CameraEvent, DayVideo, MotionEvent, Segment, Snapshot
+from vigil_common.db.models import CameraEvent, DayVideo, MotionEvent, ObjectEvent, Segment, Snapshot
 from vigil_common.runtime.settings import Settings
 from vigil_recorder.storage import delete as deletion
 
@@ -34,12 +34,17 @@ def footage(settings: Settings, sessions: sessionmaker[Session], cam: str, n: in
     thumb = settings.data_dir / "thumbnails" / cam / "1.jpg"
     thumb.parent.mkdir(parents=True, exist_ok=True)
     thumb.write_bytes(b"j")
+    closeup = settings.data_dir / "closeups" / cam / "1.jpg"
+    closeup.parent.mkdir(parents=True, exist_ok=True)
+    closeup.write_bytes(b"c")
     day = settings.data_dir / "days" / cam / "2024-05-01.mp4"
     day.parent.mkdir(parents=True, exist_ok=True)
     day.write_bytes(b"d")
     with sessions.begin() as s:
         s.add(MotionEvent(camera_id=cam, start=T0, end=T0 + timedelta(seconds=3), score=0.1,
                           thumbnail_path=f"thumbnails/{cam}/1.jpg"))
+        s.add(ObjectEvent(camera_id=cam, label="person", score=0.9, start=T0, end=T0 + timedelta(seconds=2),
+                          width=640, height=360, closeup_path=f"closeups/{cam}/1.jpg", track="[]", zones="frame"))
         s.add(CameraEvent(camera_id=cam, time=T0, kind="online"))
         s.add(DayVideo(camera_id=cam, date="2024-05-01", status="done", progress=1.0, path=f"days/{cam}/2024-05-01.mp4",
                        bytes=1, updated_at=T0))
@@ -59,11 +64,11 @@ def test_a_camera_s_footage_goes_in_chunks_and_no_other_camera_s(
     while not done:
         removed, done = deletion.delete_camera_footage(settings.data_dir, sessions, "gone", max_rows=4)
         calls += 1
-    assert calls >= 4  # 7 segments + 7 snapshots + 1 event + 1 day, 4 rows a call
-    for model in (Segment, Snapshot, MotionEvent, DayVideo, CameraEvent):
+    assert calls >= 4  # 7 segments + 7 snapshots + 2 events + 1 day, 4 rows a call
+    for model in (Segment, Snapshot, MotionEvent, ObjectEvent, DayVideo, CameraEvent):
         assert count(sessions, model, "gone") == 0, model
         assert count(sessions, model, "kept") > 0, model
-    for area in ("recordings", "snapshots", "thumbnails", "days"):
+    for area in ("recordings", "snapshots", "thumbnails", "closeups", "days"):
         assert not [p for p in (settings.data_dir / area / "gone").rglob("*") if p.is_file()], area
         assert [p for p in (settings.data_dir / area / "kept").rglob("*") if p.is_file()], area
 
@@ -74,6 +79,6 @@ def test_the_job_continues_itself_until_nothing_is_left(
     recorder_jobs.enqueue_footage_deletion(rclient, "gone")
     assert Queue(keys.RECORDER_QUEUE, connection=rclient).count == 1
     run_burst_worker(settings)
-    for model in (Segment, Snapshot, MotionEvent, DayVideo, CameraEvent):
+    for model in (Segment, Snapshot, MotionEvent, ObjectEvent, DayVideo, CameraEvent):
         assert count(sessions, model, "gone") == 0, model
     assert not [p for p in settings.data_dir.rglob("*") if p.is_file() and "gone" in p.parts]

@@ -25,7 +25,7 @@ from tests.integration.support.retention import (
 )
 from vigil_common.contract import keys, streams
 from vigil_common.contract.envelope import Codec, Frame
-from vigil_common.db.models import DayVideo, Export, MotionEvent, Segment, Snapshot
+from vigil_common.db.models import DayVideo, Export, MotionEvent, ObjectEvent, Segment, Snapshot
 from vigil_common.runtime.counters import sample_name
 from vigil_common.runtime.settings import Settings
 from vigil_recorder.duties import DutyContext, DutyRunner
@@ -59,6 +59,10 @@ def test_pass_applies_age_motion_and_leaves_exports_and_recent_footage(
     thumb = s.data_dir / "motion" / "a" / "old.jpg"
     thumb.parent.mkdir(parents=True)
     thumb.write_bytes(b"x")
+    old_closeup, new_closeup = s.data_dir / "closeups" / "a" / "old.jpg", s.data_dir / "closeups" / "a" / "new.jpg"
+    old_closeup.parent.mkdir(parents=True)
+    old_closeup.write_bytes(b"c")
+    new_closeup.write_bytes(b"c")
     day_file = s.data_dir / "days" / "a" / "old.mp4"
     day_file.parent.mkdir(parents=True)
     day_file.write_bytes(b"d" * 50)
@@ -70,6 +74,9 @@ def test_pass_applies_age_motion_and_leaves_exports_and_recent_footage(
                            end=kept_motion.start + timedelta(seconds=5), score=1.0))
         db.add(MotionEvent(camera_id="a", start=NOW - 12 * DAY, end=NOW - 12 * DAY + timedelta(seconds=3),
                            thumbnail_path="motion/a/old.jpg"))
+        for rel, start in (("closeups/a/old.jpg", NOW - 12 * DAY), ("closeups/a/new.jpg", NOW - 5 * DAY)):
+            db.add(ObjectEvent(camera_id="a", label="person", score=0.8, start=start, end=start + timedelta(seconds=4),
+                               width=1280, height=720, closeup_path=rel, track="[]", zones="frame"))
         db.add(DayVideo(camera_id="a", date=(NOW - 5 * DAY).astimezone(s.tz).date().isoformat(), status="done",
                         path="days/a/old.mp4", bytes=50))
         db.add(Export(id="e1", camera_id="a", start=NOW - 20 * DAY, end=NOW - 20 * DAY + timedelta(seconds=9),
@@ -83,10 +90,13 @@ def test_pass_applies_age_motion_and_leaves_exports_and_recent_footage(
     with sessions() as db:
         assert [x.path for x in db.execute(select(Snapshot)).scalars()] == [new_snap]
         assert len(db.execute(select(MotionEvent)).scalars().all()) == 1
+        # Object events last as long as motion footage (10 days here): the 12-day-old one goes.
+        assert [o.closeup_path for o in db.execute(select(ObjectEvent)).scalars()] == ["closeups/a/new.jpg"]
         assert db.execute(select(DayVideo)).scalars().all() == []
         assert db.get(Export, "e1") is not None
     assert not (s.data_dir / old_snap).exists() and (s.data_dir / new_snap).exists()
     assert not thumb.exists() and not day_file.exists() and export_file.exists()
+    assert not old_closeup.exists() and new_closeup.exists()
     assert metric(rclient, "vigil_recorder_retention_deleted_total", kind="segment", reason="age") == 2
     assert metric(rclient, "vigil_recorder_retention_freed_bytes_total", kind="segment", reason="age") == 2000
     assert metric(rclient, "vigil_recorder_retention_deleted_total", kind="snapshot", reason="age") == 1

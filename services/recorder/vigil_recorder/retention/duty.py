@@ -31,6 +31,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from vigil_common.contract import keys
+from vigil_common.db.models import ObjectEvent
 from vigil_common.runtime.settings import Settings
 from vigil_recorder.duties import Duty, DutyContext
 from vigil_recorder.storage import disk
@@ -38,6 +39,7 @@ from vigil_recorder.storage import query as rq
 from vigil_recorder.storage.delete import (
     delete_exports,
     delete_motion_events,
+    delete_object_events,
     finish_marked,
     storage_lock,
 )
@@ -109,7 +111,9 @@ def age_pass(settings: Settings, sessions: sessionmaker[Session], client: redis.
         client.set(CURSOR_KEY, cut.isoformat())
     with sessions() as s:
         old_events = rq.aged_motion_events(s, cut_all, AGE_BATCH)
+        old_objects = rq.aged_events(s, ObjectEvent, cut_all, AGE_BATCH)
     tally.removed.add(delete_motion_events(settings.data_dir, sessions, old_events))
+    tally.removed.add(delete_object_events(settings.data_dir, sessions, old_objects))
 
 
 EXPORT_BATCH = 500

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from vigil_common.contract import keys
 from vigil_common.contract.exports import export_relpath
 from vigil_common.contract.paths import resolve_under
-from vigil_common.db.models import CameraEvent, DayVideo, Export, MotionEvent, Segment, Snapshot
+from vigil_common.db.models import CameraEvent, DayVideo, Export, MotionEvent, ObjectEvent, Segment, Snapshot
 from vigil_recorder.storage import disk
 
 log = logging.getLogger(__name__)
@@ -180,22 +180,31 @@ def delete_day_videos(data_dir: Path, sessions: sessionmaker[Session], keys_: Se
     return out
 
 
-def delete_motion_events(data_dir: Path, sessions: sessionmaker[Session], ids: Sequence[int]) -> Removed:
-    """Motion events and their thumbnails (thumbnails are not counted in bytes: unknown)."""
+def _delete_events(data_dir: Path, sessions: sessionmaker[Session], ids: Sequence[int], model: Any,
+                   image: Any) -> Removed:
+    """Event rows and the image each names (images are not counted in bytes: unknown); a row
+    whose image could not be removed stays for the next pass."""
     out = Removed()
     for chunk in _chunks(ids):
         with sessions() as s:
-            rows = s.execute(
-                select(MotionEvent.id, MotionEvent.thumbnail_path).where(MotionEvent.id.in_(chunk))
-            ).all()
+            rows = s.execute(select(model.id, image.label("image")).where(model.id.in_(chunk))).all()
         step = Removed()
-        gone = [r for r, ok in zip(rows, _unlink_all(data_dir, (r.thumbnail_path for r in rows), step), strict=True)
-                if ok]
+        gone = [r for r, ok in zip(rows, _unlink_all(data_dir, (r.image for r in rows), step), strict=True) if ok]
         with sessions.begin() as s:
-            s.execute(delete(MotionEvent).where(MotionEvent.id.in_([r.id for r in gone])))
+            s.execute(delete(model).where(model.id.in_([r.id for r in gone])))
         step.rows = len(gone)
         out.add(step)
     return out
+
+
+def delete_motion_events(data_dir: Path, sessions: sessionmaker[Session], ids: Sequence[int]) -> Removed:
+    """Motion events and their thumbnails."""
+    return _delete_events(data_dir, sessions, ids, MotionEvent, MotionEvent.thumbnail_path)
+
+
+def delete_object_events(data_dir: Path, sessions: sessionmaker[Session], ids: Sequence[int]) -> Removed:
+    """The detector's object events and their close-ups."""
+    return _delete_events(data_dir, sessions, ids, ObjectEvent, ObjectEvent.closeup_path)
 
 
 def delete_exports(data_dir: Path, sessions: sessionmaker[Session], victims: Sequence[tuple[str, int]]) -> int:
@@ -223,7 +232,8 @@ def _camera_ids(sessions: sessionmaker[Session], column: Any, camera: Any, camer
 
 def delete_camera_footage(data_dir: Path, sessions: sessionmaker[Session], camera_id: str, *,
                           max_rows: int = 10 * CHUNK) -> tuple[Removed, bool]:
-    """One camera's recordings, snapshots, motion events (with thumbnails) and day videos,
+    """One camera's recordings, snapshots, motion and object events (with their thumbnails and
+    close-ups) and day videos,
     files and rows, and its online/offline history: a camera deleted "with its footage"
     (``DELETE /cameras/{id}?footage=true`` enqueues this as a recorder job). Exports are kept.
 
@@ -256,6 +266,7 @@ def delete_camera_footage(data_dir: Path, sessions: sessionmaker[Session], camer
                   [Segment.deleting.is_(True)])
             and drain(Snapshot.id, Snapshot.camera_id, lambda ids: delete_snapshots(data_dir, sessions, ids))
             and drain(MotionEvent.id, MotionEvent.camera_id, lambda ids: delete_motion_events(data_dir, sessions, ids))
+            and drain(ObjectEvent.id, ObjectEvent.camera_id, lambda ids: delete_object_events(data_dir, sessions, ids))
             and drain(DayVideo.date, DayVideo.camera_id,
                       lambda days: delete_day_videos(data_dir, sessions, [(camera_id, d) for d in days])))
     if done:

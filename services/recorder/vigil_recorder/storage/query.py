@@ -189,7 +189,12 @@ def day_video_items(session: Session, tz: ZoneInfo, *, until: datetime | None = 
 
 
 def aged_motion_events(session: Session, before: datetime, limit: int) -> list[int]:
-    q = select(MotionEvent.id).where(MotionEvent.end.is_not(None), MotionEvent.end < before).limit(limit)
+    return aged_events(session, MotionEvent, before, limit)
+
+
+def aged_events(session: Session, model: Any, before: datetime, limit: int) -> list[int]:
+    """Ids of ended events (motion or object) that ended before ``before``."""
+    q = select(model.id).where(model.end.is_not(None), model.end < before).limit(limit)
     return [int(i) for i in session.execute(q).scalars()]
 
 

@@ -18,6 +18,7 @@ from pathlib import Path, PurePosixPath
 from zoneinfo import ZoneInfo
 
 from vigil_common.contract.ids import require_camera_id
+from vigil_common.contract.paths import CLOSEUPS_DIR
 from vigil_recorder.storage import paths as storage
 
 log = logging.getLogger(__name__)
@@ -64,11 +65,11 @@ def write_atomic(final: Path, data: bytes) -> int:
 
 
 def sweep_partials(data_dir: Path, older_than_s: float = 600.0, now: float | None = None) -> int:
-    """Remove temporary files killed writers left under snapshots/ and thumbnails/ (in each
-    camera's two newest day folders). Returns how many went."""
+    """Remove temporary files killed writers left under snapshots/, thumbnails/ and the
+    detector's closeups/ (in each camera's two newest day folders). Returns how many went."""
     now = time.time() if now is None else now
     removed = 0
-    for sub in (SNAPSHOTS, THUMBNAILS):
+    for sub in (SNAPSHOTS, THUMBNAILS, CLOSEUPS_DIR):
         try:
             removed += storage.sweep_partials(data_dir / sub, older_than_s, now)
         except OSError as exc:  # best effort: an unusable data directory is reported by the writes
