@@ -1,4 +1,5 @@
-// A day timeline on a canvas: covered time, gaps (by reason), motion events, a playhead and a
+// A day timeline on a canvas: covered time, gaps (by reason), motion events, object events
+// (coloured by label: people, vehicles, animals, others), a playhead and a
 // selected range. Click = pick a moment; drag = select a range.
 
 import { h } from './dom.js';
@@ -16,6 +17,17 @@ const COLORS = {
   selection: 'rgba(9, 105, 218, 0.25)',
   text: '#57606a',
 };
+// Object events by what was seen (COCO's names; a user's model's other labels are "other").
+const OBJECT_COLORS = { person: '#8250df', vehicle: '#0550ae', animal: '#9a6700', other: '#6e7781' };
+const VEHICLES = new Set(['bicycle', 'car', 'motorbike', 'motorcycle', 'bus', 'truck', 'train', 'boat', 'aeroplane', 'airplane']);
+const ANIMALS = new Set(['bird', 'cat', 'dog', 'horse', 'sheep', 'cow', 'elephant', 'bear', 'zebra', 'giraffe']);
+
+export function objectColor(label) {
+  if (label === 'person') return OBJECT_COLORS.person;
+  if (VEHICLES.has(label)) return OBJECT_COLORS.vehicle;
+  if (ANIMALS.has(label)) return OBJECT_COLORS.animal;
+  return OBJECT_COLORS.other;
+}
 
 export class Timeline {
   constructor({ onPick = () => {}, onSelect = () => {} } = {}) {
@@ -42,7 +54,8 @@ export class Timeline {
 
   destroy() { this.resize.disconnect(); }
 
-  /** data: {start, end, covered: [{start, end}], gaps: [{start, end, reason}], events: [{start, end}]} */
+  /** data: {start, end, covered: [{start, end}], gaps: [{start, end, reason}], events: [{start, end}],
+   *  objects: [{start, end, label}]} */
   set(data) {
     this.data = data && {
       t0: Date.parse(data.start),
@@ -50,6 +63,7 @@ export class Timeline {
       covered: (data.covered || []).map((c) => [Date.parse(c.start), Date.parse(c.end)]),
       gaps: (data.gaps || []).map((g) => [Date.parse(g.start), Date.parse(g.end), g.reason]),
       events: (data.events || []).map((e) => [Date.parse(e.start), e.end ? Date.parse(e.end) : Date.now()]),
+      objects: (data.objects || []).map((o) => [Date.parse(o.start), o.end ? Date.parse(o.end) : Date.now(), o.label]),
     };
     this.draw();
   }
@@ -153,6 +167,11 @@ export class Timeline {
     for (const [a, b] of this.data.covered) if (b >= t0 && a <= t1) ctx.fillRect(x(a), band[0], Math.max(2, x(b) - x(a)), band[1]);
     ctx.fillStyle = COLORS.event;
     for (const [a, b] of this.data.events) if (b >= t0 && a <= t1) ctx.fillRect(x(a), band[0] + band[1] + 2, Math.max(2, x(b) - x(a)), 6);
+    for (const [a, b, label] of this.data.objects) {
+      if (b < t0 || a > t1) continue;
+      ctx.fillStyle = objectColor(label);
+      ctx.fillRect(x(a), band[0] + band[1] + 9, Math.max(2, x(b) - x(a)), 4);
+    }
     // ticks: the smallest step that leaves room for a label, aligned to the local clock
     ctx.fillStyle = COLORS.text;
     ctx.font = '10px system-ui, sans-serif';

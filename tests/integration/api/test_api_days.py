@@ -18,7 +18,7 @@ from tests.integration.support.api import Api, add_camera, add_segment
 from tests.integration.support.days import S, assert_faststart, ns_of, record_window, run_burst_worker
 from vigil_api.app import create_app
 from vigil_common.contract import keys, recorder_jobs
-from vigil_common.db.models import CameraEvent, DayVideo, MotionEvent, utcnow
+from vigil_common.db.models import CameraEvent, DayVideo, MotionEvent, ObjectEvent, utcnow
 from vigil_common.runtime.settings import Settings
 from vigil_recorder.days.plan import day_bounds
 
@@ -86,6 +86,12 @@ def test_timeline(berlin_api: Api, factory: sessionmaker[Session]) -> None:
                         thumbnail_path="snapshots/yard/x.jpg"),
             MotionEvent(camera_id=CAM, start=local(DAY, 22), end=None, score=0.4),
             MotionEvent(camera_id=CAM, start=local("2024-03-30", 12), end=local("2024-03-30", 13), score=0.9),
+            ObjectEvent(camera_id=CAM, label="person", score=0.85, start=local(DAY, 3, 10), end=local(DAY, 3, 11),
+                        width=1280, height=720, closeup_path="closeups/yard/x.jpg", track="[]", zones="frame"),
+            ObjectEvent(camera_id=CAM, label="cat", score=0.7, start=local(DAY, 22), end=None, width=1280,
+                        height=720, closeup_path=None, track="[]", zones="frame"),
+            ObjectEvent(camera_id="other", label="car", score=0.9, start=local(DAY, 4), end=local(DAY, 4, 1),
+                        width=1280, height=720, closeup_path=None, track="[]", zones="frame"),
         ])
     # 01:00-03:30 in 10 s segments (touching), then 08:00-08:10 (03:00 is 02:00 skipped)
     t = local(DAY, 1).astimezone(UTC)  # step in UTC: local wall-clock arithmetic breaks across DST
@@ -119,6 +125,13 @@ def test_timeline(berlin_api: Api, factory: sessionmaker[Session]) -> None:
     ]
     assert body["events"][0]["thumbnail_url"] == f"/api/v1/events/{body['events'][0]['id']}/thumbnail.jpg"
     assert body["events"][1]["thumbnail_url"] is None
+    objects = body["objects"]
+    assert [(o["label"], o["start"], o["end"], o["score"]) for o in objects] == [
+        ("person", "2024-03-31T03:10:00+02:00", "2024-03-31T03:11:00+02:00", 0.85),
+        ("cat", "2024-03-31T22:00:00+02:00", None, 0.7),
+    ]
+    assert objects[0]["closeup_url"] == f"/api/v1/events/objects/{objects[0]['id']}/closeup.jpg"
+    assert objects[1]["closeup_url"] is None
     per_hour = body["bytes_per_hour"]
     assert len(per_hour) == 24 and per_hour[2] == 0  # 02:00 does not exist that day
     assert per_hour[1] == 360 * 1010 and per_hour[3] == 180 * 1010 and per_hour[8] == 60 * 1010

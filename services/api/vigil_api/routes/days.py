@@ -18,7 +18,7 @@ from fastapi.responses import FileResponse, JSONResponse
 
 from vigil_api.deps import API_PREFIX, CameraId, State, require_user
 from vigil_api.schemas.common import ErrorOut
-from vigil_api.schemas.days import DayVideoOut, GapOut, IntervalOut, MotionEventOut, TimelineOut
+from vigil_api.schemas.days import DayVideoOut, GapOut, IntervalOut, MotionEventOut, ObjectEventOut, TimelineOut
 from vigil_api.store import days as store
 from vigil_api.store.cameras import camera_known
 from vigil_api.timeline import (
@@ -79,7 +79,7 @@ _errors: dict[int | str, dict[str, object]] = {
 
 @router.get("/{camera_id}/days/{date}", response_model=TimelineOut, responses=_errors)
 def day_timeline(camera_id: CameraId, date: Day, state: State) -> TimelineOut:
-    """The day's timeline: covered intervals, gaps with reasons, motion events, bytes per hour."""
+    """The day's timeline: covered intervals, gaps with reasons, motion and object events, bytes per hour."""
     day = _day(date)
     tz = state.settings.tz
     start, end = day_bounds(day, tz)
@@ -89,6 +89,7 @@ def day_timeline(camera_id: CameraId, date: Day, state: State) -> TimelineOut:
             raise _unknown_camera()
         segments = store.segment_spans(db, camera_id, start, end)
         motion = store.motion_spans(db, camera_id, start, end)
+        objects = store.object_events(db, camera_id, start, end)
         events = store.state_events(db, camera_id, start, end)
         first_seen = store.first_seen(db, camera_id)
         row = store.day_video(db, camera_id, day.isoformat())
@@ -110,9 +111,16 @@ def day_timeline(camera_id: CameraId, date: Day, state: State) -> TimelineOut:
         events=[MotionEventOut(id=e.id, start=local(e.start), end=local(e.end) if e.end else None, score=e.score,
                                thumbnail_url=f"{API_PREFIX}/events/{e.id}/thumbnail.jpg" if e.has_thumbnail else None)
                 for e in tl.events],
+        objects=[ObjectEventOut(id=o.id, label=o.label, start=local(o.start), end=local(o.end) if o.end else None,
+                                score=o.score, closeup_url=_closeup_url(o.id) if o.closeup_path else None)
+                 for o in objects],
         bytes_per_hour=tl.bytes_per_hour,
         video=_video_out(camera_id, day.isoformat(), row),
     )
+
+
+def _closeup_url(event_id: int) -> str:
+    return f"{API_PREFIX}/events/objects/{event_id}/closeup.jpg"  # served by routes/events.py
 
 
 # Day videos and exports waiting in the long-job queue before new requests are refused (429).

@@ -28,6 +28,15 @@ class MotionEventOut(BaseModel):
     thumbnail_url: str | None = None
 
 
+class ObjectEventOut(BaseModel):
+    id: int
+    label: str
+    start: datetime
+    end: datetime | None = Field(description="null while the object is in view")
+    score: float
+    closeup_url: str | None = None
+
+
 class DayVideoOut(BaseModel):
     """The day video's state: ``none`` until first requested or scheduled."""
 
@@ -48,6 +57,7 @@ class TimelineOut(BaseModel):
     covered: list[IntervalOut]
     gaps: list[GapOut]
     events: list[MotionEventOut]
+    objects: list[ObjectEventOut] = Field(default_factory=list, description="the detector's object events")
     bytes_per_hour: list[int] = Field(description="24 values, by local clock hour (a repeated hour sums both, "
                                       "a skipped hour is 0); a segment's bytes are spread over the hours it spans")
     video: DayVideoOut

@@ -10,9 +10,10 @@ from sqlalchemy.orm import Session
 from vigil_api.timeline import MotionSpan, SegmentSpan, StateEvent
 from vigil_common.contract.windows import MAX_SEGMENT_SPAN
 from vigil_common.db.engine import upsert
-from vigil_common.db.models import Camera, CameraEvent, DayVideo, MotionEvent, Segment
+from vigil_common.db.models import Camera, CameraEvent, DayVideo, MotionEvent, ObjectEvent, Segment
 
 MAX_MOTION_EVENTS = 10_000  # on one day's timeline
+MAX_OBJECT_EVENTS = 10_000
 
 
 def segment_spans(db: Session, camera_id: str, start: datetime, end: datetime) -> list[SegmentSpan]:
@@ -31,6 +32,14 @@ def motion_spans(db: Session, camera_id: str, start: datetime, end: datetime) ->
         .where(MotionEvent.camera_id == camera_id, MotionEvent.start < end,
                or_(MotionEvent.end.is_(None), MotionEvent.end > start))
         .order_by(MotionEvent.start).limit(MAX_MOTION_EVENTS))]
+
+
+def object_events(db: Session, camera_id: str, start: datetime, end: datetime) -> list[ObjectEvent]:
+    """The camera's object events overlapping ``[start, end)`` (ongoing ones too), by start."""
+    return list(db.execute(
+        select(ObjectEvent).where(ObjectEvent.camera_id == camera_id, ObjectEvent.start < end,
+                                  or_(ObjectEvent.end.is_(None), ObjectEvent.end > start))
+        .order_by(ObjectEvent.start, ObjectEvent.id).limit(MAX_OBJECT_EVENTS)).scalars())
 
 
 def state_events(db: Session, camera_id: str, start: datetime, end: datetime) -> list[StateEvent]:
