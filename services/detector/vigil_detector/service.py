@@ -3,9 +3,9 @@ model into object events.
 
 Every tick (``1 / VIGIL_DETECTOR_FPS`` seconds at most):
 
-- the cameras (enabled ones in the registry, every 10 s) and which of them have motion now (an
-  open ``motion_events`` row: the recorder's motion duty keeps those for every camera, measured
-  at the edge or on the server);
+- the cameras (enabled ones in the registry, with their object zones, every 10 s) and which of
+  them have motion now (an open ``motion_events`` row: the recorder's motion duty keeps those for
+  every camera, measured at the edge or on the server);
 - a camera with motion is due once per ``1 / VIGIL_DETECTOR_FPS``, any other once per
   ``VIGIL_DETECTOR_HEARTBEAT_S`` (a parked car that moves no pixel still gets looked at);
 - a due camera's newest frame that decodes alone and was not looked at before (JPEG: the newest
@@ -29,6 +29,7 @@ import redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from vigil_common.contract import object_zones
 from vigil_common.contract.envelope import Codec
 from vigil_common.db.models import Camera, MotionEvent
 from vigil_common.media.frame_buffer import Latest, newest_entries, newest_keyframe
@@ -41,7 +42,7 @@ from vigil_detector.camera import CameraObjects
 from vigil_detector.model import Backend, Model, ModelSpec, default_spec, read_labels
 from vigil_detector.store import EventStore
 from vigil_detector.tracking import Tracker
-from vigil_detector.zones import WHOLE_FRAME, Zone
+from vigil_detector.zones import WHOLE_FRAME, Zone, from_contract
 
 log = logging.getLogger(__name__)
 CAMERAS_REFRESH_S = 10.0
@@ -66,6 +67,7 @@ class CameraState:
     objects: CameraObjects
     last_run: float = float("-inf")  # monotonic
     last_entry: str | None = None  # the newest entry looked at (or examined, for H.264)
+    zones_text: str | None = None  # the registry's object_zones as last applied
 
 
 @dataclass
@@ -127,14 +129,20 @@ class DetectorService:
 
     def _refresh_cameras(self) -> None:
         with self.sessions() as s:
-            enabled = set(s.execute(select(Camera.id).where(Camera.enabled.is_(True))).scalars())
+            enabled = {cam: zones for cam, zones in s.execute(
+                select(Camera.id, Camera.object_zones).where(Camera.enabled.is_(True))).all()}
         for cam in list(self.cameras):
             if cam not in enabled:
                 self.cameras.pop(cam).objects.close()
-        for cam in enabled - set(self.cameras):
-            tracker = Tracker(max_gap_s=self.settings.detector_gap_s, min_hits=self.settings.detector_min_hits)
-            self.cameras[cam] = CameraState(CameraObjects(cam, self.model, self.store, default_zone=self.default_zone,
-                                                          tracker=tracker))
+        for cam, stored in enabled.items():
+            state = self.cameras.get(cam)
+            if state is None:
+                tracker = Tracker(max_gap_s=self.settings.detector_gap_s, min_hits=self.settings.detector_min_hits)
+                state = self.cameras[cam] = CameraState(CameraObjects(
+                    cam, self.model, self.store, default_zone=self.default_zone, tracker=tracker))
+            if stored != state.zones_text:  # the zones changed in the registry (or are new)
+                state.zones_text = stored
+                state.objects.zones = from_contract(object_zones.parse(stored))
 
     def _cameras_with_motion(self) -> set[str]:
         with self.sessions() as s:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from vigil_common.contract.object_zones import ObjectZone
 from vigil_detector.boxes import Detection
 
 WHOLE_FRAME = "frame"
@@ -64,3 +65,9 @@ def zones_for(det: Detection, zones: Sequence[Zone], frame_w: int, frame_h: int,
         whole = default or Zone(WHOLE_FRAME, ())
         return [whole.name] if whole.admits(det, frame_w, frame_h) else []
     return [z.name for z in zones if z.admits(det, frame_w, frame_h)]
+
+
+def from_contract(zones: Sequence[ObjectZone]) -> list[Zone]:
+    """The registry's zones (:mod:`vigil_common.contract.object_zones`) as the filter uses them."""
+    return [Zone(z.name, tuple((float(p[0]), float(p[1])) for p in z.points),
+                 frozenset(z.labels) if z.labels else None, z.min_score, z.min_area) for z in zones]

@@ -267,3 +267,45 @@ def test_patch_sets_recording_mode_and_motion_settings(
         r = api.client.patch("/api/v1/cameras/cam1", json=bad, headers=admin)
         assert r.status_code == 422, bad
         assert r.json()["detail"]
+
+
+DRIVEWAY = {"name": "driveway", "points": [[0, 0.5], [0.5, 0.5], [0.5, 1], [0, 1]], "labels": ["person"],
+            "min_score": 0.6, "min_area": 0.01}
+
+
+def test_patch_sets_object_zones_the_detector_reads(
+    api: Api, factory: sessionmaker[Session], admin: dict[str, str]
+) -> None:
+    from vigil_common.contract import object_zones
+
+    add_camera(factory, "cam1")
+    street = {"name": "street", "points": [[0.5, 0], [1, 0], [1, 1]]}
+    r = api.client.patch("/api/v1/cameras/cam1", json={"object_zones": [DRIVEWAY, street]}, headers=admin)
+    assert r.status_code == 200, r.text
+    zones = r.json()["object_zones"]
+    assert zones[0] == DRIVEWAY and zones[1] == street | {"labels": [], "min_score": 0.5, "min_area": 0.0}
+    with factory() as db:
+        cam = db.get(Camera, "cam1")
+        assert cam is not None
+        stored = object_zones.parse(cam.object_zones)  # what the detector reads
+    assert [(z.name, z.labels) for z in stored] == [("driveway", ["person"]), ("street", [])]
+    assert api.client.get("/api/v1/cameras/cam1").json()["object_zones"] == zones
+    r = api.client.patch("/api/v1/cameras/cam1", json={"object_zones": []}, headers=admin)
+    assert r.status_code == 200 and r.json()["object_zones"] == []
+    with factory() as db:
+        cam = db.get(Camera, "cam1")
+        assert cam is not None and cam.object_zones is None  # the whole frame again
+    for bad in (
+        {"object_zones": None},
+        {"object_zones": [DRIVEWAY | {"points": [[0, 0], [1, 1]]}]},  # not a polygon
+        {"object_zones": [DRIVEWAY | {"points": [[0, 0], [1.5, 0], [0, 1]]}]},  # off the frame
+        {"object_zones": [DRIVEWAY | {"labels": ["../x"]}]},
+        {"object_zones": [DRIVEWAY | {"name": ""}]},
+        {"object_zones": [DRIVEWAY | {"min_score": 2}]},
+        {"object_zones": [DRIVEWAY | {"colour": "red"}]},
+        {"object_zones": [DRIVEWAY, DRIVEWAY]},  # two zones of one name
+        {"object_zones": [DRIVEWAY | {"name": f"z{i}"} for i in range(17)]},
+    ):
+        r = api.client.patch("/api/v1/cameras/cam1", json=bad, headers=admin)
+        assert r.status_code == 422, bad
+        assert r.json()["detail"]

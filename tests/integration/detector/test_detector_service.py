@@ -164,3 +164,32 @@ def test_vigil_detector_runs_a_pass_as_a_process_and_says_it_is_alive(settings: 
         assert [k for k in client.scan_iter(match=keys.service_health("detector", "*"))]
     finally:
         client.close()
+
+
+def test_the_registry_s_zones_decide_what_becomes_an_event(yolo: Model, env) -> None:  # type: ignore[no-untyped-def]
+    from vigil_common.contract import object_zones
+
+    settings, client, sessions = env
+    add_camera(sessions, "cam-porch", motion=True)
+    porch = object_zones.ObjectZone(name="porch", points=[[0.5, 0], [1, 0], [1, 1], [0.5, 1]], labels=["person"])
+    with sessions.begin() as s:
+        cam = s.get(Camera, "cam-porch")
+        cam.object_zones = object_zones.dump([porch])
+    clock = Clock()
+    svc = DetectorService(settings, sessions, client, yolo, monotonic=lambda: clock.mono,
+                          wall_ns=lambda: clock.wall_ns)
+
+    def walk(x0: int) -> None:
+        for k in range(3):
+            frame, _ = scene("astronaut.png", (x0 + 20 * k, 200))
+            push(client, "cam-porch", Codec.JPEG, jpeg(frame), clock.wall_ns)
+            svc.tick()
+            clock.advance(0.5)
+        clock.advance(4.0)
+        svc.tick()
+
+    walk(40)  # on the left: not the porch
+    assert events(sessions, "cam-porch") == []
+    walk(820)  # on the porch
+    [event] = events(sessions, "cam-porch")
+    assert event.label == "person" and event.zones == "porch" and event.end is not None

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 # PRINTABLE: text without control characters (names end up in overlays and web pages).
 from vigil_common.contract.messages import PRINTABLE, CommandAction
+from vigil_common.contract.object_zones import MAX_ZONES, ObjectZone
 
 
 class CameraOut(BaseModel):
@@ -34,6 +35,8 @@ class CameraOut(BaseModel):
     record_mode: Literal["continuous", "motion"]
     motion_sensitivity: float | None = Field(description="0..1; null = the server's VIGIL_MOTION_SENSITIVITY")
     motion_mask: list[list[float]] = Field(description="ignored rectangles [x, y, w, h] in fractions of the frame")
+    object_zones: list[ObjectZone] = Field(default_factory=list, description="where detected objects count "
+                                           "(polygons in fractions of the frame); empty: the whole frame")
 
 
 MAX_MASK_RECTS = 64  # as the motion detector (vigil_common.motion.detect) accepts
@@ -56,6 +59,8 @@ class CameraPatch(BaseModel):
     motion_sensitivity: float | None = Field(default=None, ge=0, le=1)
     motion_mask: list[MaskRect] | None = Field(
         default=None, max_length=MAX_MASK_RECTS, description="ignored rectangles [x, y, w, h], fractions")
+    object_zones: list[ObjectZone] | None = Field(
+        default=None, max_length=MAX_ZONES, description="object detection zones; [] = the whole frame again")
 
 
 class CommandIn(BaseModel):

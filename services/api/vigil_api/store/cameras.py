@@ -10,6 +10,7 @@ from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from vigil_api.schemas.cameras import CameraOut
+from vigil_common.contract import object_zones
 from vigil_common.contract.messages import OFFLINE, ONLINE
 from vigil_common.db.models import Camera, Segment, Snapshot
 
@@ -58,6 +59,7 @@ def camera_out(cam: Camera, now: datetime) -> CameraOut:
         record_mode="motion" if cam.record_mode == "motion" else "continuous",
         motion_sensitivity=cam.motion_sensitivity,
         motion_mask=_mask_of(cam.motion_mask),
+        object_zones=object_zones.parse(cam.object_zones),
     )
 
 

@@ -129,6 +129,8 @@ class Camera(Base):
     # rectangles as JSON [[x, y, w, h], ...] in fractions of the frame.
     motion_sensitivity: Mapped[float | None] = mapped_column(Float, nullable=True)
     motion_mask: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Object detection zones, JSON (vigil_common.contract.object_zones); NULL = the whole frame.
+    object_zones: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class Segment(Base):
