@@ -97,12 +97,7 @@ def event_thumbnail(event_id: Annotated[int, Path(ge=1, le=INT64_MAX)], state: S
     """The frame of the event's peak (its first frame while it goes on), small."""
     with state.factory() as db:
         row = event_thumbnail_row(db, event_id)
-    if row is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such event")
-    if not row.thumbnail_path:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "this event has no thumbnail")
-    cache = CACHE_ONGOING if row.end is None else CACHE_ENDED
-    return jpeg_file(state.settings.data_dir, THUMBNAILS_DIR, row.thumbnail_path, cache)
+    return _image(state, row, THUMBNAILS_DIR, "event", "thumbnail")
 
 
 @router.head("/objects/{event_id}/closeup.jpg", include_in_schema=False, response_class=FileResponse)
@@ -120,9 +115,14 @@ def object_closeup(event_id: Annotated[int, Path(ge=1, le=INT64_MAX)], state: St
     the event goes on)."""
     with state.factory() as db:
         row = closeup_row(db, event_id)
+    return _image(state, row, CLOSEUPS_DIR, "object event", "close-up")
+
+
+def _image(state: State, row: Any, folder: str, kind: str, image: str) -> FileResponse:
+    """An event's image: ``row`` is (path, end) or None; an ongoing event's image may change."""
     if row is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such object event")
-    if not row.closeup_path:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "this object event has no close-up")
-    cache = CACHE_ONGOING if row.end is None else CACHE_ENDED
-    return jpeg_file(state.settings.data_dir, CLOSEUPS_DIR, row.closeup_path, cache)
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no such {kind}")
+    path, end = row
+    if not path:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"this {kind} has no {image}")
+    return jpeg_file(state.settings.data_dir, folder, path, CACHE_ONGOING if end is None else CACHE_ENDED)
