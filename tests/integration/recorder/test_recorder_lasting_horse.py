@@ -4,6 +4,7 @@ and RQ's stop-job command each end that job only, and the next job runs in a fre
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -189,3 +190,56 @@ def test_the_horse_is_retired_even_when_the_worker_teardown_fails(
     while not gone(forks[0]) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert gone(forks[0])
+
+
+def _ended(pid: int) -> bool:
+    """Gone, or a zombie nobody reaps (an orphan's new parent may not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def test_an_idle_horse_exits_when_its_worker_dies_though_another_child_holds_its_pipe(tmp_path: Any) -> None:
+    """Other processes the worker forked (RQ's one-off horses, its scheduler) inherit the worker's
+    ends of the horse's pipes, so the horse cannot count on end of file: it checks its parent."""
+    import subprocess
+    import sys
+
+    pidfile = tmp_path / "horse.pid"
+    code = f"""
+import os, time
+from vigil_recorder.lasting_horse import LastingHorse
+
+class Worker:
+    name = "w"
+    def setup_work_horse_signals(self):
+        pass
+
+horse = LastingHorse.fork(Worker(), 10)
+if os.fork() == 0:  # another child of the worker: it holds the pipes' worker ends
+    time.sleep(60)
+    os._exit(0)
+open({str(pidfile)!r}, "w").write(str(horse.pid))
+time.sleep(60)
+"""
+    worker = subprocess.Popen([sys.executable, "-c", code], start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not (pidfile.exists() and pidfile.read_text()):
+            assert worker.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        horse = int(pidfile.read_text())
+        time.sleep(0.5)
+        assert not _ended(horse)  # idle, waiting for a job
+        os.kill(worker.pid, signal.SIGKILL)  # the worker only: its other child lives on
+        worker.wait(10)
+        deadline = time.monotonic() + 5
+        while not _ended(horse) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _ended(horse), "the horse outlived its worker"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait(10)
