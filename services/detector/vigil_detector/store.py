@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from vigil_common.contract.days import ns_to_datetime
 from vigil_common.contract.ids import require_camera_id
 from vigil_common.contract.paths import CLOSEUPS_DIR
 from vigil_common.db.models import ObjectEvent
@@ -41,11 +42,6 @@ def write_file(path: Path, data: bytes) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
-
-
-def ns_to_datetime(ns: int) -> datetime:
-    seconds, rem = divmod(ns, 1_000_000_000)
-    return datetime.fromtimestamp(seconds, UTC).replace(microsecond=rem // 1000)
 
 
 def track_json(track: Track) -> str:

@@ -81,6 +81,12 @@ def h264_gop(img: np.ndarray, frames: int = 4) -> list[bytes]:
     return [enc.encode(img) for _ in range(frames)]
 
 
+def service(settings: Settings, sessions: object, client: redis.Redis, model: Model, clock: Clock) -> DetectorService:
+    """The service on ``clock`` (monotonic and wall time the test moves on)."""
+    return DetectorService(settings, sessions, client, model,  # type: ignore[arg-type]
+                           monotonic=lambda: clock.mono, wall_ns=lambda: clock.wall_ns)
+
+
 def events(sessions: object, cam: str) -> list[ObjectEvent]:
     with sessions() as s:  # type: ignore[operator]
         return list(s.execute(select(ObjectEvent).where(ObjectEvent.camera_id == cam)).scalars())
@@ -90,8 +96,7 @@ def test_a_person_during_motion_becomes_an_event_with_a_close_up(yolo: Model, en
     settings, client, sessions = env
     add_camera(sessions, "cam-jpeg", motion=True)
     clock = Clock()
-    svc = DetectorService(settings, sessions, client, yolo, monotonic=lambda: clock.mono,
-                          wall_ns=lambda: clock.wall_ns)
+    svc = service(settings, sessions, client, yolo, clock)
     for k in range(4):  # 2 frames/s of a person walking by
         frame, _ = scene("astronaut.png", (400 + 20 * k, 200))
         push(client, "cam-jpeg", Codec.JPEG, jpeg(frame), clock.wall_ns)
@@ -113,8 +118,7 @@ def test_an_h264_camera_is_looked_at_on_its_keyframes(yolo: Model, env) -> None:
     settings, client, sessions = env
     add_camera(sessions, "cam-h264", motion=True)
     clock = Clock()
-    svc = DetectorService(settings, sessions, client, yolo, monotonic=lambda: clock.mono,
-                          wall_ns=lambda: clock.wall_ns)
+    svc = service(settings, sessions, client, yolo, clock)
     frame, _ = scene("chelsea.png", (600, 250))
     for _gop in range(3):
         units = h264_gop(frame)
@@ -133,8 +137,7 @@ def test_without_motion_only_the_heartbeat_looks_and_bad_frames_are_skipped(yolo
     settings, client, sessions = env
     add_camera(sessions, "cam-still", motion=False)
     clock = Clock()
-    svc = DetectorService(settings, sessions, client, yolo, monotonic=lambda: clock.mono,
-                          wall_ns=lambda: clock.wall_ns)
+    svc = service(settings, sessions, client, yolo, clock)
     push(client, "cam-still", Codec.JPEG, b"\xff\xd8 not a jpeg", clock.wall_ns)
     assert svc.tick() == 0 and svc.counts.undecodable == 1  # the first look: a bad frame, skipped
     frame, _ = scene("astronaut.png", (300, 200))
@@ -176,8 +179,7 @@ def test_the_registry_s_zones_decide_what_becomes_an_event(yolo: Model, env) -> 
         cam = s.get(Camera, "cam-porch")
         cam.object_zones = object_zones.dump([porch])
     clock = Clock()
-    svc = DetectorService(settings, sessions, client, yolo, monotonic=lambda: clock.mono,
-                          wall_ns=lambda: clock.wall_ns)
+    svc = service(settings, sessions, client, yolo, clock)
 
     def walk(x0: int) -> None:
         for k in range(3):

@@ -22,12 +22,12 @@ from tests.integration.support.days import (
     utc,
 )
 from vigil_common.contract import keys, recorder_jobs
+from vigil_common.contract.days import ns_to_datetime
 from vigil_common.contract.exports import new_export_id
 from vigil_common.db.models import Export
 from vigil_common.runtime.settings import Settings
 from vigil_recorder.exports import build as exports
 from vigil_recorder.media import mp4meta
-from vigil_recorder.segment.index import ns_to_datetime
 
 pytestmark = pytest.mark.integration
 

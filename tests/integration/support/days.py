@@ -33,12 +33,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from vigil_common.contract import keys, streams
+from vigil_common.contract.days import ns_to_datetime
 from vigil_common.contract.envelope import Codec, Frame
 from vigil_common.db.models import Segment
 from vigil_common.runtime.settings import Settings
 from vigil_recorder.media import mp4meta
 from vigil_recorder.media.encode import TIME_BASE, EncoderOptions, add_x264_stream, open_mp4
-from vigil_recorder.segment.index import SegmentRow, insert_segment, ns_to_datetime
+from vigil_recorder.segment.index import SegmentRow, insert_segment
 from vigil_recorder.segment.writer import write_segment
 from vigil_recorder.storage import paths as storage
 

@@ -8,9 +8,10 @@ from pathlib import Path, PurePosixPath
 import pytest
 from sqlalchemy import func, select
 
+from vigil_common.contract.days import ns_to_datetime
 from vigil_common.db.engine import make_engine, make_sessionmaker
 from vigil_common.db.models import Base, Segment
-from vigil_recorder.segment.index import SegmentRow, insert_segment, ns_to_datetime
+from vigil_recorder.segment.index import SegmentRow, insert_segment
 from vigil_recorder.segment.writer import row_from_meta
 
 T0 = 1_700_000_000_123_456_789

@@ -13,6 +13,13 @@ _DATE_RE = re.compile(DATE_PATTERN)
 MIN_YEAR, MAX_YEAR = 1970, 9998
 
 
+def ns_to_datetime(ns: int) -> datetime:
+    """Epoch nanoseconds (a capture time) to an aware UTC datetime, at the microsecond precision
+    the database stores."""
+    seconds, rem = divmod(ns, 1_000_000_000)
+    return datetime.fromtimestamp(seconds, UTC).replace(microsecond=rem // 1000)
+
+
 def parse_day(value: str) -> date:
     """A ``YYYY-MM-DD`` string to a date; ValueError with a reason otherwise."""
     if not isinstance(value, str) or not _DATE_RE.fullmatch(value):

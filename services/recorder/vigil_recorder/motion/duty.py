@@ -41,6 +41,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from vigil_common.contract import keys
+from vigil_common.contract.days import ns_to_datetime
 from vigil_common.contract.envelope import Codec, Frame
 from vigil_common.contract.messages import MotionConfig
 from vigil_common.contract.streams import MotionEntry, motion_from_fields, redis_now_ms
@@ -352,7 +353,7 @@ class MotionRunner:
     def _apply(self, ctx: DutyContext, cm: CameraMotion, step: Step, entry: Latest | None) -> None:
         cam = cm.config.camera_id
         if step.started is not None:
-            start = events.ns_to_datetime(step.started.capture_ns)
+            start = ns_to_datetime(step.started.capture_ns)
             thumb = None if entry is None else events.write_thumbnail(self.settings, cam, start, entry.frame)
             cm.event_id = events.open_event(ctx.sessions, cam, start, step.score, thumb)
             cm.event_start = start
@@ -371,7 +372,7 @@ class MotionRunner:
             return
         thumb = None if peak is None else events.write_thumbnail(self.settings, cam, start, peak)
         try:
-            events.close_event(ctx.sessions, event_id, events.ns_to_datetime(step.ended.capture_ns), step.score, thumb)
+            events.close_event(ctx.sessions, event_id, ns_to_datetime(step.ended.capture_ns), step.score, thumb)
         except SQLAlchemyError:
             self._unclosed[event_id] = (cam, step)
             raise
@@ -381,7 +382,7 @@ class MotionRunner:
     def _retry_unclosed(self, ctx: DutyContext) -> None:
         for event_id, (cam, step) in list(self._unclosed.items()):
             assert step.ended is not None
-            events.close_event(ctx.sessions, event_id, events.ns_to_datetime(step.ended.capture_ns), step.score)
+            events.close_event(ctx.sessions, event_id, ns_to_datetime(step.ended.capture_ns), step.score)
             del self._unclosed[event_id]
             cm = self.cameras.get(cam)
             if cm is None or not cm.tracker.active:
@@ -391,14 +392,14 @@ class MotionRunner:
         """End open events this runner does not track, at their last hot sample if the
         progress their detector left says so, else at their start; publish ``OFF``."""
         ours = {cm.event_id for cm in self.cameras.values() if cm.event_id is not None} | set(self._unclosed)
-        before = None if started_before_ms is None else events.ns_to_datetime(started_before_ms * 1_000_000)
+        before = None if started_before_ms is None else ns_to_datetime(started_before_ms * 1_000_000)
         for event_id, cam, start in events.find_open_events(ctx.sessions, started_before=before):
             if event_id in ours:
                 continue
             end = start
             progress = read_progress(ctx.redis, cam)
             if progress is not None and progress.event_id == event_id and progress.last_hot_ms is not None:
-                end = max(start, events.ns_to_datetime(progress.last_hot_ms * 1_000_000))
+                end = max(start, ns_to_datetime(progress.last_hot_ms * 1_000_000))
             if not events.end_open_event(ctx.sessions, event_id, end):
                 continue
             log.info("closed motion event %d of camera %s left open by an earlier recorder", event_id, cam)

@@ -7,7 +7,7 @@ a missing file; at the end of an event it is replaced by the frame of the event'
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -25,11 +25,6 @@ log = logging.getLogger(__name__)
 
 # Open events older than this that the running detector does not know are orphans.
 ORPHAN_AGE = timedelta(minutes=3)
-
-
-def ns_to_datetime(ns: int) -> datetime:
-    seconds, rem = divmod(ns, 1_000_000_000)
-    return datetime.fromtimestamp(seconds, UTC).replace(microsecond=rem // 1000)
 
 
 def publish_state(settings: Settings, publish: Publish, camera_id: str, on: bool) -> None:

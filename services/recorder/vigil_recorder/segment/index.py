@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -11,13 +11,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from vigil_common.db.engine import upsert
 from vigil_common.db.models import Segment
-from vigil_recorder.media.frames import NS_PER_S
-
-
-def ns_to_datetime(ns: int) -> datetime:
-    """Epoch nanoseconds to an aware UTC datetime (microsecond precision, as the DB stores)."""
-    seconds, rem = divmod(ns, NS_PER_S)
-    return datetime.fromtimestamp(seconds, UTC).replace(microsecond=rem // 1000)
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ import redis
 from sqlalchemy.orm import Session, sessionmaker
 
 from vigil_common.contract import keys
+from vigil_common.contract.days import ns_to_datetime
 from vigil_common.contract.envelope import Codec, Frame
 from vigil_common.contract.ids import require_camera_id
 from vigil_common.contract.streams import redis_now_ms
@@ -28,7 +29,7 @@ from vigil_recorder.media import mp4meta
 from vigil_recorder.media.encode import EncoderOptions, Written, encode_jpegs, remux_h264
 from vigil_recorder.segment import h264_span, runs
 from vigil_recorder.segment import motion_gate as motion_recording
-from vigil_recorder.segment.index import SegmentRow, insert_segment, ns_to_datetime
+from vigil_recorder.segment.index import SegmentRow, insert_segment
 from vigil_recorder.segment.runs import Arrived
 from vigil_recorder.storage import paths as storage
 from vigil_recorder.storage import reclaim
