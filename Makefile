@@ -20,6 +20,7 @@ $(BIN)/python:
 $(VENV)/.installed: $(BIN)/python $(LOCK) services/*/pyproject.toml bench/pyproject.toml
 	scripts/install.sh $(VENV) $(LOCK) $(PACKAGES)
 	$(BIN)/python -m vigil_detector.fetch
+	$(BIN)/python -m vigil_capture.demo_photos
 	@touch $@
 
 install: $(VENV)/.installed
@@ -39,7 +40,7 @@ test: install
 	@scripts/ensure-deploy-tools.sh
 	@scripts/ensure-browser.sh
 	@scripts/ensure-rtsp-server.sh
-	$(BIN)/python -m tests.support.photos
+	$(BIN)/python -m vigil_capture.demo_photos
 	$(BIN)/ruff check services bench tests
 	$(BIN)/mypy services bench
 	$(BIN)/pytest -ra --durations=25 $(PYTEST_ARGS)

@@ -1,68 +1,19 @@
-"""Real photos for the detector's tests, from scikit-image's wheel (hash-checked, offline after).
-
-scikit-image ships photos in its wheel (``skimage/data/``): a person (``astronaut``), a cat
-(``chelsea``), a cup (``coffee``), a motorbike (``motorcycle_left``). The wheel is fetched with
-``pip download --no-deps`` (scikit-image itself is not installed: only its pictures are used) and
-the four files extracted, each checked against its SHA-256, into :func:`photo_dir`. ``make test``
-runs ``python -m tests.support.photos`` before the suite; a test that finds them missing fails
-with the command that fetches them.
-"""
+"""Real photos for the detector's tests: the demo camera's (``vigil_capture.demo_photos``,
+scikit-image's pictures, hash-checked), which ``make install`` fetches; a test that finds them
+missing fails with the command that fetches them."""
 
 from __future__ import annotations
 
-import hashlib
-import subprocess
-import sys
-import tempfile
-import zipfile
 from pathlib import Path
 
-WHEEL = "scikit-image==0.26.0"
-# Any platform's wheel carries the same pictures; one fixed platform keeps the download the same.
-PLATFORM = ("--platform", "manylinux_2_28_x86_64", "--python-version", "3.11", "--implementation", "cp",
-            "--abi", "cp311")
-PHOTOS = {
-    "astronaut.png": "88431cd9653ccd539741b555fb0a46b61558b301d4110412b5bc28b5e3ea6cb5",
-    "chelsea.png": "596aa1e7cb875eb79f437e310381d26b338a81c2da23439704a73c4651e8c4bb",
-    "coffee.png": "cc02f8ca188b167c775a7101b5d767d1e71792cf762c33d6fa15a4599b5a8de7",
-    "motorcycle_left.png": "db18e9c4157617403c3537a6ba355dfeafe9a7eabb6b9b94cb33f6525dd49179",
-}
-FETCH = f"{sys.executable} -m tests.support.photos"
+from vigil_capture.demo_photos import FETCH, PHOTOS, ensure, missing, photo_dir
+from vigil_capture.demo_photos import photo as _photo
 
-
-def photo_dir() -> Path:
-    return Path(sys.prefix) / "share" / "vigil" / "test-photos"
-
-
-def missing(directory: Path | None = None) -> list[str]:
-    d = directory or photo_dir()
-    return [name for name, digest in PHOTOS.items()
-            if not (d / name).is_file() or hashlib.sha256((d / name).read_bytes()).hexdigest() != digest]
+__all__ = ["FETCH", "PHOTOS", "ensure", "missing", "photo", "photo_dir"]
 
 
 def photo(name: str) -> Path:
-    """The path of one photo; raises with the fetch command when it is not there."""
-    if missing():
-        raise FileNotFoundError(f"test photos missing in {photo_dir()}: run {FETCH}")
-    return photo_dir() / name
-
-
-def ensure(directory: Path | None = None) -> Path:
-    d = directory or photo_dir()
-    if not missing(d):
-        return d
-    d.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="vigil-photos-") as tmp:
-        subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary", ":all:",
-                        *PLATFORM, WHEEL, "-d", tmp], check=True)
-        wheel = next(Path(tmp).glob("scikit_image-*.whl"))
-        with zipfile.ZipFile(wheel) as z:
-            for name, digest in PHOTOS.items():
-                data = z.read(f"skimage/data/{name}")
-                if hashlib.sha256(data).hexdigest() != digest:
-                    raise RuntimeError(f"{wheel.name}: skimage/data/{name} has an unexpected SHA-256")
-                (d / name).write_bytes(data)
-    return d
+    return _photo(name)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from vigil_capture.access_units import EncodedSource
 from vigil_capture.edge_encoder import EdgeEncoder
 from vigil_capture.picamera_h264 import PicameraH264Source
 from vigil_capture.rtsp_passthrough import RtspPassthroughSource
+from vigil_capture.scene import SceneSource
 from vigil_capture.service import CaptureService, ServiceOptions
 from vigil_capture.settings import CaptureSettings
 from vigil_capture.sources import Source, SourceError, SourceKind, SourceSpec, make_source, parse_source
@@ -45,8 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("--camera-id", help="camera id, ^[a-z0-9][a-z0-9_-]{0,31}$ (VIGIL_CAMERA_ID)")
     add(
         "--source",
-        help="synthetic | picamera | device index (0) | video file | rtsp:// or http(s):// URL "
-        "(VIGIL_SOURCE, default synthetic)",
+        help="synthetic | scene (demo: photos of a person, a cat, a motorbike walk by) | picamera | "
+        "device index (0) | video file | rtsp:// or http(s):// URL (VIGIL_SOURCE, default synthetic)",
     )
     add("--mqtt-url", help="mqtt://[user:pass@]host[:port] (VIGIL_MQTT_URL)")
     add("--topic-prefix", help="MQTT topic prefix (VIGIL_TOPIC_PREFIX, default vigil)")
@@ -107,6 +108,8 @@ def build_source(spec: SourceSpec, capture: CaptureSettings) -> Source | Encoded
             return RtspPassthroughSource(str(spec.target), transport=capture.rtsp_transport)
         if spec.kind is SourceKind.PICAMERA:
             return PicameraH264Source(capture.width, capture.height, capture.fps or 30.0, gop_s=capture.gop_s)
+    if spec.kind is SourceKind.SCENE:
+        return SceneSource(capture.width, capture.height)
     return make_source(spec, capture.width, capture.height)
 
 

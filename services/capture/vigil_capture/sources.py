@@ -4,6 +4,8 @@
 ``--source``                   kind        class
 =============================  ==========  ==============================================
 ``synthetic``                  synthetic   :class:`SyntheticSource` (deterministic pattern)
+``scene``                      scene       :class:`vigil_capture.scene.SceneSource` (demo: photos walk by;
+                                           built by ``vigil_capture.main.build_source``)
 ``picamera``                   picamera    :class:`PicameraSource` (picamera2, on a Pi)
 ``0``, ``1``, ``/dev/video0``  device      :class:`StreamSource` (USB / V4L2 via OpenCV)
 ``rtsp://``, ``http(s)://``    url         :class:`StreamSource` (OpenCV's FFmpeg backend)
@@ -45,6 +47,7 @@ _DEVICE_PATH_RE = re.compile(r"^/dev/video(\d+)$")
 
 class SourceKind(StrEnum):
     SYNTHETIC = "synthetic"
+    SCENE = "scene"
     FILE = "file"
     DEVICE = "device"
     URL = "url"
@@ -100,6 +103,8 @@ def parse_source(spec: str) -> SourceSpec:
         return SourceSpec(SourceKind.SYNTHETIC)
     if lowered == SourceKind.PICAMERA.value:
         return SourceSpec(SourceKind.PICAMERA)
+    if lowered == SourceKind.SCENE.value:
+        return SourceSpec(SourceKind.SCENE)
     if text.isdigit():
         return SourceSpec(SourceKind.DEVICE, int(text))
     device = _DEVICE_PATH_RE.match(text)
@@ -133,6 +138,8 @@ def make_source(spec: SourceSpec, width: int, height: int) -> Source:
         return SyntheticSource(width, height)
     if spec.kind is SourceKind.PICAMERA:
         return PicameraSource(width, height)
+    if spec.kind is SourceKind.SCENE:
+        raise ValueError("scene sources are built by vigil_capture.main.build_source (vigil_capture.scene)")
     if spec.kind is SourceKind.FILE:
         return FileSource(Path(str(spec.target)))
     if spec.kind is SourceKind.DEVICE:
