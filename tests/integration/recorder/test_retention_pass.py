@@ -39,6 +39,7 @@ pytestmark = pytest.mark.integration
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 DAY = timedelta(days=1)
+HOUR = timedelta(hours=1)
 
 
 def metric(r: redis.Redis, name: str, **labels: str) -> int:
@@ -74,7 +75,8 @@ def test_pass_applies_age_motion_and_leaves_exports_and_recent_footage(
                            end=kept_motion.start + timedelta(seconds=5), score=1.0))
         db.add(MotionEvent(camera_id="a", start=NOW - 12 * DAY, end=NOW - 12 * DAY + timedelta(seconds=3),
                            thumbnail_path="motion/a/old.jpg"))
-        for rel, start in (("closeups/a/old.jpg", NOW - 12 * DAY), ("closeups/a/new.jpg", NOW - 5 * DAY)):
+        # (The newer one lies away from the footage here: object events protect footage too.)
+        for rel, start in (("closeups/a/old.jpg", NOW - 12 * DAY), ("closeups/a/new.jpg", NOW - 5 * DAY + 2 * HOUR)):
             db.add(ObjectEvent(camera_id="a", label="person", score=0.8, start=start, end=start + timedelta(seconds=4),
                                width=1280, height=720, closeup_path=rel, track="[]", zones="frame"))
         db.add(DayVideo(camera_id="a", date=(NOW - 5 * DAY).astimezone(s.tz).date().isoformat(), status="done",
@@ -107,6 +109,44 @@ def test_pass_applies_age_motion_and_leaves_exports_and_recent_footage(
     assert report.tally.count == 4  # 2 segments, 1 snapshot, 1 day video
 
     # A second pass has nothing to do.
+    assert run_pass(s, sessions, rclient).tally.count == 0
+
+
+def test_object_footage_is_kept_longer_than_motion_footage(
+    settings: Settings, sessions: sessionmaker[Session], rclient: redis.Redis
+) -> None:
+    """VIGIL_RETENTION_OBJECT_DAYS: footage near an object event (and the event with its
+    close-up) outlives motion footage; past it, both go."""
+    s = settings.model_copy(update={"retention_days": 3, "retention_motion_days": 10, "retention_object_days": 30})
+    seen = fake_segment(s, sessions, "a", NOW - 20 * DAY)  # a person 20 days ago: stays
+    moved = fake_segment(s, sessions, "a", NOW - 20 * DAY + timedelta(hours=1))  # motion only, 20 days: goes
+    ancient = fake_segment(s, sessions, "a", NOW - 40 * DAY)  # a person 40 days ago: goes
+    closeups = {}
+    with sessions.begin() as db:
+        for name, seg in (("seen", seen), ("ancient", ancient)):
+            rel = f"closeups/a/{name}.jpg"
+            (s.data_dir / rel).parent.mkdir(parents=True, exist_ok=True)
+            (s.data_dir / rel).write_bytes(b"c")
+            closeups[name] = s.data_dir / rel
+            face = rel.replace(".jpg", "_face.jpg")
+            (s.data_dir / face).write_bytes(b"f")
+            closeups[f"{name}_face"] = s.data_dir / face
+            start = seg.start + timedelta(seconds=1)
+            db.add(MotionEvent(camera_id="a", start=start, end=start + timedelta(seconds=4), score=1.0))
+            db.add(ObjectEvent(camera_id="a", label="person", score=0.8, start=start, end=start + timedelta(seconds=3),
+                               width=1280, height=720, closeup_path=rel, face_path=face, track="[]", zones=""))
+        start = moved.start + timedelta(seconds=1)
+        db.add(MotionEvent(camera_id="a", start=start, end=start + timedelta(seconds=4), score=1.0))
+
+    run_pass(s, sessions, rclient)
+
+    assert [r.path for r in segment_rows(sessions)] == [seen.path]
+    assert mp4_files(s) == {seen.path}
+    with sessions() as db:
+        assert [o.closeup_path for o in db.execute(select(ObjectEvent)).scalars()] == ["closeups/a/seen.jpg"]
+        assert db.execute(select(MotionEvent)).scalars().all() == []  # motion events: 10 days
+    assert closeups["seen"].exists() and closeups["seen_face"].exists()
+    assert not closeups["ancient"].exists() and not closeups["ancient_face"].exists()  # with its face close-up
     assert run_pass(s, sessions, rclient).tally.count == 0
 
 

@@ -42,9 +42,10 @@ def policy(**over: object) -> Policy:
     return Policy(**base)  # type: ignore[arg-type]
 
 
-def seg(key: int, ended_ago: timedelta, size: int = 100, cam: str = "a", protected: bool = False) -> Item:
+def seg(key: int, ended_ago: timedelta, size: int = 100, cam: str = "a", protected: bool = False,
+        objects: bool = False) -> Item:
     end = NOW - ended_ago
-    return Item(SEGMENT, key, cam, end - SEG, end, size, protected)
+    return Item(SEGMENT, key, cam, end - SEG, end, size, protected, objects)
 
 
 def keys(deletions: list) -> list[object]:  # type: ignore[type-arg]
@@ -66,6 +67,28 @@ def test_motion_footage_outlives_retention_until_motion_retention() -> None:
     p2 = policy(retention=7 * DAY, motion_retention=2 * DAY)
     assert keys(age_deletions([seg(1, 5 * DAY, protected=True)], p2, NOW)) == []
     assert p2.keep_motion == 7 * DAY
+
+
+def test_object_footage_outlives_motion_footage_until_object_retention() -> None:
+    p = policy(retention=3 * DAY, motion_retention=10 * DAY, object_retention=30 * DAY)
+    assert p.keep_objects == 30 * DAY
+    items = [seg(1, 40 * DAY, protected=True, objects=True), seg(2, 20 * DAY, protected=True, objects=True),
+             seg(3, 20 * DAY, protected=True), seg(4, 5 * DAY, protected=True), seg(5, 5 * DAY)]
+    assert keys(age_deletions(items, p, NOW)) == [1, 3, 5]
+    # An object retention shorter than the motion retention never shortens it (object footage is motion footage).
+    p2 = policy(retention=3 * DAY, motion_retention=10 * DAY, object_retention=DAY)
+    assert p2.keep_objects == 10 * DAY
+    assert keys(age_deletions([seg(1, 5 * DAY, protected=True, objects=True)], p2, NOW)) == []
+    assert policy(motion_retention=12 * DAY).keep_objects == 12 * DAY  # unset: as motion footage
+
+
+def test_object_footage_goes_after_motion_footage_under_pressure() -> None:
+    items = [seg(1, 5 * DAY, protected=True, objects=True), seg(2, 4 * DAY, protected=True), seg(3, 3 * DAY),
+             seg(4, 2 * DAY, protected=True, objects=True)]
+    out = pressure_deletions(iter(items), policy(max_bytes=50), NOW, total_bytes=400, free_bytes=None)
+    assert keys(out) == [3, 2, 1, 4]  # plain, then motion, then objects, each oldest first
+    out = pressure_deletions(iter(items), policy(max_bytes=150), NOW, total_bytes=400, free_bytes=None)
+    assert keys(out) == [3, 2, 1]
 
 
 def test_max_bytes_deletes_oldest_first_and_never_more_than_needed() -> None:
@@ -151,6 +174,11 @@ def test_mark_protected_uses_pre_and_post_roll_and_ongoing_events() -> None:
     ]
     marked = {i.key: i.protected for i in mark_protected(items, events, p, NOW)}
     assert marked == {1: False, 2: True, 3: False, 4: False, 5: False, 6: True}
+    # An object event marks ``objects`` (with the same rolls), not ``protected``.
+    seen = [Interval("a", t0 + timedelta(seconds=2), t0 + timedelta(seconds=3), objects=True)]
+    marked2 = {i.key: (i.protected, i.objects) for i in mark_protected(items, events + seen, p, NOW)}
+    assert marked2 == {1: (False, True), 2: (True, False), 3: (False, False), 4: (False, False), 5: (False, False),
+                       6: (True, False)}
 
 
 def test_policy_from_settings() -> None:
@@ -159,7 +187,9 @@ def test_policy_from_settings() -> None:
     assert p.retention == p.motion_retention == 3 * DAY
     assert p.guard == timedelta(seconds=8) and p.max_bytes == 1024**3 and p.min_free_bytes is None
     p = policy_from(s.model_copy(update={"retention_motion_days": 30}))
-    assert p.keep_motion == 30 * DAY
+    assert p.keep_motion == p.keep_objects == 30 * DAY
+    p = policy_from(s.model_copy(update={"retention_motion_days": 30, "retention_object_days": 90}))
+    assert (p.keep_motion, p.keep_objects) == (30 * DAY, 90 * DAY)
 
 
 def test_summarize() -> None:

@@ -14,6 +14,8 @@ What is managed, and what counts against ``VIGIL_RETENTION_MAX_BYTES``:
 - day videos: the same rules (a day video is as old as its day); counted;
 - motion events and their thumbnails: by age only (kept as long as motion footage); not
   counted (the index has no size for thumbnails, and they are small);
+- object events and their close-ups: by age only (kept as long as object footage,
+  ``VIGIL_RETENTION_OBJECT_DAYS``); not counted, likewise;
 - exports: expire after ``VIGIL_EXPORT_RETENTION_DAYS`` and go first under the byte cap or the
   floor; counted.
 """
@@ -80,14 +82,14 @@ def age_pass(settings: Settings, sessions: sessionmaker[Session], client: redis.
              now: datetime, tally: Tally) -> None:
     """Rule 1 over what the index holds past its retention (bounded per pass)."""
     cut = now - policy.retention
-    cut_all = now - policy.keep_motion  # past this, motion or not
+    cut_all = now - max(policy.keep_motion, policy.keep_objects)  # past this, protected or not
     with sessions() as s:
         items = rq.aged_segments_unprotectable(s, cut_all, AGE_BATCH)
         items += rq.aged_snapshots(s, cut, AGE_BATCH)
         items += rq.day_video_items(s, settings.tz, until=cut)
     execute(settings, sessions, age_deletions(items, policy, now), tally)
     if cut_all < cut:
-        # Footage between the two cut-offs goes unless motion protects it. Only what aged
+        # Footage between the two cut-offs goes unless motion or an object event protects it. Only what aged
         # since the last pass is looked at (a cursor in Redis), so protected footage is
         # not re-read every pass.
         # Once a day the whole span is rescanned from ``cut_all``: a segment indexed late (an
@@ -110,8 +112,8 @@ def age_pass(settings: Settings, sessions: sessionmaker[Session], client: redis.
                 after = (last.end, last.key if isinstance(last.key, int) else 0)
         client.set(CURSOR_KEY, cut.isoformat())
     with sessions() as s:
-        old_events = rq.aged_motion_events(s, cut_all, AGE_BATCH)
-        old_objects = rq.aged_events(s, ObjectEvent, cut_all, AGE_BATCH)
+        old_events = rq.aged_motion_events(s, now - policy.keep_motion, AGE_BATCH)
+        old_objects = rq.aged_events(s, ObjectEvent, now - policy.keep_objects, AGE_BATCH)
     tally.removed.add(delete_motion_events(settings.data_dir, sessions, old_events))
     tally.removed.add(delete_object_events(settings.data_dir, sessions, old_objects))
 

@@ -6,10 +6,12 @@ Rules, applied in this order:
 
 1. **age** — an item that ended before ``now - retention_days`` goes, unless it is a segment
    that overlaps a motion event (widened by the pre/post-roll) and ended after
-   ``now - retention_motion_days``. Motion footage is therefore kept for
-   ``max(retention_days, retention_motion_days)``.
+   ``now - retention_motion_days``, or overlaps an object event (the detector's, widened alike)
+   and ended after ``now - retention_object_days``. Motion footage is therefore kept for
+   ``max(retention_days, retention_motion_days)``, object footage for the longest of the three
+   (it is motion footage too).
 2. **max_bytes** — while the stored total exceeds ``retention_max_bytes``, the oldest items go:
-   first everything not protected by motion, then protected footage, oldest first.
+   first everything not protected, then motion footage, then object footage, oldest first.
 3. **free_space** — while the disk's free bytes are below ``min_free_bytes`` (plus the bytes a
    writer is about to need), the same order.
 
@@ -52,6 +54,7 @@ class Item:
     end: datetime
     bytes: int
     protected: bool = False  # a segment overlapping a motion event (see mark_protected)
+    objects: bool = False  # a segment overlapping an object event (see mark_protected)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,35 +72,48 @@ class Policy:
     guard: timedelta
     pre_roll: timedelta = timedelta(0)
     post_roll: timedelta = timedelta(0)
+    object_retention: timedelta | None = None  # None: as motion_retention
 
     @property
     def keep_motion(self) -> timedelta:
         """How long motion footage (and motion events) are kept."""
         return max(self.retention, self.motion_retention)
 
+    @property
+    def keep_objects(self) -> timedelta:
+        """How long object footage (and object events with their close-ups) are kept: never less
+        than motion footage (object footage is motion footage too)."""
+        return max(self.keep_motion, self.object_retention or self.motion_retention)
+
 
 @dataclass(frozen=True, slots=True)
 class Interval:
-    """A motion event on one camera; ``end`` None = still going on."""
+    """A motion event (or, with ``objects``, an object event) on one camera; ``end`` None = still
+    going on."""
 
     camera_id: str
     start: datetime
     end: datetime | None
+    objects: bool = False
 
 
 def mark_protected(items: Sequence[Item], events: Iterable[Interval], policy: Policy, now: datetime) -> list[Item]:
-    """``items`` with ``protected`` set on the segments that overlap a motion event widened
-    by the pre/post-roll (an ongoing event lasts until ``now``)."""
-    spans: dict[str, list[tuple[datetime, datetime]]] = {}
+    """``items`` with ``protected`` (motion) and ``objects`` (object events) set on the segments
+    that overlap such an event widened by the pre/post-roll (an ongoing event lasts until ``now``)."""
+    spans: dict[tuple[str, bool], list[tuple[datetime, datetime]]] = {}
     for ev in events:
         end = ev.end if ev.end is not None else now
-        spans.setdefault(ev.camera_id, []).append((ev.start - policy.pre_roll, end + policy.post_roll))
-    for lst in spans.values():
-        lst.sort()
+        spans.setdefault((ev.camera_id, ev.objects), []).append((ev.start - policy.pre_roll, end + policy.post_roll))
+
+    def overlaps(it: Item, objects: bool) -> bool:
+        near = spans.get((it.camera_id, objects), ())
+        return it.kind == SEGMENT and any(s < it.end and e > it.start for s, e in near)
+
     out: list[Item] = []
     for it in items:
-        hit = it.kind == SEGMENT and any(s < it.end and e > it.start for s, e in spans.get(it.camera_id, ()))
-        out.append(replace(it, protected=hit) if hit != it.protected else it)
+        motion, objects = overlaps(it, False), overlaps(it, True)
+        changed = (motion, objects) != (it.protected, it.objects)
+        out.append(replace(it, protected=motion, objects=objects) if changed else it)
     return out
 
 
@@ -106,8 +122,9 @@ def _eligible(it: Item, policy: Policy, now: datetime) -> bool:
 
 
 def _shielded(it: Item, policy: Policy, now: datetime) -> bool:
-    """Protected by motion right now (a protected item older than the motion retention is not)."""
-    return it.protected and it.end >= now - policy.keep_motion
+    """Protected by motion or objects right now (a protected item older than its retention is not)."""
+    return ((it.protected and it.end >= now - policy.keep_motion)
+            or (it.objects and it.end >= now - policy.keep_objects))
 
 
 def age_deletions(items: Iterable[Item], policy: Policy, now: datetime) -> list[Deletion]:
@@ -162,7 +179,8 @@ def pressure_deletions(
         out.append(Deletion(it, why))
         total -= it.bytes
         free += it.bytes
-    for it in skipped:  # motion footage last, oldest first
+    skipped.sort(key=lambda it: it.objects)  # motion footage, then object footage, oldest first (stable)
+    for it in skipped:
         why = reason()
         if why is None:
             break
@@ -210,6 +228,7 @@ def policy_from(settings: Settings) -> Policy:
     """The policy the ``VIGIL_RETENTION_*`` / ``VIGIL_MIN_FREE_BYTES`` settings describe."""
     days = settings.retention_days
     motion_days = settings.retention_motion_days if settings.retention_motion_days is not None else days
+    object_days = settings.retention_object_days
     return Policy(
         retention=timedelta(days=days),
         motion_retention=timedelta(days=motion_days),
@@ -218,4 +237,5 @@ def policy_from(settings: Settings) -> Policy:
         guard=timedelta(seconds=2 * settings.segment_seconds),
         pre_roll=timedelta(seconds=settings.motion_pre_roll_s),
         post_roll=timedelta(seconds=settings.motion_post_roll_s),
+        object_retention=timedelta(days=object_days) if object_days is not None else None,
     )

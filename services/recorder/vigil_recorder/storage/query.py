@@ -19,7 +19,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from vigil_common.contract.days import day_bounds
-from vigil_common.db.models import DayVideo, Export, MotionEvent, Segment, Snapshot
+from vigil_common.db.models import DayVideo, Export, MotionEvent, ObjectEvent, Segment, Snapshot
 from vigil_recorder.storage.plan import DAY_VIDEO, SEGMENT, SNAPSHOT, Interval, Item, Policy, mark_protected
 
 PAGE = 2000
@@ -123,16 +123,29 @@ def motion_intervals(session: Session, camera_id: str, lo: datetime, hi: datetim
     return [Interval(r.camera_id, r.start, r.end) for r in session.execute(q)]
 
 
+def object_intervals(session: Session, camera_id: str, lo: datetime, hi: datetime, policy: Policy) -> list[Interval]:
+    """Object events of one camera that may protect footage in [lo, hi]."""
+    q = select(ObjectEvent.camera_id, ObjectEvent.start, ObjectEvent.end).where(
+        ObjectEvent.camera_id == camera_id,
+        ObjectEvent.start < hi + policy.pre_roll,
+        (ObjectEvent.end.is_(None)) | (ObjectEvent.end > lo - policy.post_roll),
+    )
+    return [Interval(r.camera_id, r.start, r.end, objects=True) for r in session.execute(q)]
+
+
 def with_protection(session: Session, items: Sequence[Item], policy: Policy, now: datetime) -> list[Item]:
-    """Set ``protected`` on segments overlapping motion (one query per camera in ``items``)."""
+    """Set ``protected`` / ``objects`` on segments overlapping motion / object events (two queries
+    per camera in ``items``)."""
     by_cam: dict[str, list[Item]] = {}
     for it in items:
         if it.kind == SEGMENT:
             by_cam.setdefault(it.camera_id, []).append(it)
     events: list[Interval] = []
     for cam, lst in by_cam.items():
-        events += motion_intervals(session, cam, min(i.start for i in lst), max(i.end for i in lst), policy)
-    return mark_protected(items, events, policy, now) if events else list(items)
+        lo, hi = min(i.start for i in lst), max(i.end for i in lst)
+        events += motion_intervals(session, cam, lo, hi, policy)
+        events += object_intervals(session, cam, lo, hi, policy)
+    return mark_protected(items, events, policy, now)
 
 
 def aged_segments_unprotectable(session: Session, before: datetime, limit: int) -> list[Item]:

@@ -15,6 +15,9 @@ class RetentionSettings(BaseModel):
 
     # footage near motion; None = retention_days
     retention_motion_days: float | None = Field(default=None, ge=HOUR_IN_DAYS, le=MAX_DAYS)
+    # footage near an object event (the detector's: a person, a car, ...), the events and their
+    # close-ups; None = as long as motion footage
+    retention_object_days: float | None = Field(default=None, ge=HOUR_IN_DAYS, le=MAX_DAYS)
     reconcile_interval_s: float = Field(default=300, ge=1, le=DAY_S)
     export_max_seconds: int = Field(default=24 * 3600, ge=1, le=7 * DAY_S)
     # Exports expire this long after they were made; each user may have this many in progress
