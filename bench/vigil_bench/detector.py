@@ -1,7 +1,7 @@
 """``vigil bench detector``: the detector's inference per frame against a bare ``cv2.dnn`` loop.
 
 The same 1280x720 frames (scikit-image's photos pasted at camera scale when ``python -m
-tests.support.photos`` has fetched them, else a synthetic scene) go through the default model
+vigil_capture.demo_photos`` has fetched them, else a synthetic scene) go through the default model
 (YOLOv3-tiny, 416x416, OpenCV DNN) two ways, at 1 and at 2 threads:
 
 * **bare**: ``cv2.resize`` to the input, ``blobFromImage``, ``setInput``, ``forward`` — what a
@@ -16,6 +16,10 @@ Then **end to end** (``--service-cameras N``, default 4; 0 skips it): the real d
 SQLite registry, N cameras all with motion, each fed a new 1280x720 JPEG of the same scenes at
 15 fps by a thread of this process: the frames per second it sustains, and so the cameras it
 serves at ``VIGIL_DETECTOR_FPS`` = 2 each, against the bare loop's frames per second at 2 threads.
+
+And **faces** (cameras with ``detect_faces``): :func:`vigil_detector.faces.find_faces` on the
+upper half of a person's box (the astronaut at camera scale) against a bare ONNX Runtime
+``session.run`` on the same input, at 1 and 2 threads, ms per person.
 """
 
 from __future__ import annotations
@@ -24,14 +28,13 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 
+from vigil_capture import demo_photos
 from vigil_detector.model import OpenCvModel, default_spec, detect
 
 GOAL = 0.9
@@ -39,7 +42,7 @@ PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "motorcycle_left.png")
 
 
 def frames(count: int = 8) -> tuple[list[np.ndarray], str]:
-    photo_dir = Path(sys.prefix) / "share" / "vigil" / "test-photos"
+    photo_dir = demo_photos.photo_dir()
     rng = np.random.default_rng(5)
     out = []
     read = [cv2.imread(str(photo_dir / p)) for p in PHOTOS if (photo_dir / p).is_file()]
@@ -170,6 +173,50 @@ def run_service(cameras: int, seconds: float, batch: list[np.ndarray]) -> dict[s
             "detections": service.counts.detections}
 
 
+def _face_bare_ms(model: Any, blob: np.ndarray, n: int) -> float:
+    start = time.perf_counter()
+    for _ in range(n):
+        model.session.run(None, {"input.1": blob})
+    return (time.perf_counter() - start) * 1000 / n
+
+
+def _face_vigil_ms(model: Any, region: np.ndarray, n: int) -> tuple[float, int]:
+    from vigil_detector.faces import find_faces
+
+    start, found = time.perf_counter(), 0
+    for _ in range(n):
+        found += len(find_faces(model, region))
+    return (time.perf_counter() - start) * 1000 / n, found
+
+
+def run_faces(*, rounds: int = 5, per_round: int = 20, threads: tuple[int, ...] = (1, 2)) -> dict[str, Any]:
+    from vigil_detector.faces import FaceModel, input_size
+
+    img = cv2.imread(str(demo_photos.photo_dir() / "astronaut.png"))
+    if img is None:
+        return {"skipped": "demo photos missing (python -m vigil_capture.demo_photos)"}
+    person = cv2.resize(img, (360, 360), interpolation=cv2.INTER_AREA)  # a person at camera scale
+    region = np.ascontiguousarray(person[:180])  # what the detector searches: the box's upper half
+    w, h = input_size(region.shape[1], region.shape[0])
+    out: dict[str, Any] = {"region": f"{region.shape[1]}x{region.shape[0]}", "input": f"{w}x{h}", "threads": {}}
+    for t in threads:
+        model = FaceModel(threads=t)
+        blob = np.asarray(cv2.dnn.blobFromImage(region, 1.0, (w, h), (0, 0, 0), swapRB=True, crop=False), np.float32)
+        _face_bare_ms(model, blob, 5)
+        _face_vigil_ms(model, region, 5)
+        b_ms, v_ms, found = [], [], 0
+        for _ in range(rounds):
+            b_ms.append(_face_bare_ms(model, blob, per_round))
+            v, f = _face_vigil_ms(model, region, per_round)
+            v_ms.append(v)
+            found += f
+        bare, ours = statistics.median(b_ms), statistics.median(v_ms)
+        out["threads"][str(t)] = {"bare_ms": round(bare, 2), "vigil_ms": round(ours, 2),
+                                  "ratio_bare_over_vigil": round(bare / ours, 3),
+                                  "faces_per_search": round(found / (rounds * per_round), 2)}
+    return out
+
+
 def format_table(r: dict[str, Any]) -> str:
     lines = [f"{r['model']}, {r['frames']} frames, {r['cpus']} CPUs, OpenCV {r['opencv']}",
              f"{'threads':<9}{'bare ms/frame':>15}{'vigil ms/frame':>16}{'ratio':>8}{'vigil fps':>11}"
@@ -186,6 +233,14 @@ def format_table(r: dict[str, Any]) -> str:
                      f"({sv['cpu_cores']} cores of this process, feeder included) = {sv['cameras_at_2_fps']} "
                      f"cameras at 2 detections/s; bare loop at 2 threads: {bare_fps} frames/s"
                      + (f", ratio {round(sv['frames_per_s'] / bare_fps, 2)}" if bare_fps else ""))
+    if "faces" in r and "threads" in r["faces"]:
+        fc = r["faces"]
+        lines.append(f"faces (CenterFace, ONNX Runtime), {fc['region']} region -> {fc['input']} input:")
+        for t, x in fc["threads"].items():
+            lines.append(f"  {t} thread(s): bare {x['bare_ms']} ms, vigil {x['vigil_ms']} ms per person, ratio "
+                         f"{x['ratio_bare_over_vigil']}, {x['faces_per_search']} faces found per search")
+    elif "faces" in r:
+        lines.append(f"faces: {r['faces']['skipped']}")
     return "\n".join(lines)
 
 
@@ -200,5 +255,6 @@ def main(argv: list[str]) -> int:
     result = run(rounds=args.rounds, per_round=args.frames)
     if args.service_cameras > 0:
         result["service"] = run_service(args.service_cameras, args.service_seconds, frames()[0])
+    result["faces"] = run_faces(rounds=args.rounds)
     print(json.dumps(result, indent=2) if args.json else format_table(result))
     return 0

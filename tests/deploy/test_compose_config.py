@@ -23,9 +23,10 @@ from tests.deploy.compose import ROOT, compose_config, docker_compose, environme
 needs_compose = pytest.mark.skipif(docker_compose() is None,
                                    reason="docker-compose missing (scripts/ensure-deploy-tools.sh installs it)")
 INFRA = ("mosquitto", "redis", "postgres")
-APPS = ("ingest", "recorder", "notifier", "api")
+APPS = ("ingest", "recorder", "notifier", "detector", "api")
 REQUIRED = ("VIGIL_ADMIN_PASSWORD", "POSTGRES_PASSWORD", "REDIS_PASSWORD", "MQTT_INGEST_PASSWORD",
-            "MQTT_RECORDER_PASSWORD", "MQTT_API_PASSWORD", "MQTT_NOTIFIER_PASSWORD", "VIGIL_CAMERA_BROKER_URL")
+            "MQTT_RECORDER_PASSWORD", "MQTT_API_PASSWORD", "MQTT_NOTIFIER_PASSWORD", "MQTT_DETECTOR_PASSWORD",
+            "VIGIL_CAMERA_BROKER_URL")
 PINNED = re.compile(r"^[\w./-]+(:\d+(\.\d+)+[\w.-]*|:[\w.-]*\d{8}[\w.-]*|@sha256:[0-9a-f]{64})$")
 
 

@@ -40,7 +40,7 @@ from tests.helpers import wait_for
 pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.timeout(400)]
 
 E2E_REDIS = os.environ.get("VIGIL_TEST_E2E_REDIS_URL", "redis://127.0.0.1:6379/12")
-APP_SERVICES = ("migrate", "ingest", "recorder", "notifier", "api")
+APP_SERVICES = ("migrate", "ingest", "recorder", "notifier", "detector", "api")
 RECORDER_SCALE = 2  # `docker compose up --scale recorder=2`
 CAMERA = "parity-cam"
 BIN = Path(sys.executable).parent
@@ -165,7 +165,7 @@ def make_env_file(broker_port: int) -> dict[str, str]:
     """.env.example with every REQUIRED value filled, as a user would."""
     dotenv = read_env_file((ROOT / ".env.example").read_text())
     for key in ("POSTGRES_PASSWORD", "REDIS_PASSWORD", "MQTT_INGEST_PASSWORD", "MQTT_RECORDER_PASSWORD",
-                "MQTT_API_PASSWORD", "MQTT_NOTIFIER_PASSWORD"):
+                "MQTT_API_PASSWORD", "MQTT_NOTIFIER_PASSWORD", "MQTT_DETECTOR_PASSWORD"):
         dotenv[key] = secrets.token_hex(16)
     dotenv["VIGIL_ADMIN_PASSWORD"] = "parity-" + secrets.token_hex(8)
     dotenv["VIGIL_CAMERA_BROKER_URL"] = f"mqtt://127.0.0.1:{broker_port}"

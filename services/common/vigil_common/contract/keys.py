@@ -69,6 +69,11 @@ def window_claim(member: str) -> str:
     return f"{PREFIX}:windows:claim:{member}"
 
 
+# The detector processes sharing the cameras (vigil_detector.sharing): a sorted set of instance
+# names scored by when each last said it was alive.
+DETECTOR_MEMBERS = f"{PREFIX}:detector:members"
+
+
 def service_health(service: str, instance: str) -> str:
     """Liveness key a service instance refreshes with a TTL."""
     return f"{PREFIX}:health:{require_camera_id(service)}:{instance}"

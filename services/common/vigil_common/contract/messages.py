@@ -1,5 +1,5 @@
 """JSON message models of the MQTT contract (docs/protocol.md#mqtt-contract): heartbeat, command, state,
-status, and motion measured at the edge (score, config)."""
+status, motion measured at the edge (score, config) and object events (the detector's)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, field_validator
 
 from vigil_common.contract.ids import CAMERA_ID_PATTERN
+from vigil_common.contract.object_zones import LABEL_PATTERN
 
 ONLINE = "online"
 OFFLINE = "offline"
@@ -147,6 +148,51 @@ class MotionConfig(BaseModel):
             if len(rect) != 4:
                 raise ValueError("each mask rectangle is [x, y, w, h] in fractions of the frame")
         return v
+
+
+# Object detection (docs/protocol.md#object-events-on-mqtt) ------------------------------------
+
+
+class ObjectPhase(StrEnum):
+    START = "start"  # confirmed (seen twice): the event's row exists and has a close-up
+    UPDATE = "update"  # a better sighting: new best score and close-up
+    END = "end"  # not seen for VIGIL_DETECTOR_GAP_S (or the detector stopped)
+
+
+class ObjectEventMessage(BaseModel):
+    """Detector → anyone (QoS 1, not retained, on ``object_event``): one change of an object
+    event. ``id`` is the event's id in ``GET /events?kind=object``; ``closeup_url`` its crop."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    type: ObjectPhase
+    id: StrictInt = Field(ge=1, le=INT64_MAX)
+    camera_id: str = Field(pattern=CAMERA_ID_PATTERN)
+    label: str = Field(pattern=LABEL_PATTERN)
+    score: Number = Field(ge=0, le=1)
+    start: datetime
+    end: datetime | None = None
+    closeup_url: str = Field(max_length=256, pattern=PRINTABLE)
+    zones: list[str] = Field(default_factory=list, max_length=16)
+    box: list[Number] = Field(default_factory=list, max_length=4)  # [x, y, w, h], fractions of the frame
+
+    @field_validator("start", "end")
+    @classmethod
+    def _aware(cls, v: datetime | None) -> datetime | None:
+        if v is not None and v.tzinfo is None:
+            raise ValueError("timestamp must carry a UTC offset")
+        return v
+
+
+def object_counts(payload: bytes) -> dict[str, int]:
+    """Parse a retained ``objects`` message: ``{label: objects in view}``; ValueError otherwise."""
+    import json
+
+    value = json.loads(payload)
+    if not isinstance(value, dict) or not all(
+            isinstance(k, str) and isinstance(n, int) and not isinstance(n, bool) and n >= 0 for k, n in value.items()):
+        raise ValueError("objects must be a JSON object of label -> count")
+    return value
 
 
 def parse_status(payload: bytes) -> str:

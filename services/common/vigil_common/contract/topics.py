@@ -19,6 +19,9 @@ class CameraTopic(StrEnum):
     MOTION = "motion"
     MOTION_SCORE = "motion_score"  # camera -> server: motion measured at the edge
     MOTION_CONFIG = "motion_config"  # server -> camera, retained: how to measure it
+    OBJECTS = "objects"  # detector -> anyone, retained: objects in view now, per label
+    OBJECT_EVENT = "object_event"  # detector -> anyone: an object event started / improved / ended
+    CLOSEUP = "closeup"  # detector -> anyone, retained: the latest object event's close-up (JPEG)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +66,15 @@ class Topics:
 
     def motion_config(self, camera_id: str) -> str:
         return self.camera(camera_id, CameraTopic.MOTION_CONFIG)
+
+    def objects(self, camera_id: str) -> str:
+        return self.camera(camera_id, CameraTopic.OBJECTS)
+
+    def object_event(self, camera_id: str) -> str:
+        return self.camera(camera_id, CameraTopic.OBJECT_EVENT)
+
+    def closeup(self, camera_id: str) -> str:
+        return self.camera(camera_id, CameraTopic.CLOSEUP)
 
     def service_status(self, name: str) -> str:
         return f"{self.prefix}/services/{require_camera_id(name)}/status"

@@ -131,6 +131,10 @@ class Camera(Base):
     motion_mask: Mapped[str | None] = mapped_column(Text, nullable=True)
     # Object detection zones, JSON (vigil_common.contract.object_zones); NULL = the whole frame.
     object_zones: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Object labels the notifier e-mails about, JSON (vigil_common.contract.object_alerts); NULL = none.
+    notify_objects: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Faces in person boxes (the detector's CenterFace): off unless an admin turns it on.
+    detect_faces: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
 
 class Segment(Base):
@@ -210,6 +214,7 @@ class ObjectEvent(Base):
     width: Mapped[int] = mapped_column(Integer)
     height: Mapped[int] = mapped_column(Integer)
     closeup_path: Mapped[str | None] = mapped_column(Text, nullable=True)
+    face_path: Mapped[str | None] = mapped_column(Text, nullable=True)  # a person's best face close-up
     track: Mapped[str] = mapped_column(Text, default="[]")
     zones: Mapped[str] = mapped_column(Text, default="")
 

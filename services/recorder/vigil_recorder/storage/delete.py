@@ -181,17 +181,19 @@ def delete_day_videos(data_dir: Path, sessions: sessionmaker[Session], keys_: Se
 
 
 def _delete_events(data_dir: Path, sessions: sessionmaker[Session], ids: Sequence[int], model: Any,
-                   image: Any) -> Removed:
-    """Event rows and the image each names (images are not counted in bytes: unknown); a row
-    whose image could not be removed stays for the next pass."""
+                   *images: Any) -> Removed:
+    """Event rows and the images each names (images are not counted in bytes: unknown); a row
+    one of whose images could not be removed stays for the next pass."""
     out = Removed()
     for chunk in _chunks(ids):
         with sessions() as s:
-            rows = s.execute(select(model.id, image.label("image")).where(model.id.in_(chunk))).all()
+            rows = s.execute(select(model.id, *images).where(model.id.in_(chunk))).all()
         step = Removed()
-        gone = [r for r, ok in zip(rows, _unlink_all(data_dir, (r.image for r in rows), step), strict=True) if ok]
+        n = len(images)
+        ok = _unlink_all(data_dir, [path for r in rows for path in tuple(r)[1:]], step)  # one sync per chunk
+        gone = [r.id for i, r in enumerate(rows) if all(ok[i * n:(i + 1) * n])]
         with sessions.begin() as s:
-            s.execute(delete(model).where(model.id.in_([r.id for r in gone])))
+            s.execute(delete(model).where(model.id.in_(gone)))
         step.rows = len(gone)
         out.add(step)
     return out
@@ -203,8 +205,8 @@ def delete_motion_events(data_dir: Path, sessions: sessionmaker[Session], ids: S
 
 
 def delete_object_events(data_dir: Path, sessions: sessionmaker[Session], ids: Sequence[int]) -> Removed:
-    """The detector's object events and their close-ups."""
-    return _delete_events(data_dir, sessions, ids, ObjectEvent, ObjectEvent.closeup_path)
+    """The detector's object events, their close-ups and face close-ups."""
+    return _delete_events(data_dir, sessions, ids, ObjectEvent, ObjectEvent.closeup_path, ObjectEvent.face_path)
 
 
 def delete_exports(data_dir: Path, sessions: sessionmaker[Session], victims: Sequence[tuple[str, int]]) -> int:
