@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+from vigil_common.contract.messages import ObjectEventMessage
 from vigil_notifier.machine import ONLINE, Alert, Watch
 
 # What str.splitlines() splits on (and email headers must not hold): \n \r \v \f, the file/
@@ -177,6 +178,26 @@ def condition(kind: str, raised: bool, detail: dict[str, object], camera_id: str
     else:
         raise ValueError(f"no e-mail for condition {kind!r}")
     return _render(kind, camera_id, what, lines, what + ".", [])
+
+
+def object_detected(message: ObjectEventMessage, name: str, location: str, ctx: Context) -> Email:
+    """An object event of a label the camera notifies about has started (its close-up linked)."""
+    cam = message.camera_id
+    what = message.label.capitalize()
+    title = f'"{name}" ({cam})' if name and name != cam else cam
+    lines = [("Camera", f"{name or cam} ({cam})"), ("Location", location or "-"), ("Object", message.label),
+             ("Score", f"{message.score:.0%}"), ("Seen at", ctx.when(message.start.timestamp()))]
+    if message.zones:
+        lines.append(("Zones", ", ".join(message.zones)))
+    links = []
+    closeup = ctx.link(message.closeup_url)
+    if closeup:
+        links.append(("Close-up", closeup))
+    events = ctx.link(f"/#/events?camera_id={cam}")
+    if events:
+        links.append(("Events in Vigil", events))
+    return _render("object_detected", cam, f"{what} at {title}", lines,
+                   f"A {message.label} was seen by camera {title}.", links)
 
 
 def test_email() -> Email:

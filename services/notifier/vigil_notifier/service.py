@@ -1,4 +1,5 @@
-"""Notifier composition root: MQTT in (heartbeats, statuses); decisions in vigil_notifier.machine;
+"""Notifier composition root: MQTT in (heartbeats, statuses, object events); decisions in
+vigil_notifier.machine and vigil_notifier.objects;
 the notification outbox and delivery worker out; decision state kept in the database."""
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from vigil_common.bus.presence import Presence
+from vigil_common.contract import object_alerts
 from vigil_common.contract.ids import is_valid_camera_id
-from vigil_common.contract.messages import ONLINE, Heartbeat, parse_status
+from vigil_common.contract.messages import ONLINE, Heartbeat, ObjectEventMessage, parse_status
 from vigil_common.contract.sizes import format_size
 from vigil_common.contract.topics import CameraTopic, TopicError, Topics
 from vigil_common.db import notifier_settings, recording_probe
@@ -36,6 +38,7 @@ from vigil_common.runtime.settings import Settings
 from vigil_notifier import conditions, emails, machine, outbox
 from vigil_notifier.channels import make_channel
 from vigil_notifier.machine import CAMERA, SERVICE, Condition, Policy, Watch
+from vigil_notifier.objects import ObjectAlerts
 
 log = logging.getLogger(__name__)
 SERVICE_NAME = "notifier"
@@ -66,7 +69,7 @@ class Intervals:
 
 @dataclass(frozen=True, slots=True)
 class Inbound:
-    kind: str  # heartbeat | status | service
+    kind: str  # heartbeat | status | service | object
     ident: str
     payload: bytes
     at: float
@@ -96,6 +99,8 @@ class NotifierService:
         self.disabled: set[str] = set()
         # id -> name, location, last heartbeat (as the registry knows it), name locked
         self.registry: dict[str, tuple[str, str, float | None, bool]] = {}
+        self.notify_objects: dict[str, frozenset[str]] = {}  # camera -> labels it e-mails about
+        self.object_alerts = ObjectAlerts(cooldown_s=settings.notify_object_cooldown_s)
         self._config_loaded = False
         self._drops: set[str] = set()  # notifier_state keys to delete
         self._rearm: set[str] = set()  # cameras that left `disabled`
@@ -114,6 +119,7 @@ class NotifierService:
         self.bus = self.presence.bus
         self.bus.subscribe(self.topics.all_cameras(CameraTopic.HEARTBEAT), 1, self._on_camera)
         self.bus.subscribe(self.topics.all_cameras(CameraTopic.STATUS), 1, self._on_camera)
+        self.bus.subscribe(self.topics.all_cameras(CameraTopic.OBJECT_EVENT), 1, self._on_camera)
         self.bus.subscribe(self.topics.all_service_status(), 1, self._on_service)
 
     def _policy(self) -> Policy:
@@ -140,7 +146,7 @@ class NotifierService:
         except TopicError as exc:
             self._reject("bad_topic", msg.topic, str(exc))
             return
-        kind = "heartbeat" if parsed.kind == CameraTopic.HEARTBEAT else "status"
+        kind = {CameraTopic.HEARTBEAT: "heartbeat", CameraTopic.OBJECT_EVENT: "object"}.get(parsed.kind, "status")
         self._put(Inbound(kind, parsed.camera_id, bytes(msg.payload), time.time()))
 
     def _on_service(self, msg: mqtt.MQTTMessage) -> None:
@@ -180,6 +186,8 @@ class NotifierService:
             return []
 
     def _handle(self, item: Inbound) -> list[machine.Alert]:
+        if item.kind == "object":
+            return []  # e-mails of their own (object_mails), no state machine
         if item.kind == "heartbeat":
             try:
                 hb = Heartbeat.model_validate_json(item.payload)
@@ -208,6 +216,25 @@ class NotifierService:
 
     def _emails(self, alert: machine.Alert) -> list[emails.Email]:
         return [emails.compose(alert, self.ctx)]
+
+    def object_mails(self, item: Inbound) -> list[emails.Email]:
+        """An object event's start, for a camera that notifies about its label (once per event,
+        at most once per camera and label per ``VIGIL_NOTIFY_OBJECT_COOLDOWN_S``)."""
+        try:
+            message = ObjectEventMessage.model_validate_json(item.payload)
+        except ValidationError as exc:
+            self._reject("bad_object_event", item.ident, f"{exc.error_count()} invalid field(s)")
+            return []
+        if message.camera_id != item.ident:
+            self._reject("id_mismatch", item.ident, "camera_id differs from the topic's")
+            return []
+        if item.ident in self.disabled:
+            return []
+        if not self.object_alerts.decide(message, self.notify_objects.get(item.ident, frozenset()), item.at):
+            return []
+        known = self.registry.get(item.ident)
+        name, location = (known[0], known[1]) if known is not None else (item.ident, "")
+        return [emails.object_detected(message, name, location, self.ctx)]
 
     def commit(self, mails: list[emails.Email]) -> None:
         """Write new notifications and changed state in one transaction (no e-mail without its
@@ -268,7 +295,7 @@ class NotifierService:
         with self.factory() as db:
             self.config = notifier_settings.load(db, self.settings)
             cams = db.execute(select(Camera.id, Camera.name, Camera.location, Camera.last_heartbeat_at,
-                                     Camera.name_locked, Camera.enabled)).all()
+                                     Camera.name_locked, Camera.enabled, Camera.notify_objects)).all()
             disabled = {c.id for c in cams if not c.enabled}
             registry = {c.id: (c.name, c.location,
                                c.last_heartbeat_at.timestamp() if c.last_heartbeat_at is not None else None,
@@ -278,6 +305,8 @@ class NotifierService:
             self._rearm |= self.disabled - disabled
         self._config_loaded = True
         self.disabled, self.registry = disabled, registry
+        self.notify_objects = {c.id: frozenset(labels) for c in cams
+                               if (labels := object_alerts.parse(c.notify_objects))}
         self.policy = self._policy()
 
     def publish_identity(self) -> None:
@@ -448,7 +477,10 @@ class NotifierService:
             self._dispatch(item)
 
     def _dispatch(self, item: Inbound) -> None:
-        mails = [m for a in self.handle(item) for m in self._emails(a)]
+        if item.kind == "object":
+            mails = self.object_mails(item)
+        else:
+            mails = [m for a in self.handle(item) for m in self._emails(a)]
         if mails:
             self.commit(mails)
 

@@ -39,6 +39,8 @@ class NotifierSettings(BaseModel):
     # Redis used memory at this % of its maxmemory -> alert (frames are refused when it is full).
     notify_redis_memory_pct: float = Field(default=90, gt=0, le=100)
     notify_log_days: float = Field(default=90, ge=1, le=MAX_DAYS)  # notification log kept this long
+    # An object e-mail (cameras' notify_objects) at most this often per camera and label.
+    notify_object_cooldown_s: float = Field(default=300, ge=0, le=DAY_S)
 
     def notifier_channel(self) -> str:
         """The delivery channel: VIGIL_NOTIFY_CHANNEL, or with ``auto`` the first configured."""
