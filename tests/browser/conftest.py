@@ -119,6 +119,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory, mqtt_url: str) -> Iterator[S
         "VIGIL_RECORDING_STALL_SEGMENTS": "6",
         "VIGIL_LOG_LEVEL": os.environ.get("VIGIL_TEST_STACK_LOG_LEVEL", "WARNING"),
         "VIGIL_TIMEZONE": "UTC",
+        # The wall's 14 changing JPEG cameras all count as moving: at the default 2 frames/s each
+        # the detector would take a whole core from the recorder (one worker for 16 cameras).
+        "VIGIL_DETECTOR_FPS": "0.5",
     }
     publisher: Publisher | None = None
     try:

@@ -11,6 +11,7 @@ import { h, setText } from '../dom.js';
 import { ago, dateTime, serverDay } from '../format.js';
 import { Timeline } from '../timeline.js';
 import { LivePlayer, newestSnapshotUrl } from '../liveplayer.js';
+import { ZoneEditor } from '../zones.js';
 
 const REFRESH_MS = 2000;
 const SNAPSHOT_MS = 3000;
@@ -50,14 +51,16 @@ export function show(root, route) {
     onPick: (t) => { location.hash = `#/recordings?camera=${encodeURIComponent(id)}&date=${today}&t=${encodeURIComponent(new Date(t).toISOString())}`; },
   });
   const controls = h('div.controls', startBtn, stopBtn, snapLink);
+  const liveFrame = h('div.live-frame', live, video);
+  const zones = session.isAdmin ? new ZoneEditor(liveFrame, id) : null;
   root.append(
     h('div.page-head', h('a.back', { href: '#/live' }, '← Live'), title, badge),
     h('div.camera-layout',
-      h('div.camera-main', h('div.live-frame', live, video), liveNote, controls,
+      h('div.camera-main', liveFrame, liveNote, controls,
         h('h2', 'Today'), timeline.el,
         h('p', h('a', { href: `#/recordings?camera=${encodeURIComponent(id)}&date=${today}` }, 'Open recordings'))),
       h('aside.camera-side', h('h2', 'Heartbeat'), details,
-        session.isAdmin ? [h('h2', 'Camera settings'), configure] : null)),
+        session.isAdmin ? [h('h2', 'Camera settings'), configure, h('h2', 'Object zones'), zones.el] : null)),
   );
   let cam = null;
   let timer = null;
@@ -145,6 +148,7 @@ export function show(root, route) {
     try {
       cam = await get(`/cameras/${encodeURIComponent(id)}`);
       render();
+      if (zones) { zones.set(cam.object_zones); zones.fit(cam.width, cam.height); }
     } catch (err) { fail(err); }
   }
 

@@ -30,6 +30,8 @@ export function show(root) {
         const length = e.end ? duration((Date.parse(e.end) - Date.parse(e.start)) / 1000) : 'ongoing';
         return h('a.event', { href: `#/recordings?camera=${encodeURIComponent(e.camera_id)}&date=${serverDay(new Date(e.start))}&t=${encodeURIComponent(e.start)}` },
           e.thumbnail_url ? h('img', { src: e.thumbnail_url, alt: e.kind === 'object' ? `${e.label} on ${e.camera_id}` : `Motion on ${e.camera_id}`, loading: 'lazy' }) : h('div.tile-empty', 'No thumbnail'),
+          // A person's face close-up (cameras with face detection on), over the tile's corner.
+          e.face_url ? h('img.event-face', { src: e.face_url, alt: `Face of the ${e.label} on ${e.camera_id}`, loading: 'lazy' }) : null,
           h('div.event-info', h('strong', e.kind === 'object' ? `${e.label} · ${e.camera_id}` : e.camera_id), h('span', dateTime(e.start)),
             h('span.muted', e.kind === 'object' ? `${length}, ${(e.score * 100).toFixed(0)}% sure` : `${length}, score ${(e.score * 100).toFixed(1)}%`)));
       }));

@@ -1,4 +1,4 @@
-// Search recordings by camera, location, time range and length, with paging.
+// Search recordings by camera, location, time range, length and what was seen (object events), with paging.
 
 import { get } from '../api.js';
 import { fail } from '../ui.js';
@@ -7,6 +7,8 @@ import { h, setText } from '../dom.js';
 import { bytes, dateTime, duration, serverDay } from '../format.js';
 
 const PAGE = 25;
+// The detector's default event labels (VIGIL_DETECTOR_LABELS); any other label can be typed.
+const OBJECT_LABELS = ['person', 'car', 'bicycle', 'motorbike', 'bus', 'truck', 'dog', 'cat', 'bird', 'horse'];
 
 export function show(root) {
   const form = h('form.filters#search-form');
@@ -27,6 +29,7 @@ export function show(root) {
       camera_id: f.get('camera') || '', location: (f.get('location') || '').trim(),
       start: iso(f.get('start')), end: iso(f.get('end')),
       min_duration: f.get('min') || '', max_duration: f.get('max') || '',
+      label: (f.get('label') || '').trim().toLowerCase(),
       limit: PAGE, offset,
     };
   }
@@ -63,6 +66,9 @@ export function show(root) {
       h('label', 'To', h('input', { name: 'end', type: 'datetime-local' })),
       h('label', 'Min length (s)', h('input', { name: 'min', type: 'number', min: 0, step: 'any' })),
       h('label', 'Max length (s)', h('input', { name: 'max', type: 'number', min: 0, step: 'any' })),
+      // Recordings made while the detector saw such an object on that camera.
+      h('label', 'With', h('input', { name: 'label', list: 'object-labels', placeholder: 'anything', maxlength: 32 }),
+        h('datalist#object-labels', OBJECT_LABELS.map((l) => h('option', { value: l })))),
       h('button.primary', { type: 'submit' }, 'Search'));
     run();
   })();

@@ -19,7 +19,7 @@ export function show(root) {
   root.append(h('div.page-head', h('h1', 'Settings')),
     h('h2', 'Users'), h('div.table-wrap', h('table.list', h('thead', h('tr', ['User', 'Role', 'New password', ''].map((t) => h('th', t)))), users)),
     addUserForm(),
-    h('h2', 'Cameras'), h('div.table-wrap', h('table.list', h('thead', h('tr', ['Id', 'Name', 'Location', 'Enabled', ''].map((t) => h('th', t)))), cameras)),
+    h('h2', 'Cameras'), h('div.table-wrap', h('table.list', h('thead', h('tr', ['Id', 'Name', 'Location', 'Enabled', 'E-mail when it sees', 'Faces', ''].map((t) => h('th', t)))), cameras)),
     h('h2', 'Alert recipients'), alerts,
     h('h2', 'Retention'), retention);
 
@@ -66,10 +66,17 @@ export function show(root) {
         const name = h('input', { value: c.name, maxlength: 128, 'aria-label': `Name of ${c.id}` });
         const loc = h('input', { value: c.location, maxlength: 128, 'aria-label': `Location of ${c.id}` });
         const enabled = h('input', { type: 'checkbox', checked: c.enabled, 'aria-label': `${c.id} enabled` });
+        // Object labels whose events e-mail (opt-in; the detector's labels: person, car, dog, ...).
+        const notify = h('input', { value: (c.notify_objects || []).join(', '), placeholder: 'e.g. person, car',
+          'aria-label': `Object e-mails of ${c.id}` });
+        const faces = h('input', { type: 'checkbox', checked: !!c.detect_faces, 'aria-label': `Faces on ${c.id}` });
         const save = h('button', { type: 'button', onclick: async () => {
           const body = { enabled: enabled.checked };
+          if (faces.checked !== !!c.detect_faces) body.detect_faces = faces.checked;
           if (name.value !== c.name) body.name = name.value;
           if (loc.value !== c.location) body.location = loc.value;
+          const labels = notify.value.split(',').map((x) => x.trim().toLowerCase()).filter(Boolean);
+          if (labels.join(',') !== (c.notify_objects || []).join(',')) body.notify_objects = labels;
           try { await patch(`/cameras/${encodeURIComponent(c.id)}`, body); toast(`Camera ${c.id} saved`); loadCameras(); } catch (err) { fail(err); }
         } }, 'Save');
         const confirm = h('span.confirm', { hidden: true },
@@ -77,7 +84,7 @@ export function show(root) {
           h('button.danger', { type: 'button', onclick: () => removeCamera(c.id, true) }, 'Delete with footage'),
           h('button', { type: 'button', onclick: () => { confirm.hidden = true; } }, 'Cancel'));
         const remove = h('button.danger', { type: 'button', onclick: () => { confirm.hidden = false; } }, 'Delete…');
-        return h('tr', { dataset: { camera: c.id } }, h('td', c.id), h('td', name), h('td', loc), h('td', enabled), h('td.actions', save, remove, confirm));
+        return h('tr', { dataset: { camera: c.id } }, h('td', c.id), h('td', name), h('td', loc), h('td', enabled), h('td', notify), h('td', faces), h('td.actions', save, remove, confirm));
       }));
     } catch (err) { fail(err); }
   }

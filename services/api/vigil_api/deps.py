@@ -11,9 +11,9 @@ from fastapi.security import APIKeyCookie, HTTPBearer
 from vigil_api.auth import CSRF_HEADER, SESSION_COOKIE, Principal, session_principal, token_principal
 from vigil_api.state import AppState
 from vigil_common.contract.ids import CAMERA_ID_PATTERN
+from vigil_common.contract.urls import API_PREFIX as API_PREFIX
 from vigil_common.db.models import utcnow
 
-API_PREFIX = "/api/v1"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 # Declared only so the OpenAPI document shows both ways to authenticate; the header and cookie

@@ -309,3 +309,36 @@ def test_patch_sets_object_zones_the_detector_reads(
         r = api.client.patch("/api/v1/cameras/cam1", json=bad, headers=admin)
         assert r.status_code == 422, bad
         assert r.json()["detail"]
+
+
+def test_patch_sets_the_object_labels_the_notifier_emails_about(
+    api: Api, factory: sessionmaker[Session], admin: dict[str, str]
+) -> None:
+    from vigil_common.contract import object_alerts
+
+    add_camera(factory, "cam1")
+    assert api.client.get("/api/v1/cameras/cam1").json()["notify_objects"] == []  # opt-in: none by default
+    r = api.client.patch("/api/v1/cameras/cam1", json={"notify_objects": ["person", "car", "person"]}, headers=admin)
+    assert r.status_code == 200, r.text
+    assert r.json()["notify_objects"] == ["person", "car"]  # once each, in order
+    with factory() as db:
+        cam = db.get(Camera, "cam1")
+        assert cam is not None and object_alerts.parse(cam.notify_objects) == ["person", "car"]  # the notifier reads
+    r = api.client.patch("/api/v1/cameras/cam1", json={"notify_objects": []}, headers=admin)
+    assert r.status_code == 200 and r.json()["notify_objects"] == []
+    with factory() as db:
+        cam = db.get(Camera, "cam1")
+        assert cam is not None and cam.notify_objects is None
+    # Faces: off by default, on and off again by PATCH.
+    assert api.client.get("/api/v1/cameras/cam1").json()["detect_faces"] is False
+    r = api.client.patch("/api/v1/cameras/cam1", json={"detect_faces": True}, headers=admin)
+    assert r.status_code == 200 and r.json()["detect_faces"] is True
+    with factory() as db:
+        cam = db.get(Camera, "cam1")
+        assert cam is not None and cam.detect_faces is True  # what the detector reads
+    for bad in ({"detect_faces": None}, {"detect_faces": "maybe"}, {"detect_faces": [1]},
+                {"notify_objects": None}, {"notify_objects": ["../x"]}, {"notify_objects": [""]},
+                {"notify_objects": "person"}, {"notify_objects": [f"l{i}" for i in range(17)]}):
+        r = api.client.patch("/api/v1/cameras/cam1", json=bad, headers=admin)
+        assert r.status_code == 422, bad
+        assert r.json()["detail"]

@@ -64,7 +64,7 @@ def test_listing_newest_first_with_thumbnail_urls(indexed: Api) -> None:
     assert starts == sorted(starts, reverse=True)
     newest = items[0]
     assert set(newest) == {"id", "camera_id", "kind", "label", "start", "end", "ongoing", "score", "thumbnail_url",
-                           "closeup_url"}
+                           "closeup_url", "face_url"}
     assert newest["kind"] == "motion" and newest["label"] is None and newest["closeup_url"] is None
     assert newest["camera_id"] == "cam2" and newest["end"] is None and newest["ongoing"] is True
     assert newest["thumbnail_url"] == f"{URL}/{newest['id']}/thumbnail.jpg"
@@ -253,3 +253,30 @@ def test_close_ups_that_are_not_there_or_not_under_closeups_are_404(objects: tup
     assert api.client.get(f"{URL}/objects/{sneaky}/closeup.jpg").status_code == 404
     api.client.cookies.clear()
     assert api.client.get(f"{URL}/objects/{ids['person']}/closeup.jpg").status_code == 401
+
+
+def test_a_persons_face_close_up_is_listed_and_served(objects: tuple[Api, dict[str, int]],
+                                                      factory: sessionmaker[Session]) -> None:
+    api, ids = objects
+    face = "closeups/cam1/2024-05-01/cam1_1714564810000_1_ab12cd34_face.jpg"
+    (api.settings.data_dir / face).write_bytes(jpeg(3))
+    with factory.begin() as db:
+        row = db.get(ObjectEvent, ids["person"])
+        assert row is not None
+        row.face_path = face
+    items = {i["id"]: i for i in _get(api, kind="object")["items"]}  # type: ignore[union-attr]
+    assert items[ids["person"]]["face_url"] == f"{URL}/objects/{ids['person']}/face.jpg"
+    assert items[ids["car"]]["face_url"] is None and items[ids["ongoing"]]["face_url"] is None
+    assert all(i.get("face_url") is None for i in _get(api, kind="motion")["items"])  # type: ignore[union-attr]
+    r = api.client.get(items[ids["person"]]["face_url"])
+    assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg" and r.content == jpeg(3)
+    assert api.client.get(f"{URL}/objects/{ids['car']}/face.jpg").status_code == 404  # no face
+    assert api.client.get(f"{URL}/objects/999999/face.jpg").status_code == 404
+    outside = add_object(factory, "cam1", "person", T0)
+    with factory.begin() as db:
+        row = db.get(ObjectEvent, outside)
+        assert row is not None
+        row.face_path = "thumbnails/cam1/2024-05-01/12_00_00_000.jpg"  # a file, but not a close-up
+    assert api.client.get(f"{URL}/objects/{outside}/face.jpg").status_code == 404
+    api.client.cookies.clear()
+    assert api.client.get(f"{URL}/objects/{ids['person']}/face.jpg").status_code == 401

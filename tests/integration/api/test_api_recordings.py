@@ -86,6 +86,32 @@ def test_filters(indexed: Api) -> None:
     assert _get(indexed, location="porch", min_duration=20)["total"] == 1
 
 
+def test_recordings_with_a_person(indexed: Api, factory: sessionmaker[Session]) -> None:
+    """``label``: the segments recorded while the camera saw such an object (object events)."""
+    from vigil_common.db.models import ObjectEvent
+
+    def seen(cam: str, label: str, start_s: float, end_s: float | None) -> None:
+        with factory.begin() as db:
+            db.add(ObjectEvent(camera_id=cam, label=label, score=0.8, start=T0 + timedelta(seconds=start_s),
+                               end=None if end_s is None else T0 + timedelta(seconds=end_s), width=64, height=48,
+                               closeup_path="", track="[]", zones=""))
+
+    seen("cam1", "person", 12, 25)  # over the segments at 10 and 20 s
+    seen("cam1", "person", 262, None)  # still in view: 260 s and every segment after it
+    seen("cam1", "cat", 100, 105)
+    seen("cam2", "person", 0, 1)  # another camera's person
+    body = _get(indexed, camera_id="cam1", label="person", order="asc")
+    got = [datetime.fromisoformat(i["start"]) for i in body["items"]]  # type: ignore[union-attr,index]
+    assert got == [T0 + timedelta(seconds=s) for s in (10, 20, 260, 270, 280, 290)]
+    assert body["total"] == 6
+    assert _get(indexed, camera_id="cam1", label="cat")["total"] == 1
+    assert _get(indexed, label="person")["total"] == 7  # both cameras
+    assert _get(indexed, label="dog")["total"] == 0
+    for bad in ("../x", "", "a" * 33, "person'--"):
+        r = indexed.client.get("/api/v1/recordings", params={"label": bad})
+        assert r.status_code == 422, bad
+
+
 def test_times_without_offset_use_the_server_zone(indexed: Api) -> None:
     # Server zone is UTC in tests: a naive time equals the same UTC time; an offset is honoured.
     naive = _get(indexed, camera_id="cam1", start="2024-05-01T12:04:00")

@@ -22,7 +22,7 @@ from vigil_api.store import cameras as store
 from vigil_api.store.cameras import camera_out
 from vigil_api.store.footage import snapshot_page, snapshot_path
 from vigil_common.bus.mqtt import MqttBus
-from vigil_common.contract import keys, object_zones, recorder_jobs, streams
+from vigil_common.contract import keys, object_alerts, object_zones, recorder_jobs, streams
 from vigil_common.contract.envelope import Codec
 from vigil_common.contract.messages import Command, CommandAction, ConfigureParams
 from vigil_common.db.models import utcnow
@@ -85,8 +85,8 @@ def patch_camera(camera_id: CameraId, body: CameraPatch, _admin: Admin, state: S
     changes = body.model_dump(exclude_unset=True)
     if not changes or any(v is None for k, v in changes.items() if k != "motion_sensitivity"):
         raise HTTPException(422, "give at least one of name, location, enabled, record_mode, motion_sensitivity, "
-                                 "motion_mask, object_zones (not null; motion_sensitivity null = the server "
-                                 "default)")
+                                 "motion_mask, object_zones, notify_objects, detect_faces (not null; "
+                                 "motion_sensitivity null = the server default)")
     if "motion_mask" in changes:
         mask = changes["motion_mask"]
         if any(r[2] <= 0 or r[3] <= 0 for r in mask):
@@ -98,6 +98,8 @@ def patch_camera(camera_id: CameraId, body: CameraPatch, _admin: Admin, state: S
         if len(set(names)) != len(names):
             raise HTTPException(422, "object_zones need distinct names")
         changes["object_zones"] = object_zones.dump(zones) if zones else None
+    if "notify_objects" in changes:
+        changes["notify_objects"] = object_alerts.dump(body.notify_objects or [])
     with state.writes.begin() as db:
         cam = store.camera_row(db, camera_id, for_update=True)
         if cam is None:

@@ -28,6 +28,7 @@ from vigil_api.timeline import (
 from vigil_common.contract import keys, recorder_jobs
 from vigil_common.contract.days import DATE_PATTERN, Footage, day_bounds, is_current, parse_day
 from vigil_common.contract.paths import regular_file_under
+from vigil_common.contract.urls import closeup_url, thumbnail_url
 from vigil_common.db import retention_settings as retention_overrides
 from vigil_common.db.models import DayVideo, utcnow
 
@@ -109,18 +110,14 @@ def day_timeline(camera_id: CameraId, date: Day, state: State) -> TimelineOut:
         covered=[IntervalOut(start=local(c.start), end=local(c.end)) for c in tl.covered],
         gaps=[gap_out(g) for g in tl.gaps],
         events=[MotionEventOut(id=e.id, start=local(e.start), end=local(e.end) if e.end else None, score=e.score,
-                               thumbnail_url=f"{API_PREFIX}/events/{e.id}/thumbnail.jpg" if e.has_thumbnail else None)
+                               thumbnail_url=thumbnail_url(e.id) if e.has_thumbnail else None)
                 for e in tl.events],
         objects=[ObjectEventOut(id=o.id, label=o.label, start=local(o.start), end=local(o.end) if o.end else None,
-                                score=o.score, closeup_url=_closeup_url(o.id) if o.closeup_path else None)
+                                score=o.score, closeup_url=closeup_url(o.id) if o.closeup_path else None)
                  for o in objects],
         bytes_per_hour=tl.bytes_per_hour,
         video=_video_out(camera_id, day.isoformat(), row),
     )
-
-
-def _closeup_url(event_id: int) -> str:
-    return f"{API_PREFIX}/events/objects/{event_id}/closeup.jpg"  # served by routes/events.py
 
 
 # Day videos and exports waiting in the long-job queue before new requests are refused (429).

@@ -15,9 +15,12 @@ from vigil_api.schemas.recordings import EventOut, EventPage
 from vigil_api.store.footage import closeup as closeup_row
 from vigil_api.store.footage import event_page
 from vigil_api.store.footage import event_thumbnail as event_thumbnail_row
+from vigil_api.store.footage import face as face_row
 from vigil_api.timeparse import time_range
 from vigil_common.contract.ids import CAMERA_ID_PATTERN
+from vigil_common.contract.object_zones import LABEL_PATTERN
 from vigil_common.contract.paths import CLOSEUPS_DIR
+from vigil_common.contract.urls import closeup_url, face_url, thumbnail_url
 
 router = APIRouter(prefix=f"{API_PREFIX}/events", tags=["events"], dependencies=[Depends(require_user)])
 
@@ -25,8 +28,6 @@ MAX_LIMIT = 1000
 MAX_OFFSET = 1_000_000
 INT64_MAX = 2**63 - 1
 THUMBNAILS_DIR = "thumbnails"
-# Object labels as detectors name them (COCO's, a user's model's): letters, digits, space, - and _.
-LABEL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 _-]{0,31}$"
 # An ongoing event's thumbnail is replaced by its peak frame when it ends.
 CACHE_ONGOING = "private, no-cache"
 CACHE_ENDED = "private, max-age=86400"
@@ -36,14 +37,6 @@ _errors: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut, "description": "Not authenticated"},
     422: {"model": ErrorOut, "description": "Invalid query"},
 }
-
-
-def thumbnail_url(event_id: int) -> str:
-    return f"{API_PREFIX}/events/{event_id}/thumbnail.jpg"
-
-
-def closeup_url(event_id: int) -> str:
-    return f"{API_PREFIX}/events/objects/{event_id}/closeup.jpg"
 
 
 @router.get("", response_model=EventPage, responses=_errors)
@@ -75,7 +68,7 @@ def list_events(
             image = closeup_url(r.id) if r.image else None
             items.append(EventOut(id=r.id, camera_id=r.camera_id, kind="object", label=r.label, start=r.start,
                                   end=r.end, ongoing=r.end is None, score=r.score, thumbnail_url=image,
-                                  closeup_url=image))
+                                  closeup_url=image, face_url=face_url(r.id) if r.face else None))
         else:
             items.append(EventOut(id=r.id, camera_id=r.camera_id, kind="motion", start=r.start, end=r.end,
                                   ongoing=r.end is None, score=r.score,
@@ -116,6 +109,24 @@ def object_closeup(event_id: Annotated[int, Path(ge=1, le=INT64_MAX)], state: St
     with state.factory() as db:
         row = closeup_row(db, event_id)
     return _image(state, row, CLOSEUPS_DIR, "object event", "close-up")
+
+
+@router.head("/objects/{event_id}/face.jpg", include_in_schema=False, response_class=FileResponse)
+@router.get(
+    "/objects/{event_id}/face.jpg",
+    response_class=FileResponse,
+    responses={
+        **_errors,
+        200: {"content": {"image/jpeg": {}}, "description": "The person's face close-up"},
+        404: {"model": ErrorOut, "description": "Unknown object event, or no face"},
+    },
+)
+def object_face(event_id: Annotated[int, Path(ge=1, le=INT64_MAX)], state: State) -> FileResponse:
+    """The best face seen on a person (cameras with ``detect_faces``; a better one may replace it
+    while the event goes on)."""
+    with state.factory() as db:
+        row = face_row(db, event_id)
+    return _image(state, row, CLOSEUPS_DIR, "object event", "face")
 
 
 def _image(state: State, row: Any, folder: str, kind: str, image: str) -> FileResponse:

@@ -15,6 +15,7 @@ from vigil_api.store.recordings import RecordingFilter, recording_page, recordin
 from vigil_api.timeparse import time_range
 from vigil_common.contract.ids import CAMERA_ID_PATTERN
 from vigil_common.contract.messages import PRINTABLE
+from vigil_common.contract.object_zones import LABEL_PATTERN
 
 _T = TypeVar("_T", bound=tuple[Any, ...])
 
@@ -45,15 +46,19 @@ def list_recordings(
     min_duration: Annotated[float | None, Query(ge=0, le=MAX_DURATION_S, allow_inf_nan=False)] = None,
     max_duration: Annotated[float | None, Query(ge=0, le=MAX_DURATION_S, allow_inf_nan=False)] = None,
     location: Annotated[str | None, Query(min_length=1, max_length=128, pattern=PRINTABLE)] = None,
+    label: Annotated[str | None, Query(pattern=LABEL_PATTERN, max_length=32,
+                                       description="only segments during an object event of this label "
+                                                   "(person, car, ...)")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     order: Annotated[Literal["asc", "desc"], Query(description="by start time")] = "desc",
 ) -> RecordingPage:
-    """Segments overlapping ``[start, end)``, optionally of one camera or location, paged."""
+    """Segments overlapping ``[start, end)``, optionally of one camera or location, or recorded while
+    the camera saw an object of ``label`` ("has a person"), paged."""
     t0, t1 = time_range(state.settings.tz, start, end)
     if min_duration is not None and max_duration is not None and min_duration > max_duration:
         raise HTTPException(422, "query parameter 'min_duration' must not exceed 'max_duration'")
-    filters = RecordingFilter(camera_id, t0, t1, min_duration, max_duration, location)
+    filters = RecordingFilter(camera_id, t0, t1, min_duration, max_duration, location, label)
     with state.factory() as db:
         rows, total, exact = recording_page(db, filters, order, limit, offset)
     items = [RecordingOut(**r._asdict(), url=video_url(r.id)) for r in rows]

@@ -9,7 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 # PRINTABLE: text without control characters (names end up in overlays and web pages).
 from vigil_common.contract.messages import PRINTABLE, CommandAction
-from vigil_common.contract.object_zones import MAX_ZONES, ObjectZone
+from vigil_common.contract.object_alerts import MAX_LABELS
+from vigil_common.contract.object_zones import MAX_ZONES, Label, ObjectZone
 
 
 class CameraOut(BaseModel):
@@ -37,6 +38,10 @@ class CameraOut(BaseModel):
     motion_mask: list[list[float]] = Field(description="ignored rectangles [x, y, w, h] in fractions of the frame")
     object_zones: list[ObjectZone] = Field(default_factory=list, description="where detected objects count "
                                            "(polygons in fractions of the frame); empty: the whole frame")
+    notify_objects: list[str] = Field(default_factory=list, description="object labels an event of which is "
+                                      "e-mailed (person, car, ...); empty: no object e-mails")
+    detect_faces: bool = Field(default=False, description="the detector looks for faces in person boxes and keeps "
+                                                          "the best one of each person")
 
 
 MAX_MASK_RECTS = 64  # as the motion detector (vigil_common.motion.detect) accepts
@@ -61,6 +66,10 @@ class CameraPatch(BaseModel):
         default=None, max_length=MAX_MASK_RECTS, description="ignored rectangles [x, y, w, h], fractions")
     object_zones: list[ObjectZone] | None = Field(
         default=None, max_length=MAX_ZONES, description="object detection zones; [] = the whole frame again")
+    notify_objects: list[Label] | None = Field(
+        default=None, max_length=MAX_LABELS, description="e-mail when an object event of these labels starts; "
+                                                         "[] = none")
+    detect_faces: bool | None = Field(default=None, description="look for faces in person boxes (off by default)")
 
 
 class CommandIn(BaseModel):

@@ -41,6 +41,8 @@ class EventOut(BaseModel):
     thumbnail_url: str | None
     closeup_url: str | None = Field(default=None, description="objects: a JPEG crop of the object at full "
                                                               "resolution")
+    face_url: str | None = Field(default=None, description="people, on cameras with detect_faces: a JPEG crop of "
+                                                           "the best face seen")
 
 
 class EventPage(Page[EventOut]):

@@ -10,7 +10,7 @@ from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from vigil_api.schemas.cameras import CameraOut
-from vigil_common.contract import object_zones
+from vigil_common.contract import object_alerts, object_zones
 from vigil_common.contract.messages import OFFLINE, ONLINE
 from vigil_common.db.models import Camera, Segment, Snapshot
 
@@ -60,6 +60,8 @@ def camera_out(cam: Camera, now: datetime) -> CameraOut:
         motion_sensitivity=cam.motion_sensitivity,
         motion_mask=_mask_of(cam.motion_mask),
         object_zones=object_zones.parse(cam.object_zones),
+        notify_objects=object_alerts.parse(cam.notify_objects),
+        detect_faces=bool(cam.detect_faces),
     )
 
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import Row, Select, String, literal, null, or_, select, union_all
+from sqlalchemy import Row, Select, String, Text, literal, null, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from vigil_api.paging import capped_count
@@ -39,17 +39,18 @@ def snapshot_path(db: Session, camera_id: str, snapshot_id: int) -> str | None:
 
 def _kind_select(kind: Kind, camera_id: str | None, label: str | None, t0: datetime | None,
                  t1: datetime | None) -> Select[Any]:
-    """One kind's events as rows of (id, camera_id, start, end, score, image, kind, label)."""
+    """One kind's events as rows of (id, camera_id, start, end, score, image, kind, label, face)."""
     if kind == "motion":
         table: Any = MotionEvent
         stmt: Select[Any] = select(MotionEvent.id, MotionEvent.camera_id, MotionEvent.start, MotionEvent.end,
                                    MotionEvent.score, MotionEvent.thumbnail_path.label("image"),
-                                   literal("motion", String).label("kind"), null().cast(String).label("label"))
+                                   literal("motion", String).label("kind"), null().cast(String).label("label"),
+                                   null().cast(Text).label("face"))
     else:
         table = ObjectEvent
         stmt = select(ObjectEvent.id, ObjectEvent.camera_id, ObjectEvent.start, ObjectEvent.end, ObjectEvent.score,
                       ObjectEvent.closeup_path.label("image"), literal("object", String).label("kind"),
-                      ObjectEvent.label.label("label"))
+                      ObjectEvent.label.label("label"), ObjectEvent.face_path.label("face"))
         if label is not None:
             stmt = stmt.where(ObjectEvent.label == label)
     if camera_id is not None:
@@ -66,7 +67,7 @@ def event_page(db: Session, camera_id: str | None, t0: datetime | None, t1: date
                label: str | None = None) -> tuple[Sequence[Row[Any]], int, bool]:
     """(rows, total, exact) of the events overlapping ``[t0, t1)`` (ongoing ones too): motion,
     object (``label`` filters them; asking for a label asks for objects) or both, as rows of
-    (id, camera_id, start, end, score, image, kind, label)."""
+    (id, camera_id, start, end, score, image, kind, label, face)."""
     kinds: list[Kind] = [kind] if kind else (["object"] if label else ["motion", "object"])
     parts = [_kind_select(k, camera_id, label, t0, t1) for k in kinds]
     if len(parts) == 1:
@@ -87,6 +88,13 @@ def closeup(db: Session, event_id: int) -> Row[Any] | None:
     """(closeup_path, end) of an object event, or None."""
     return db.execute(
         select(ObjectEvent.closeup_path, ObjectEvent.end).where(ObjectEvent.id == event_id)
+    ).one_or_none()
+
+
+def face(db: Session, event_id: int) -> Row[Any] | None:
+    """(face_path, end) of an object event, or None."""
+    return db.execute(
+        select(ObjectEvent.face_path, ObjectEvent.end).where(ObjectEvent.id == event_id)
     ).one_or_none()
 
 

@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 
-from sqlalchemy import Row, Select, select
+from sqlalchemy import Row, Select, exists, or_, select
 from sqlalchemy.orm import Session
 
 from vigil_api.paging import capped_count
 from vigil_common.contract.windows import MAX_SEGMENT_SPAN
-from vigil_common.db.models import Camera, Segment
+from vigil_common.db.models import Camera, ObjectEvent, Segment
 
 _T = TypeVar("_T", bound=tuple[Any, ...])
 
@@ -41,6 +41,7 @@ class RecordingFilter:
     min_duration: float | None = None
     max_duration: float | None = None
     location: str | None = None
+    label: str | None = None  # only segments during an object event of this label ("has a person")
 
     def apply(self, stmt: Select[_T]) -> Select[_T]:
         """Add the WHERE clauses (bound parameters only; overlap semantics for the range).
@@ -60,6 +61,12 @@ class RecordingFilter:
             stmt = stmt.where(Segment.duration_s <= self.max_duration)
         if self.location is not None:
             stmt = stmt.where(Segment.camera_id.in_(select(Camera.id).where(Camera.location == self.location)))
+        if self.label is not None:
+            # The camera saw such an object while the segment was recorded (an event still going
+            # on has no end yet). Correlated on (camera_id, start): ix_object_events_camera_start.
+            stmt = stmt.where(exists().where(
+                ObjectEvent.camera_id == Segment.camera_id, ObjectEvent.label == self.label,
+                ObjectEvent.start < Segment.end, or_(ObjectEvent.end.is_(None), ObjectEvent.end >= Segment.start)))
         return stmt
 
 
