@@ -354,7 +354,7 @@ def test_admin_settings_users_cameras_and_retention(session: Session, stack: Sta
     # Rename and disable a camera from the table, then delete one with its footage.
     row = page.locator("#settings-cameras tr[data-camera=wall-05]")
     row.locator("input").nth(0).fill("Renamed wall 5")
-    row.locator("input[type=checkbox]").uncheck()
+    row.locator("input[aria-label='wall-05 enabled']").uncheck()
     row.locator("button:has-text('Save')").click()
     wait_for(lambda: stack.api().get("/api/v1/cameras/wall-05").json()["name"] == "Renamed wall 5", 10, "renamed")
     assert stack.api().get("/api/v1/cameras/wall-05").json()["enabled"] is False
