@@ -168,6 +168,8 @@ class DetectorService:
                 tracker = Tracker(max_gap_s=self.settings.detector_gap_s, min_hits=self.settings.detector_min_hits)
                 state = self.cameras[cam] = CameraState(CameraObjects(
                     cam, self.model, self.sink, default_zone=self.default_zone, tracker=tracker))
+                if stale := self.store.end_stale(cam):
+                    log.info("camera %s: %d object event(s) left open by an earlier detector ended", cam, stale)
                 if self.announcer:
                     self.announcer.camera_added(cam)
             if stored != state.zones_text:  # the zones changed in the registry (or are new)

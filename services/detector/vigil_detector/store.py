@@ -49,6 +49,15 @@ def track_json(track: Track) -> str:
                        for s in track.path], separators=(",", ":"))
 
 
+def _last_sighting(track: str | None) -> datetime | None:
+    """The time of the last point of a stored box track, or None."""
+    try:
+        points = json.loads(track or "[]")
+        return ns_to_datetime(int(points[-1][0]) * 1_000_000) if points else None
+    except (ValueError, TypeError, IndexError, KeyError):
+        return None
+
+
 class EventStore:
     """Rows and files for one detector process; ``event_id`` maps a track to its row."""
 
@@ -109,6 +118,23 @@ class EventStore:
             row = s.get(ObjectEvent, self.event_id[key])
             if row is not None and row.face_path != str(rel):
                 row.face_path = str(rel)
+
+    def end_stale(self, camera_id: str) -> int:
+        """End the open events of ``camera_id`` that this process does not track: left by a
+        detector that was killed (or by the camera's previous owner among several). Each ends at
+        its last sighting (the box track's last time), else its start. Without this an open row
+        would protect the camera's footage from retention and match ``?label=`` forever."""
+        ended = 0
+        with self.sessions.begin() as s:
+            rows = s.execute(select(ObjectEvent).where(ObjectEvent.camera_id == camera_id,
+                                                       ObjectEvent.end.is_(None))).scalars().all()
+            mine = {event_id for (cam, _), event_id in self.event_id.items() if cam == camera_id}
+            for row in rows:
+                if row.id in mine:
+                    continue
+                row.end = max(row.start, _last_sighting(row.track) or row.start)
+                ended += 1
+        return ended
 
     def events(self, camera_id: str) -> list[ObjectEvent]:
         with self.sessions() as s:

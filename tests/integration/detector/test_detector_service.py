@@ -250,3 +250,22 @@ def test_two_detector_processes_share_the_cameras_and_take_over_from_one_that_st
     clock.advance(31.0)  # c says nothing for 31 s
     a.tick()
     assert set(a.cameras) == set(cams)
+
+
+def test_events_a_killed_detector_left_open_are_ended_when_a_camera_is_taken_on(yolo: Model, env) -> None:  # type: ignore[no-untyped-def]
+    """An open row nobody tracks would protect the camera's footage and match ?label= forever."""
+    settings, client, sessions = env
+    add_camera(sessions, "cam-left", motion=False)
+    start = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    with sessions.begin() as s:
+        s.add(ObjectEvent(camera_id="cam-left", label="person", score=0.7, start=start, end=None, width=1280,
+                          height=720, closeup_path=None, zones="",
+                          track=f"[[{int(start.timestamp() * 1000)},1,2,3,4,0.7],"
+                                f"[{int(start.timestamp() * 1000) + 4500},1,2,3,4,0.7]]"))
+        s.add(ObjectEvent(camera_id="cam-left", label="cat", score=0.7, start=start, end=None, width=1280,
+                          height=720, closeup_path=None, zones="", track="not json"))
+    svc = service(settings, sessions, client, yolo, Clock())
+    svc.tick()
+    ended = {e.label: e.end for e in events(sessions, "cam-left")}
+    assert ended["person"] is not None and (ended["person"] - start).total_seconds() == 4.5  # its last sighting
+    assert ended["cat"] == start  # no track to go by: its start
