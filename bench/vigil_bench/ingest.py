@@ -350,7 +350,7 @@ class CpuProbe:
     def stop(self) -> dict[str, float]:
         elapsed = max(1e-6, time.monotonic() - self._t0)
         cpu1, m1 = self._sample(), machine_cpu()
-        out = {n: round(100 * (cpu1[n] - self._cpu0.get(n, 0.0)) / elapsed, 1) for n in self.pids}
+        out = {n: round(100 * (cpu1[n] - self._cpu0.get(n, 0.0)) / elapsed, 3) for n in self.pids}
         ncpu = os.cpu_count() or 1
         busy, total = m1[0] - self._m0[0], m1[1] - self._m0[1]
         machine = 100 * ncpu * busy / total if total > 0 else 0.0
