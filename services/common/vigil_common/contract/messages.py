@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, field_validator
 
 from vigil_common.contract.ids import CAMERA_ID_PATTERN
 from vigil_common.contract.object_zones import LABEL_PATTERN
@@ -170,18 +170,11 @@ class ObjectEventMessage(BaseModel):
     camera_id: str = Field(pattern=CAMERA_ID_PATTERN)
     label: str = Field(pattern=LABEL_PATTERN)
     score: Number = Field(ge=0, le=1)
-    start: datetime
-    end: datetime | None = None
+    start: AwareDatetime
+    end: AwareDatetime | None = None
     closeup_url: str = Field(max_length=256, pattern=PRINTABLE)
     zones: list[str] = Field(default_factory=list, max_length=16)
     box: list[Number] = Field(default_factory=list, max_length=4)  # [x, y, w, h], fractions of the frame
-
-    @field_validator("start", "end")
-    @classmethod
-    def _aware(cls, v: datetime | None) -> datetime | None:
-        if v is not None and v.tzinfo is None:
-            raise ValueError("timestamp must carry a UTC offset")
-        return v
 
 
 def object_counts(payload: bytes) -> dict[str, int]:
