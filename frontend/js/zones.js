@@ -32,10 +32,12 @@ export class ZoneEditor {
     this.hint = h('p.muted#zone-hint');
     this.drawBtn = h('button#zone-draw', { type: 'button', onclick: () => this.startDrawing() }, 'Draw a zone');
     this.addBtn = h('button#zone-add', { type: 'button', disabled: true, onclick: () => this.addZone() }, 'Add zone');
+    this.cancelBtn = h('button#zone-cancel', { type: 'button', hidden: true, onclick: () => this.stopDrawing('') }, 'Cancel');
     this.el = h('div.zone-editor#zone-editor',
       h('p.muted', 'Where detected objects count. No zones: the whole picture, every label.'),
       this.list,
-      h('div.inline-form', h('label', 'Name', this.name), h('label', 'Labels', this.labels), this.drawBtn, this.addBtn),
+      h('div.inline-form', h('label', 'Name', this.name), h('label', 'Labels', this.labels), this.drawBtn, this.addBtn,
+        this.cancelBtn),
       this.hint,
       h('button.primary#zones-save', { type: 'button', onclick: () => this.save() }, 'Save zones'));
   }
@@ -59,6 +61,7 @@ export class ZoneEditor {
 
   startDrawing() {
     this.points = [];
+    this.cancelBtn.hidden = false;
     this.overlay.classList.add('drawing');
     setText(this.hint, 'Click the corners of the zone on the picture (at least 3), then "Add zone".');
     this.render();
@@ -79,12 +82,17 @@ export class ZoneEditor {
     const labels = this.labels.value.split(',').map((x) => x.trim().toLowerCase()).filter(Boolean);
     this.zones.push({ name, points: this.points, labels });
     this.dirty = true;
+    this.name.value = '';
+    this.labels.value = '';
+    this.stopDrawing(`Zone "${name}" added; "Save zones" keeps it.`);
+  }
+
+  stopDrawing(hint) {
     this.points = null;
     this.overlay.classList.remove('drawing');
     this.addBtn.disabled = true;
-    this.name.value = '';
-    this.labels.value = '';
-    setText(this.hint, `Zone "${name}" added; "Save zones" keeps it.`);
+    this.cancelBtn.hidden = true;
+    setText(this.hint, hint);
     this.render();
   }
 

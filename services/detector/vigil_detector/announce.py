@@ -46,6 +46,11 @@ class Announcer:
         self.in_view[camera_id] = {}
         self.publish(self.topics.objects(camera_id), b"{}", 1, True)
 
+    def camera_handed_over(self, camera_id: str) -> None:
+        """Another detector process owns the camera now: its events still end here, but the
+        retained counts and close-up are the new owner's to publish."""
+        self.in_view.pop(camera_id, None)
+
     def camera_removed(self, camera_id: str) -> None:
         """A camera disabled or deleted (its events were ended first): no retained state left."""
         self.in_view.pop(camera_id, None)
@@ -80,11 +85,12 @@ class Announcer:
         event_id = self.store.ended(camera_id, track)
         if event_id is None:
             return None
-        counts = self.in_view.setdefault(camera_id, {})
-        counts[track.label] = max(0, counts.get(track.label, 0) - 1)
+        counts = self.in_view.get(camera_id)
         self._event(ObjectPhase.END, camera_id, event_id, track, end=ns_to_datetime(track.last_ns))
-        self._counts(camera_id)
-        if rel is not None:
+        if counts is not None:  # (not after a hand-over: the new owner keeps the retained state)
+            counts[track.label] = max(0, counts.get(track.label, 0) - 1)
+            self._counts(camera_id)
+        if counts is not None and rel is not None:
             try:
                 self.publish(self.topics.closeup(camera_id), (self.store.data_dir / rel).read_bytes(), 1, True)
             except OSError:

@@ -10,6 +10,7 @@ camera's ``detect_faces``), each person's box is searched for a face too (its up
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -23,6 +24,7 @@ from vigil_detector.model import Model, detect
 from vigil_detector.tracking import Track, Tracker, Update
 from vigil_detector.zones import Zone, zones_for
 
+log = logging.getLogger(__name__)
 MIN_FACE_REGION = 16  # px: a person too small to show a face is not searched
 
 
@@ -90,7 +92,13 @@ class CameraObjects:
             region = face_region(det.box, w, h)
             if region.w < MIN_FACE_REGION or region.h < MIN_FACE_REGION:
                 continue
-            found = find_faces(self.faces, frame[region.y:region.y + region.h, region.x:region.x + region.w])
+            try:
+                found = find_faces(self.faces, frame[region.y:region.y + region.h, region.x:region.x + region.w])
+            except Exception as exc:  # noqa: BLE001 - ONNX Runtime refused the model: faces off, objects go on
+                log.error("camera %s: faces off: the face model failed (%s: %s)", self.camera_id,
+                          type(exc).__name__, exc)
+                self.faces = None
+                return
             if not found or found[0].score <= self.face_crops.get(track.id, (0.0, b""))[0]:
                 continue
             b = found[0].box

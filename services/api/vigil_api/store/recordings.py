@@ -63,10 +63,10 @@ class RecordingFilter:
             stmt = stmt.where(Segment.camera_id.in_(select(Camera.id).where(Camera.location == self.location)))
         if self.label is not None:
             # The camera saw such an object while the segment was recorded (an event still going
-            # on has no end yet). Correlated on (camera_id, start): ix_object_events_camera_start.
+            # on has no end yet). Correlated on (camera_id, label, start): ix_object_events_camera_label_start.
             stmt = stmt.where(exists().where(
                 ObjectEvent.camera_id == Segment.camera_id, ObjectEvent.label == self.label,
-                ObjectEvent.start < Segment.end, or_(ObjectEvent.end.is_(None), ObjectEvent.end >= Segment.start)))
+                ObjectEvent.start < Segment.end, or_(ObjectEvent.end.is_(None), ObjectEvent.end > Segment.start)))
         return stmt
 
 

@@ -55,8 +55,11 @@ def demo_cameras(n: int) -> list[tuple[str, str, str, str]]:
 
 def _module_check(module: str) -> subprocess.CompletedProcess[str]:
     """``python -m MODULE --check`` (a separate process: the cli imports no service package)."""
-    return subprocess.run([sys.executable, "-m", module, "--check"], capture_output=True, text=True, timeout=60,
-                          check=False)
+    try:
+        return subprocess.run([sys.executable, "-m", module, "--check"], capture_output=True, text=True,
+                              timeout=120, check=False)
+    except subprocess.TimeoutExpired:
+        return subprocess.CompletedProcess([module], 1, "", f"{module} --check did not answer in 120 s")
 
 
 def detector_ready(settings: Settings) -> str | None:

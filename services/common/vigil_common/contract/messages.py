@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, field_validator
 
 from vigil_common.contract.ids import CAMERA_ID_PATTERN
-from vigil_common.contract.object_zones import LABEL_PATTERN
+from vigil_common.contract.object_zones import LABEL_PATTERN, MAX_ZONES, ZONE_NAME_PATTERN
 
 ONLINE = "online"
 OFFLINE = "offline"
@@ -153,6 +153,9 @@ class MotionConfig(BaseModel):
 # Object detection (docs/protocol.md#object-events-on-mqtt) ------------------------------------
 
 
+ZoneName = Annotated[str, Field(pattern=ZONE_NAME_PATTERN)]
+
+
 class ObjectPhase(StrEnum):
     START = "start"  # confirmed (seen twice): the event's row exists and has a close-up
     UPDATE = "update"  # a better sighting: new best score and close-up
@@ -173,7 +176,7 @@ class ObjectEventMessage(BaseModel):
     start: AwareDatetime
     end: AwareDatetime | None = None
     closeup_url: str = Field(max_length=256, pattern=PRINTABLE)
-    zones: list[str] = Field(default_factory=list, max_length=16)
+    zones: list[ZoneName] = Field(default_factory=list, max_length=MAX_ZONES)
     box: list[Number] = Field(default_factory=list, max_length=4)  # [x, y, w, h], fractions of the frame
 
 

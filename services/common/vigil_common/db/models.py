@@ -203,6 +203,7 @@ class ObjectEvent(Base):
     __table_args__ = (
         Index("ix_object_events_camera_start", "camera_id", "start"),
         Index("ix_object_events_label_start", "label", "start"),
+        Index("ix_object_events_camera_label_start", "camera_id", "label", "start"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)

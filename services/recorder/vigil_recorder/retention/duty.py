@@ -67,15 +67,38 @@ log = logging.getLogger(__name__)
 AGE_BATCH = 5000  # per kind and pass; a backlog (first start, lowered retention) takes a few passes
 CURSOR_KEY = f"{keys.PREFIX}:retention:motion_cursor"
 FULL_RESCAN_KEY = f"{CURSOR_KEY}:full"  # set for a day after each full rescan
+# With object footage kept longer than motion footage: what passed the motion retention.
+MOTION_CUT_CURSOR_KEY = f"{keys.PREFIX}:retention:motion_cut_cursor"
 
 
-def _motion_cursor(client: redis.Redis, floor: datetime) -> datetime:
-    raw = client.get(CURSOR_KEY)
+def _cursor(client: redis.Redis, key: str, floor: datetime) -> datetime:
+    raw = client.get(key)
     try:
         cursor = datetime.fromisoformat(raw.decode()) if isinstance(raw, bytes) else floor
     except ValueError:
         cursor = floor
     return max(cursor, floor)
+
+
+def _cursor_pass(settings: Settings, sessions: sessionmaker[Session], client: redis.Redis, policy: Policy,
+                 now: datetime, tally: Tally, key: str, floor: datetime, cut: datetime, full_rescan: bool) -> None:
+    """Age the segments that ended in [cursor, cut) (from ``floor`` on a full rescan), camera by
+    camera and keyset-paged, each with its protection; the cursor moves to ``cut``."""
+    lo = floor if full_rescan else _cursor(client, key, floor)
+    with sessions() as s:
+        cams = rq.cameras(s, "segments")
+    for cam in cams:
+        after: tuple[datetime, int] | None = None
+        while True:
+            with sessions() as s:
+                page = rq.segments_ended_between(s, cam, lo, cut, after, rq.PAGE)
+                page = rq.with_protection(s, page, policy, now)
+            execute(settings, sessions, age_deletions(page, policy, now), tally)
+            if len(page) < rq.PAGE:
+                break
+            last = page[-1]
+            after = (last.end, last.key if isinstance(last.key, int) else 0)
+    client.set(key, cut.isoformat())
 
 
 def age_pass(settings: Settings, sessions: sessionmaker[Session], client: redis.Redis, policy: Policy,
@@ -89,28 +112,20 @@ def age_pass(settings: Settings, sessions: sessionmaker[Session], client: redis.
         items += rq.day_video_items(s, settings.tz, until=cut)
     execute(settings, sessions, age_deletions(items, policy, now), tally)
     if cut_all < cut:
-        # Footage between the two cut-offs goes unless motion or an object event protects it. Only what aged
-        # since the last pass is looked at (a cursor in Redis), so protected footage is
-        # not re-read every pass.
+        # Footage between the two cut-offs goes unless motion or an object event protects it.
+        # Only what aged since the last pass is looked at (a cursor in Redis), so protected
+        # footage is not re-read every pass: once as it passes the retention, and once more as
+        # it passes the motion retention when object footage is kept longer still (motion-only
+        # footage goes then).
         # Once a day the whole span is rescanned from ``cut_all``: a segment indexed late (an
         # orphan re-indexed after an outage) may end behind the cursor and would be kept for the
         # motion retention although no motion protects it.
-        full_rescan = client.set(FULL_RESCAN_KEY, b"1", nx=True, ex=24 * 3600)
-        lo = cut_all if full_rescan else _motion_cursor(client, cut_all)
-        with sessions() as s:
-            cams = rq.cameras(s, "segments")
-        for cam in cams:
-            after: tuple[datetime, int] | None = None
-            while True:
-                with sessions() as s:
-                    page = rq.segments_ended_between(s, cam, lo, cut, after, rq.PAGE)
-                    page = rq.with_protection(s, page, policy, now)
-                execute(settings, sessions, age_deletions(page, policy, now), tally)
-                if len(page) < rq.PAGE:
-                    break
-                last = page[-1]
-                after = (last.end, last.key if isinstance(last.key, int) else 0)
-        client.set(CURSOR_KEY, cut.isoformat())
+        full_rescan = bool(client.set(FULL_RESCAN_KEY, b"1", nx=True, ex=24 * 3600))
+        _cursor_pass(settings, sessions, client, policy, now, tally, CURSOR_KEY, cut_all, cut, full_rescan)
+        cut_motion = now - policy.keep_motion
+        if cut_all < cut_motion < cut:
+            _cursor_pass(settings, sessions, client, policy, now, tally, MOTION_CUT_CURSOR_KEY, cut_all, cut_motion,
+                         full_rescan)
     with sessions() as s:
         old_events = rq.aged_motion_events(s, now - policy.keep_motion, AGE_BATCH)
         old_objects = rq.aged_events(s, ObjectEvent, now - policy.keep_objects, AGE_BATCH)

@@ -1,5 +1,6 @@
 """cameras.notify_objects (the object labels a camera e-mails about, JSON list) and
-cameras.detect_faces; object_events.face_path (the best face close-up of a person)
+cameras.detect_faces; object_events.face_path (the best face close-up of a person) and an index
+for "recordings with a person" (camera, label, start)
 
 Revision ID: 0008
 Revises: 0007
@@ -21,9 +22,11 @@ def upgrade() -> None:
         batch.add_column(sa.Column('detect_faces', sa.Boolean(), server_default='0', nullable=False))
     with op.batch_alter_table('object_events') as batch:
         batch.add_column(sa.Column('face_path', sa.Text(), nullable=True))
+    op.create_index('ix_object_events_camera_label_start', 'object_events', ['camera_id', 'label', 'start'])
 
 
 def downgrade() -> None:
+    op.drop_index('ix_object_events_camera_label_start', table_name='object_events')
     with op.batch_alter_table('object_events') as batch:
         batch.drop_column('face_path')
     with op.batch_alter_table('cameras') as batch:
