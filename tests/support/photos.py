@@ -4,17 +4,6 @@ missing fails with the command that fetches them."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from vigil_capture.demo_photos import FETCH, PHOTOS, ensure, missing, photo_dir
-from vigil_capture.demo_photos import photo as _photo
+from vigil_capture.demo_photos import FETCH, PHOTOS, ensure, missing, photo, photo_dir
 
 __all__ = ["FETCH", "PHOTOS", "ensure", "missing", "photo", "photo_dir"]
-
-
-def photo(name: str) -> Path:
-    return _photo(name)
-
-
-if __name__ == "__main__":
-    print(f"test photos: {ensure()}")
