@@ -79,6 +79,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from vigil_common.cli.embedded import find_binary, free_port, wait_port
 from vigil_common.contract import keys
 from vigil_common.contract.envelope import HEADER, MAGIC, VERSION, Codec
+from vigil_common.contract.metrics import parse_field
 from vigil_common.contract.topics import Topics
 
 INGEST_PREFIX = "vbi"  # topic prefix ingest listens on
@@ -747,11 +748,12 @@ def _unlink_streams(client: redis.Redis, patterns: Sequence[str]) -> None:
             client.unlink(*names)
 
 
-def _ingest_metric(client: redis.Redis, prefix: str) -> int:
+def _ingest_metric(client: redis.Redis, metric: str) -> int:
+    """The sum of one ingest counter over its labels."""
     total = 0
     for name, value in client.hgetall(keys.metrics_hash("ingest")).items():
-        text = name.decode() if isinstance(name, bytes) else str(name)
-        if text.startswith(prefix):
+        sample = parse_field(name.decode() if isinstance(name, bytes) else str(name))
+        if sample is not None and sample.metric.name == metric:
             total += int(value)
     return total
 

@@ -46,6 +46,7 @@ from vigil_bench.ingest import (
 )
 from vigil_common.contract import keys
 from vigil_common.contract.messages import ONLINE
+from vigil_common.contract.metrics import parse_field
 from vigil_common.contract.topics import CameraTopic, Topics
 
 PREFIX = "vbn"
@@ -164,13 +165,13 @@ def _failed_jobs(client: redis.Redis) -> list[str]:
 
 
 def _by_label(samples: dict[str, int], metric: str, label: str) -> dict[str, int]:
-    """Sum the samples of ``metric`` by one label (``x_total{camera="a",reason="b"}`` -> by reason)."""
+    """Sum the samples of ``metric`` by one label (fields: ``vigil_common.contract.metrics``)."""
     out: dict[str, int] = defaultdict(int)
     for name, value in samples.items():
-        if name.split("{", 1)[0] != metric:
+        sample = parse_field(name)
+        if sample is None or sample.metric.name != metric:
             continue
-        match = re.search(label + r'="([^"]*)"', name)
-        out[match[1] if match else ""] += value
+        out[dict(sample.labels).get(label, "")] += value
     return dict(out)
 
 

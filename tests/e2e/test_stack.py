@@ -215,6 +215,27 @@ def test_the_scene_camera_makes_object_events_with_close_ups(stack: Stack) -> No
     assert r.status_code == 200 and r.json()["items"] == []
 
 
+def test_metrics_has_a_sample_of_everything_the_grafana_dashboard_plots(stack: Stack) -> None:
+    """Issue 16: the dashboard in deploy/grafana/ loads every metric it plots from a running stack
+    (the object-event test before this one has run the detector)."""
+    from tests.support.dashboard import dashboard_metrics, exposed_metrics
+
+    plotted = dashboard_metrics()
+    missing: set[str] = set(plotted)
+
+    def complete() -> bool:
+        nonlocal missing
+        r = stack.api().get("/metrics")
+        assert r.status_code == 200, r.text
+        missing = plotted - exposed_metrics(r.text)
+        return not missing
+
+    try:
+        wait_for(complete, 90, "every metric the dashboard plots", poll=1.0)
+    except AssertionError:
+        raise AssertionError(f"/metrics lacks {sorted(missing)}") from None
+
+
 def test_notifier_logs_new_camera_emails_to_the_console(stack: Stack) -> None:
     # No SendGrid key / SMTP / webhook: `vigil up`'s notifier logs each e-mail and records it.
     def logged() -> set[str]:

@@ -1,145 +1,159 @@
-"""Prometheus text exposition: the API's own counters plus what other services keep in Redis.
+"""The ``/metrics`` exposition, built on prometheus_client.
 
-Ingest and recorder ``HINCRBY`` counters into ``vigil:metrics:{service}`` hashes whose fields
-are sample names such as ``vigil_ingest_frames_total{camera="a"}``. /metrics reads them all
-(SCAN, never KEYS), drops any field that is not a well-formed sample, sums duplicates, and
-groups samples by family so the output is valid exposition format 0.0.4.
+The API's own request counter and duration histogram are prometheus_client metrics. Everything
+else is read per scrape and handed to prometheus_client as metric families: the counters,
+histograms and gauges the other services keep in Redis (``vigil_common.contract.metrics``: only
+catalog names with the catalog's labels get through), and gauges the API reads itself (the
+registry, the recording watchdog, the storage figures the recorder's retention pass publishes,
+the recorder queues). Nothing here counts or sums the recording index: a scrape costs a SCAN
+of a few small hashes, one HGETALL of the storage figures and the registry's camera rows
+(cached 15 s), whatever the size of the index.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import re
-import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-import redis.asyncio as aioredis
+import redis
+from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics, generate_latest
+from prometheus_client.metrics_core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+)
+from prometheus_client.metrics_core import Metric as Family
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from vigil_common.contract import keys
+from vigil_common.contract.metrics import CATALOG, SUM_PART, Metric, bucket_labels, parse_field
 
 log = logging.getLogger(__name__)
 
+# What generate_latest writes (prometheus_client names it CONTENT_TYPE_PLAIN_0_0_4 from 0.23 on).
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-METRICS_PATTERN = "vigil:metrics:*"
-DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
-
-_NAME = r"[a-zA-Z_:][a-zA-Z0-9_:]*"
-_LABEL = r'[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\["\\n])*"'
-_SAMPLE_RE = re.compile(rf"^({_NAME})(\{{(?:{_LABEL})(?:,{_LABEL})*,?\}}|\{{\}})?$")
+# No `*_created` series: they are not in the catalog and would double the API's series.
+disable_created_metrics()
 
 # A label value per method a client invents would grow /metrics without bound.
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
-
-def parse_sample_name(field_name: str) -> tuple[str, str] | None:
-    """Split ``name{labels}`` into ``(family, labels)``; None unless it is a valid sample."""
-    m = _SAMPLE_RE.fullmatch(field_name)
-    if m is None:
-        return None
-    return m.group(1), m.group(2) or ""
+Labels = tuple[str, ...]  # label values, in the catalog's label order
 
 
-def _parse_value(raw: str) -> float | None:
+def _spec(name: str) -> Metric:
+    return CATALOG[name]
+
+
+class RequestMetrics:
+    """Requests by (method, route template, status) and a duration histogram per route."""
+
+    def __init__(self) -> None:
+        req = _spec("vigil_api_requests_total")
+        dur = _spec("vigil_api_request_duration_seconds")
+        # registry=None: each app keeps its own (several apps live in one test process).
+        self.requests = Counter(req.name, req.help, req.labels, registry=None)
+        self.duration = Histogram(dur.name, dur.help, dur.labels, buckets=dur.buckets, registry=None)
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        self.requests.labels(method, route, str(status)).inc()
+        self.duration.labels(route).observe(seconds)
+
+    def collectors(self) -> tuple[Counter, Histogram]:
+        return self.requests, self.duration
+
+
+def family(name: str, samples: Mapping[Labels, float]) -> Family:
+    """A counter or gauge family of a catalog metric; ``samples`` maps label values to a value."""
+    spec = _spec(name)
+    fam: CounterMetricFamily | GaugeMetricFamily
+    if spec.kind == "counter":
+        fam = CounterMetricFamily(spec.name, spec.help, labels=spec.labels)
+    elif spec.kind == "gauge":
+        fam = GaugeMetricFamily(spec.name, spec.help, labels=spec.labels)
+    else:
+        raise ValueError(f"{name} is a histogram")
+    for values, value in sorted(samples.items()):
+        fam.add_metric(list(values), value)
+    return fam
+
+
+def _number(raw: Any) -> float | None:
     try:
         value = float(raw)
-    except ValueError:
+    except (TypeError, ValueError):
         return None
     return value if math.isfinite(value) else None
 
 
-def _fmt(value: float) -> str:
-    value = float(value)
-    return str(int(value)) if value.is_integer() and abs(value) < 2**53 else repr(value)
-
-
-def _escape_label(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
-def render_redis_samples(hashes: Iterable[Mapping[str, str]]) -> list[str]:
-    """Turn metric hashes into exposition lines, one ``# TYPE`` per family."""
-    families: dict[str, dict[str, float]] = defaultdict(dict)
+def redis_families(hashes: Iterable[Mapping[str, Any]]) -> list[Family]:
+    """Families of the samples in the services' metric hashes: samples of one metric and label
+    set are summed over hashes (several processes of a service); anything not in the catalog, a
+    metric the API itself exposes, or a value that is not a finite number is left out."""
+    plain: dict[str, dict[Labels, float]] = defaultdict(dict)
+    hists: dict[str, dict[Labels, list[float]]] = defaultdict(dict)
     for fields in hashes:
-        for name, raw in fields.items():
-            parsed = parse_sample_name(name)
-            value = _parse_value(raw)
-            if parsed is None or value is None:
-                log.debug("ignoring malformed metric field %r", name[:100])
+        for raw_name, raw_value in fields.items():
+            sample = parse_field(raw_name)
+            value = _number(raw_value)
+            if sample is None or value is None or sample.metric.source == "api":
+                log.debug("ignoring metric field %r", str(raw_name)[:100])
                 continue
-            family, labels = parsed
-            samples = families[family]
-            samples[labels] = samples.get(labels, 0.0) + value
-    lines: list[str] = []
-    for family in sorted(families):
-        kind = "counter" if family.endswith("_total") else "untyped"
-        lines.append(f"# TYPE {family} {kind}")
-        lines += [f"{family}{labels} {_fmt(v)}" for labels, v in sorted(families[family].items())]
-    return lines
-
-
-async def collect_redis_hashes(redis: aioredis.Redis) -> list[dict[str, str]]:
-    out: list[dict[str, str]] = []
-    async for key in redis.scan_iter(match=METRICS_PATTERN, count=100):
-        raw: dict[Any, Any] = await redis.hgetall(key)
-        out.append({k.decode("utf-8", "replace"): v.decode("utf-8", "replace") for k, v in raw.items()})
+            values = tuple(v for _, v in sample.labels)
+            spec = sample.metric
+            if spec.kind == "histogram":
+                bounds = bucket_labels(spec)
+                parts = hists[spec.name].setdefault(values, [0.0] * (len(bounds) + 1))  # buckets, then the sum
+                index = len(bounds) if sample.part == SUM_PART else bounds.index(str(sample.part))
+                parts[index] += value
+            else:
+                by_labels = plain[spec.name]
+                by_labels[values] = by_labels.get(values, 0.0) + value
+    out = [family(name, samples) for name, samples in sorted(plain.items())]
+    for name, by_values in sorted(hists.items()):
+        spec = _spec(name)
+        fam = HistogramMetricFamily(spec.name, spec.help, labels=spec.labels)
+        for values, parts in sorted(by_values.items()):
+            cumulative, buckets = 0.0, []
+            for bound, n in zip(bucket_labels(spec), parts[:-1], strict=True):
+                cumulative += n
+                buckets.append((bound, cumulative))
+            fam.add_metric(list(values), buckets, sum_value=parts[-1] / 1e6)
+        out.append(fam)
     return out
 
 
-def gauge(name: str, help_: str, samples: Mapping[str, float]) -> list[str]:
-    """Exposition lines for a gauge; ``samples`` maps a label string (or "") to a value."""
-    lines = [f"# HELP {name} {help_}", f"# TYPE {name} gauge"]
-    lines += [f"{name}{labels} {_fmt(v)}" for labels, v in samples.items()]
-    return lines
+def read_redis_hashes(client: redis.Redis) -> list[dict[str, Any]]:
+    """Every service's counter hash and every live process's gauge hash (SCAN, never KEYS)."""
+    out: list[dict[str, Any]] = []
+    for pattern in (keys.METRICS_PATTERN, keys.GAUGES_PATTERN):
+        for key in client.scan_iter(match=pattern, count=100):
+            raw: dict[Any, Any] = client.hgetall(key)
+            out.append({k.decode("utf-8", "replace"): v.decode("utf-8", "replace") for k, v in raw.items()})
+    return out
 
 
-def labels(**kv: str) -> str:
-    return "{" + ",".join(f'{k}="{_escape_label(v)}"' for k, v in kv.items()) + "}"
+class _Families:
+    """A collector of ready-made families (one scrape's)."""
+
+    def __init__(self, families: Sequence[Family]) -> None:
+        self._families = families
+
+    def collect(self) -> Iterator[Family]:
+        return iter(self._families)
 
 
-@dataclass
-class RequestMetrics:
-    """Requests by (method, route template, status) and a duration histogram per route."""
-
-    counts: dict[tuple[str, str, str], int] = field(default_factory=dict)
-    buckets: dict[str, list[int]] = field(default_factory=dict)
-    sums: dict[str, float] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
-        with self._lock:
-            key = (method, route, str(status))
-            self.counts[key] = self.counts.get(key, 0) + 1
-            hist = self.buckets.setdefault(route, [0] * (len(DURATION_BUCKETS) + 1))
-            for i, bound in enumerate(DURATION_BUCKETS):
-                if seconds <= bound:
-                    hist[i] += 1
-            hist[-1] += 1
-            self.sums[route] = self.sums.get(route, 0.0) + seconds
-
-    def render(self) -> list[str]:
-        with self._lock:
-            lines = [
-                "# HELP vigil_api_requests_total HTTP requests handled, by route template and status.",
-                "# TYPE vigil_api_requests_total counter",
-            ]
-            for (method, route, status), n in sorted(self.counts.items()):
-                lines.append(f"vigil_api_requests_total{labels(method=method, route=route, status=status)} {n}")
-            lines += [
-                "# HELP vigil_api_request_duration_seconds Time to handle a request (streams: until closed).",
-                "# TYPE vigil_api_request_duration_seconds histogram",
-            ]
-            for route, hist in sorted(self.buckets.items()):
-                for bound, n in zip(DURATION_BUCKETS, hist, strict=False):
-                    lines.append(f"vigil_api_request_duration_seconds_bucket{labels(route=route, le=str(bound))} {n}")
-                lab = labels(route=route, le="+Inf")
-                lines.append(f"vigil_api_request_duration_seconds_bucket{lab} {hist[-1]}")
-                lines.append(f"vigil_api_request_duration_seconds_sum{labels(route=route)} {self.sums[route]:.6f}")
-                lines.append(f"vigil_api_request_duration_seconds_count{labels(route=route)} {hist[-1]}")
-            return lines
+def exposition(requests: RequestMetrics, families: Sequence[Family]) -> bytes:
+    """The text format (0.0.4) of the API's request metrics and ``families``."""
+    registry = CollectorRegistry(auto_describe=False)
+    for collector in requests.collectors():
+        registry.register(collector)
+    registry.register(_Families(families))
+    return generate_latest(registry)
 
 
 def route_label(scope: Scope) -> str:

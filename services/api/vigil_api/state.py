@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from vigil_api.health import HealthProbe
 from vigil_api.live import LiveHub
-from vigil_api.metrics import RequestMetrics
+from vigil_api.metrics import Family, RequestMetrics
 from vigil_common.bus.mqtt import MqttBus
 from vigil_common.bus.presence import Presence
 from vigil_common.contract.topics import Topics
@@ -36,7 +36,7 @@ class AppState:
     health: HealthProbe
     request_metrics: RequestMetrics = field(default_factory=RequestMetrics)
     # (monotonic time, exposition lines) of the registry/index gauges, refreshed lazily.
-    index_gauges: tuple[float, list[str]] | None = None
+    registry_gauges: tuple[float, list[Family]] | None = None
 
     @property
     def bus(self) -> MqttBus:

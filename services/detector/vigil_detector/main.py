@@ -24,6 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from vigil_common.bus.presence import Presence
 from vigil_common.contract import keys
 from vigil_common.db.engine import make_engine, make_sessionmaker
+from vigil_common.runtime import counters
 from vigil_common.runtime.lifecycle import StopSignal, backoff_delays, private_files, retry
 from vigil_common.runtime.logsetup import setup_logging
 from vigil_common.runtime.settings import Settings
@@ -70,6 +71,7 @@ def main(argv: list[str]) -> int:
             try:
                 service.tick()
                 client.set(health, "1", ex=HEALTH_TTL_S)
+                counters.flush(client, "detector", service.counters)  # for /metrics; kept on failure
                 delays = backoff_delays(initial=1.0, maximum=30.0)
             except (redis.RedisError, SQLAlchemyError, OSError) as exc:
                 delay = delays()

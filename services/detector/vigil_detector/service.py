@@ -40,6 +40,7 @@ from vigil_common.contract.topics import Topics
 from vigil_common.db.models import Camera, MotionEvent
 from vigil_common.media.frame_buffer import Latest, newest_entries, newest_keyframe
 from vigil_common.media.stills import ImageError, to_bgr
+from vigil_common.runtime.counters import Counters
 from vigil_common.runtime.logsetup import RateLimitedLog
 from vigil_common.runtime.settings import Settings
 from vigil_detector import fetch
@@ -104,6 +105,7 @@ class DetectorService:
                                  min_score=settings.detector_min_score)
         self.cameras: dict[str, CameraState] = {}
         self.counts = Counts()
+        self.counters = Counters()  # for /metrics (flushed by the main loop)
         self._refreshed = float("-inf")
         self._undecodable_log = RateLimitedLog(log, 60.0)
         self._faces: FaceModel | None = None
@@ -210,9 +212,13 @@ class DetectorService:
             image = to_bgr(entry.frame)
         except ImageError as exc:
             self.counts.undecodable += 1
+            self.counters.inc("vigil_detector_undecodable_total", camera=cam)
             self._undecodable_log.warning(cam, "camera %s: frame %s not decoded: %s", cam, entry.entry_id, exc)
             return False
+        started = time.perf_counter()
         found = state.objects.process(entry.frame.capture_ns, image)
+        self.counters.observe("vigil_detector_frame_seconds", time.perf_counter() - started)
+        self.counters.inc("vigil_detector_frames_total", camera=cam)
         self.counts.frames += 1
         self.counts.detections += len(found)
         self.counts.by_camera[cam] = self.counts.by_camera.get(cam, 0) + 1

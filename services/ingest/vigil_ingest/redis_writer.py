@@ -93,7 +93,12 @@ class StreamWriter(BackgroundLoop):
         self._batch = batch
         self._segment_ms = segment_seconds * 1000
         self._clock = RedisClock(client)
+        self._declared: set[str] = set()  # cameras whose drop counter exists (at 0 if nothing dropped)
 
+    @property
+    def queued(self) -> int:
+        """Frames waiting to be written (approximate, as ``Queue.qsize`` is)."""
+        return self._queue.qsize()
 
     def submit(self, camera_id: str, frame: Frame | AcceptedFrame) -> bool:
         """Queue a frame for writing; False (and counted) when the queue is full."""
@@ -160,6 +165,9 @@ class StreamWriter(BackgroundLoop):
             counts = per_camera.get(item.camera_id)
             if counts is None:
                 counts = per_camera[item.camera_id] = [0, 0]
+                if item.camera_id not in self._declared and len(self._declared) < 100_000:
+                    self._declared.add(item.camera_id)
+                    self._counters.inc("vigil_ingest_dropped_total", 0, camera=item.camera_id, reason="overload")
                 stream_of[item.camera_id] = keys.frames_stream(item.camera_id).encode()
             counts[0] += 1
             counts[1] += len(item.frame.payload)

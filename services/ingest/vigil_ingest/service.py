@@ -150,7 +150,9 @@ class IngestService:
     def flush_metrics(self) -> None:
         """Counters to Redis, and this instance's liveness key while it is healthy (also when
         idle: `vigil health ingest`, the containers' probe, reads it)."""
-        counters.flush(self.redis, SERVICE, self.counters, alive_instance=self.instance if self.healthy() else None)
+        counters.flush(self.redis, SERVICE, self.counters, alive_instance=self.instance if self.healthy() else None,
+                       gauges={counters.sample_name("vigil_ingest_queue_frames"): self.writer.queued},
+                       instance=self.instance)
 
     def healthy(self) -> bool:
         return (self.bus.connected.is_set() and self.writer.healthy and self.registry.healthy

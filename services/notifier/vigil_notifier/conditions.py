@@ -5,7 +5,6 @@ memory use against its ``maxmemory`` (INFO memory)."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -13,9 +12,9 @@ from typing import Any
 import redis
 
 from vigil_common.contract import keys, storage_figures
+from vigil_common.contract.metrics import parse_field
 
-_DROPPED = re.compile(r'^vigil_ingest_dropped_total\{(?P<labels>.*)\}$')
-_LABEL = re.compile(r'(\w+)="([^"]*)"')
+DROPPED = "vigil_ingest_dropped_total"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,10 +40,10 @@ def parse_dropped(fields: Mapping[Any, Any]) -> dict[str, int]:
     out: dict[str, int] = {}
     for raw, value in fields.items():
         name = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
-        m = _DROPPED.match(name)
-        if not m:
+        parsed = parse_field(name)
+        if parsed is None or parsed.metric.name != DROPPED:
             continue
-        labels = dict(_LABEL.findall(m.group("labels")))
+        labels = dict(parsed.labels)
         camera = labels.get("camera")
         if not camera or labels.get("reason") == "disabled":
             continue

@@ -70,6 +70,8 @@ class Outbox:
         self.factory = factory
         self.counters = counters or Counters()
         self.channel = channel
+        for status in ("sent", "failed"):  # declared at 0, so a dashboard's rate() reads 0
+            self.counters.inc("vigil_notifier_deliveries_total", 0, channel=channel.name, status=status)
         self.retry_base_s = retry_base_s
         self.clock = clock
         self._queue: queue.Queue[int | None] = queue.Queue(QUEUE_MAX)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -34,6 +35,7 @@ def record_segment(camera_id: str, start_ms: int, end_ms: int, waits: int = 0) -
     """
     cam = require_camera_id(camera_id)
     ctx = get_context()
+    started = time.perf_counter()
     try:
         summary = write_segment(ctx.settings, ctx.redis, ctx.sessions, cam, start_ms, end_ms,
                                 motion_gate=waits < MAX_MOTION_WAITS)
@@ -47,7 +49,7 @@ def record_segment(camera_id: str, start_ms: int, end_ms: int, waits: int = 0) -
                         waits=waits + 1, delay=timedelta(milliseconds=delay_ms))
         return summary
     progress.mark_finished(ctx.redis, summary)
-    metrics.publish(ctx.redis, summary)
+    metrics.publish(ctx.redis, summary, time.perf_counter() - started)
     return summary
 
 

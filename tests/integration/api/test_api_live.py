@@ -75,9 +75,9 @@ class PartReader:
 
 def gauge(http: httpx.Client, name: str) -> int:
     text = http.get("/metrics").text
-    m = re.search(rf"^{name} (\d+)$", text, re.MULTILINE)
+    m = re.search(rf"^{name} (\S+)$", text, re.MULTILINE)
     assert m, name
-    return int(m.group(1))
+    return int(float(m.group(1)))
 
 
 @pytest.fixture

@@ -56,7 +56,10 @@ def test_api_survives_a_missing_database_and_bootstraps_later(settings: Settings
 
 
 def test_metrics(api: Api, factory: sessionmaker[Session], rds: redis.Redis) -> None:
+    import time
     from datetime import UTC, datetime
+
+    from vigil_common.contract.metrics import metric_field
 
     add_camera(factory, "cam1")
     add_camera(factory, "cam2", status="offline")
@@ -64,13 +67,21 @@ def test_metrics(api: Api, factory: sessionmaker[Session], rds: redis.Redis) -> 
     rds.hset(
         "vigil:metrics:ingest",
         mapping={
-            'vigil_ingest_frames_total{camera="cam1"}': 41,
-            'vigil_ingest_rejected_total{reason="bad_magic"}': 2,
+            metric_field("vigil_ingest_frames_total", {"camera": "cam1"}): 41,
+            metric_field("vigil_ingest_rejected_total", {"reason": "bad_magic"}): 2,
             "bad field\n# injected": 1,
-            'vigil_ingest_frames_total{camera="cam2"}': "not-a-number",
+            metric_field("vigil_ingest_frames_total", {"camera": "cam2"}): "not-a-number",
         },
     )
-    rds.hset("vigil:metrics:recorder", mapping={"vigil_recorder_segments_total": 7})
+    rds.hset("vigil:metrics:recorder", mapping={metric_field("vigil_recorder_segments_total",
+                                                             {"camera": "cam1", "status": "written"}): 7})
+    rds.hset("vigil:gauges:ingest:a", mapping={metric_field("vigil_ingest_queue_frames"): 3})
+    rds.hset("vigil:gauges:ingest:b", mapping={metric_field("vigil_ingest_queue_frames"): 4})
+    # What the recorder's retention pass publishes; /metrics never counts the index itself.
+    rds.hset("vigil:storage", mapping={"bytes_segments": 1000, "bytes_snapshots": 20, "bytes_day_videos": 0,
+                                       "bytes_total": 1020, "bytes_free": 5_000_000,
+                                       "updated_at": f"{time.time():.3f}"})
+    rds.hset("vigil:storage:cameras", mapping={"cam1": "1 1000"})
     assert api.client.get("/metrics").status_code == 401
     token = api.token()
     api.client.get("/api/v1/cameras", headers={"Authorization": f"Bearer {token}"})
@@ -78,21 +89,50 @@ def test_metrics(api: Api, factory: sessionmaker[Session], rds: redis.Redis) -> 
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("text/plain; version=0.0.4")
     text = r.text
-    assert 'vigil_api_requests_total{method="GET",route="/api/v1/cameras",status="200"} 1' in text
-    assert 'vigil_ingest_frames_total{camera="cam1"} 41' in text
+    assert 'vigil_api_requests_total{method="GET",route="/api/v1/cameras",status="200"} 1.0' in text
+    assert 'vigil_ingest_frames_total{camera="cam1"} 41.0' in text
     assert "# TYPE vigil_ingest_frames_total counter" in text
-    assert 'vigil_ingest_rejected_total{reason="bad_magic"} 2' in text
-    assert "vigil_recorder_segments_total 7" in text
+    assert 'vigil_ingest_rejected_total{reason="bad_magic"} 2.0' in text
+    assert 'vigil_recorder_segments_total{camera="cam1",status="written"} 7.0' in text
+    assert "vigil_ingest_queue_frames 7.0" in text  # summed over the ingest processes
     assert "injected" not in text and "not-a-number" not in text
-    assert 'vigil_api_cameras{status="online"} 1' in text
-    assert 'vigil_api_cameras{status="offline"} 1' in text
-    assert "vigil_api_segments 1" in text
-    assert 'vigil_api_dependency_up{dependency="redis"} 1' in text
+    assert 'vigil_api_cameras{status="online"} 1.0' in text
+    assert 'vigil_api_cameras{status="offline"} 1.0' in text
+    assert 'vigil_camera_online{camera="cam2"} 0.0' in text
+    assert 'vigil_storage_bytes{kind="segments"} 1000.0' in text
+    assert 'vigil_storage_camera_segments{camera="cam1"} 1.0' in text
+    assert "vigil_storage_free_bytes 5e+06" in text
+    assert 'vigil_recorder_queue_jobs{queue="vigil-recorder"} 0.0' in text
+    assert 'vigil_api_dependency_up{dependency="redis"} 1.0' in text
     # Every non-comment line is "name{labels} value".
     for line in text.splitlines():
         if line and not line.startswith("#"):
             name, _, value = line.rpartition(" ")
             assert name and float(value) == float(value), line
+
+
+def test_a_scrape_never_counts_or_sums_the_recording_index(api: Api, factory: sessionmaker[Session]) -> None:
+    """Issue 16: /metrics ran COUNT/SUM over segments (cached); it now reads published figures."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    add_camera(factory, "cam1")
+    token = api.token()
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement.lower())
+
+    event.listen(Engine, "before_cursor_execute", seen)
+    try:
+        api.app.state.vigil.registry_gauges = None  # not the cached registry read
+        r = api.client.get("/metrics", headers={"Authorization": f"Bearer {token}"})
+    finally:
+        event.remove(Engine, "before_cursor_execute", seen)
+    assert r.status_code == 200 and 'vigil_camera_online{camera="cam1"} 1.0' in r.text
+    assert any("from cameras" in s for s in statements)  # the listener sees the scrape's queries
+    index = [s for s in statements if "segments" in s or "snapshots" in s]
+    assert not index, index
 
 
 def test_without_a_web_app_only_the_api_is_served(api: Api) -> None:

@@ -70,9 +70,9 @@ def sample_of(fragment: bytes) -> bytes:
 
 
 def gauge(http: httpx.Client, name: str) -> int:
-    m = re.search(rf"^{name} (\d+)$", http.get("/metrics").text, re.MULTILINE)
+    m = re.search(rf"^{name} (\S+)$", http.get("/metrics").text, re.MULTILINE)
     assert m, name
-    return int(m.group(1))
+    return int(float(m.group(1)))
 
 
 @contextmanager

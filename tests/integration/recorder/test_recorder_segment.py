@@ -21,6 +21,7 @@ from vigil_common.contract import keys, streams
 from vigil_common.contract.envelope import Codec, Frame
 from vigil_common.db.engine import make_engine, make_sessionmaker
 from vigil_common.db.models import Segment
+from vigil_common.runtime.counters import sample_name
 from vigil_common.runtime.settings import Settings
 from vigil_recorder import context
 from vigil_recorder.jobs import record_segment
@@ -264,7 +265,9 @@ def test_record_segment_builds_its_context_from_the_environment(
     [row] = rows(sessions)
     assert "/2023-11-14/" in row.path  # 17:13 in New York
     counters = client.hgetall(keys.metrics_hash("recorder"))
-    assert counters[f'vigil_recorder_frames_total{{camera="{CAM}"}}'.encode()] == b"5"
+    assert counters[sample_name("vigil_recorder_frames_total", camera=CAM).encode()] == b"5"
+    [write_time] = [k for k in counters if b"vigil_recorder_segment_write_seconds" in k and b"sum_us" in k]
+    assert int(counters[write_time]) > 0
     assert_playable(settings, row)
     with pytest.raises(ValueError):
         record_segment("../etc", WINDOW_START, WINDOW_END)

@@ -19,11 +19,12 @@ from vigil_api.auth import LOCKOUT, MAX_FAILED_LOGINS, after_failure, hash_secre
 from vigil_api.errors import describe_validation_errors
 from vigil_api.limits import BodyLimitMiddleware
 from vigil_api.live import BOUNDARY, LiveHub, Viewer, mjpeg_part
-from vigil_api.metrics import RequestMetrics, parse_sample_name, render_redis_samples
+from vigil_api.metrics import RequestMetrics, exposition, redis_families
 from vigil_api.store.cameras import effective_status
 from vigil_api.timeparse import TimeParseError, parse_client_time
 from vigil_common.contract import keys
 from vigil_common.contract.envelope import Codec
+from vigil_common.contract.metrics import CATALOG, metric_field
 from vigil_common.contract.paths import real_path_under
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -66,40 +67,58 @@ def test_parse_client_time() -> None:
             parse_client_time(bad, UTC)
 
 
-def test_metric_sample_names() -> None:
-    assert parse_sample_name("vigil_x_total") == ("vigil_x_total", "")
-    assert parse_sample_name('vigil_x_total{camera="a",reason="b c"}') == (
-        "vigil_x_total",
-        '{camera="a",reason="b c"}',
-    )
-    for bad in ("x y", "1abc", "x{camera=a}", 'x{camera="a"', "x\n# HELP", 'x{a="1"}\nfoo 1', ""):
-        assert parse_sample_name(bad) is None, bad
+def _exposition(families: list[Any], requests: RequestMetrics | None = None) -> str:
+    return exposition(requests or RequestMetrics(), families).decode()
 
 
-def test_render_redis_samples_groups_sums_and_drops_junk() -> None:
-    lines = render_redis_samples(
-        [
-            {'a_total{camera="x"}': "2", "b_gauge": "1.5", "bad name": "1", "a_total": "nan"},
-            {'a_total{camera="x"}': "3", 'a_total{camera="y"}': "1"},
-        ]
-    )
-    assert lines == [
-        "# TYPE a_total counter",
-        'a_total{camera="x"} 5',
-        'a_total{camera="y"} 1',
-        "# TYPE b_gauge untyped",
-        "b_gauge 1.5",
-    ]
+def test_redis_families_sum_processes_and_drop_anything_off_the_catalog() -> None:
+    frames = metric_field("vigil_ingest_frames_total", {"camera": "x"})
+    text = _exposition(redis_families([
+        {frames: "2", metric_field("vigil_ingest_frames_total", {"camera": "y"}): "1",
+         'vigil_ingest_frames_total{camera="x"}': "7",  # the old text field format
+         metric_field("vigil_unknown_total"): "1",  # not in the catalog
+         metric_field("vigil_ingest_frames_total", {"camera": "x", "extra": "1"}): "1",  # other labels
+         metric_field("vigil_api_requests_total", {"method": "GET", "route": "/", "status": "200"}): "9",  # the API's
+         metric_field("vigil_ingest_bytes_total", {"camera": "x"}): "nan",
+         metric_field("vigil_ingest_frames_total", {"camera": 'q"}\n# HELP x'}): "1",  # escaped on output
+         "bad field\n# injected": "1"},
+        {frames: "3", metric_field("vigil_ingest_queue_frames"): "4.5"},
+    ]))
+    assert 'vigil_ingest_frames_total{camera="x"} 5.0' in text
+    assert 'vigil_ingest_frames_total{camera="y"} 1.0' in text
+    assert "# TYPE vigil_ingest_frames_total counter" in text
+    assert "vigil_ingest_queue_frames 4.5" in text and "# TYPE vigil_ingest_queue_frames gauge" in text
+    assert 'vigil_ingest_frames_total{camera="q\\"}\\n# HELP x"} 1.0' in text
+    assert "unknown" not in text and "extra" not in text and "injected" not in text and "nan" not in text.lower()
+    assert "vigil_api_requests_total{" not in text and "vigil_ingest_bytes_total{" not in text
+
+
+def test_redis_histograms_are_cumulative_with_the_sum_in_seconds() -> None:
+    name = "vigil_recorder_segment_write_seconds"
+    buckets = CATALOG[name].buckets
+    text = _exposition(redis_families([
+        {metric_field(name, part=str(buckets[0])): "2", metric_field(name, part=str(buckets[3])): "1",
+         metric_field(name, part="sum_us"): "1500000", metric_field(name, part="+Inf"): "1",
+         metric_field(name, part="0.0123"): "5",  # a bound the catalog does not have (any more)
+         metric_field(name, part="nope"): "5"},
+        {metric_field(name, part=str(buckets[3])): "1"},
+    ]))
+    assert f'{name}_bucket{{le="{buckets[0]}"}} 2.0' in text
+    assert f'{name}_bucket{{le="{buckets[2]}"}} 2.0' in text
+    assert f'{name}_bucket{{le="{buckets[3]}"}} 4.0' in text
+    assert f'{name}_bucket{{le="+Inf"}} 5.0' in text
+    assert f"{name}_count 5.0" in text and f"{name}_sum 1.5" in text
 
 
 def test_request_metrics_render() -> None:
     m = RequestMetrics()
     m.observe("GET", "/api/v1/cameras", 200, 0.003)
     m.observe("GET", "/api/v1/cameras", 200, 0.2)
-    text = "\n".join(m.render())
-    assert 'vigil_api_requests_total{method="GET",route="/api/v1/cameras",status="200"} 2' in text
-    assert 'vigil_api_request_duration_seconds_bucket{route="/api/v1/cameras",le="0.005"} 1' in text
-    assert 'vigil_api_request_duration_seconds_bucket{route="/api/v1/cameras",le="+Inf"} 2' in text
+    text = _exposition([], m)
+    assert 'vigil_api_requests_total{method="GET",route="/api/v1/cameras",status="200"} 2.0' in text
+    assert 'vigil_api_request_duration_seconds_bucket{le="0.005",route="/api/v1/cameras"} 1.0' in text
+    assert 'vigil_api_request_duration_seconds_bucket{le="+Inf",route="/api/v1/cameras"} 2.0' in text
+    assert _exposition([], RequestMetrics()).count("vigil_api_requests_total{") == 0  # each app its own
 
 
 def test_validation_errors_are_described_without_input() -> None:
@@ -308,4 +327,7 @@ def test_request_metrics_do_not_take_the_method_from_the_client() -> None:
     with TestClient(app) as client:
         for method in ("GET", "FROBNICATE", "X" * 50):
             client.request(method, "/nowhere")
-    assert {m for m, _route, _status in metrics.counts} == {"GET", "other"}
+    text = exposition(metrics, []).decode()
+    methods = {line.split('method="')[1].split('"')[0] for line in text.splitlines()
+               if line.startswith("vigil_api_requests_total{")}
+    assert methods == {"GET", "other"}

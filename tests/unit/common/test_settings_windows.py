@@ -60,16 +60,34 @@ def test_windows() -> None:
 
 def test_counters() -> None:
     c = Counters()
-    c.inc("x_total", camera="a")
-    c.inc("x_total", 2, camera="a")
-    c.inc("y_total", reason='we"ird')
-    assert c.total("x_total", camera="a") == 3
+    c.inc("vigil_ingest_frames_total", camera="a")
+    c.inc("vigil_ingest_frames_total", 2, camera="a")
+    c.inc("vigil_ingest_rejected_total", reason='we"ird\n')
+    assert c.total("vigil_ingest_frames_total", camera="a") == 3
     deltas = c.drain()
-    assert deltas == {'x_total{camera="a"}': 3, 'y_total{reason="we_ird"}': 1}
+    assert deltas == {'["vigil_ingest_frames_total",{"camera":"a"}]': 3,
+                      '["vigil_ingest_rejected_total",{"reason":"we\\"ird\\n"}]': 1}
     assert c.drain() == {}
     c.restore(deltas)
     assert c.drain() == deltas
-    assert sample_name("m") == "m"
+    assert sample_name("vigil_recorder_workers_alive") == '["vigil_recorder_workers_alive",{}]'
+
+
+def test_counters_observe_a_histogram_per_bucket_and_sum_in_microseconds() -> None:
+    from vigil_common.contract.metrics import CATALOG, metric_field, parse_field
+
+    c = Counters()
+    name = "vigil_detector_frame_seconds"
+    for seconds in (0.004, 0.006, 0.0061, 99.0):
+        c.observe(name, seconds)
+    deltas = c.drain()
+    b = CATALOG[name].buckets
+    assert deltas == {metric_field(name, part=str(b[0])): 1, metric_field(name, part=str(b[1])): 2,
+                      metric_field(name, part="+Inf"): 1,
+                      metric_field(name, part="sum_us"): 4000 + 6000 + 6100 + 99_000_000}
+    for raw in deltas:
+        sample = parse_field(raw)
+        assert sample is not None and sample.metric.name == name
 
 
 def test_windows_to_mark_covers_clock_error_at_edges() -> None:

@@ -127,15 +127,21 @@ def test_even_size(size: tuple[int, int], even: tuple[int, int]) -> None:
 
 
 def test_metric_deltas_from_a_summary() -> None:
-    from vigil_recorder.metrics import metric_deltas
+    from vigil_common.contract.metrics import CATALOG, metric_field
+    from vigil_common.runtime.counters import sample_name
+    from vigil_recorder.metrics import WRITE_SECONDS, metric_deltas
 
     written = {"camera_id": "c", "status": "written", "frames": 10, "bytes": 999, "decode_errors": 2}
     assert metric_deltas(written) == {
-        'vigil_recorder_segments_total{camera="c",status="written"}': 1,
-        'vigil_recorder_frames_total{camera="c"}': 10,
-        'vigil_recorder_bytes_total{camera="c"}': 999,
-        'vigil_recorder_frames_dropped_total{camera="c",reason="decode_error"}': 2,
+        sample_name("vigil_recorder_segments_total", camera="c", status="written"): 1,
+        sample_name("vigil_recorder_frames_total", camera="c"): 10,
+        sample_name("vigil_recorder_bytes_total", camera="c"): 999,
+        sample_name("vigil_recorder_frames_dropped_total", camera="c", reason="decode_error"): 2,
     }
-    assert metric_deltas({"camera_id": "c", "status": "empty"}) == {
-        'vigil_recorder_segments_total{camera="c",status="empty"}': 1
+    assert metric_deltas({"camera_id": "c", "status": "empty"}, 0.5) == {
+        sample_name("vigil_recorder_segments_total", camera="c", status="empty"): 1
     }
+    timed = metric_deltas(written, 0.2)
+    bounds = CATALOG[WRITE_SECONDS].buckets
+    assert 0.25 in bounds and timed[metric_field(WRITE_SECONDS, part="0.25")] == 1
+    assert timed[metric_field(WRITE_SECONDS, part="sum_us")] == 200_000

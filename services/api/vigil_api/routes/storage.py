@@ -7,35 +7,32 @@ import calendar
 import json
 import logging
 import re
-from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime
-from typing import Annotated, Any, Literal
+from dataclasses import replace
+from datetime import date, datetime
+from typing import Annotated, Any
 
 import redis
 from fastapi import APIRouter, Depends, HTTPException, Query, status
-from redis import Redis as SyncRedis
 from sqlalchemy.orm import Session
 
 from vigil_api.deps import API_PREFIX, CameraId, State, require_user
 from vigil_api.schemas.common import ErrorOut
 from vigil_api.schemas.storage import CameraBytes, CameraHours, DayCount, HoursOut, MonthOut, StorageOut
 from vigil_api.state import AppState
+from vigil_api.storage_counts import Counted, published
 from vigil_api.store import storage as store
 from vigil_api.store.cameras import camera_known
 from vigil_api.store.retention import disk_usage, read_retention
 from vigil_api.timeline import SegmentSpan, bytes_per_hour
 from vigil_common.contract import keys
 from vigil_common.contract.days import DATE_PATTERN, day_bounds, local_day, parse_day
-from vigil_common.contract.ids import is_valid_camera_id
 from vigil_common.contract.windows import MAX_SEGMENT_SPAN
 from vigil_common.db.models import utcnow
 
 router = APIRouter(prefix=f"{API_PREFIX}", tags=["storage"], dependencies=[Depends(require_user)])
 
 MONTH_PATTERN = r"^\d{4}-\d{2}$"
-# Written by vigil_recorder.storage.figures (the retention pass, every VIGIL_RETENTION_INTERVAL_S).
 STORAGE_KEY = keys.STORAGE
-STORAGE_CAMERAS_KEY = keys.STORAGE_CAMERAS
 # The API's own count, used only until a retention pass has published figures.
 INDEX_COUNT_KEY = f"{keys.PREFIX}:storage:api_count"
 INDEX_COUNT_TTL_S = 300
@@ -48,53 +45,6 @@ _errors: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorOut, "description": "Unknown camera"},
     422: {"model": ErrorOut, "description": "Invalid query"},
 }
-
-
-@dataclass(frozen=True, slots=True)
-class Counted:
-    """Byte and segment counts of the index at one moment."""
-
-    source: Literal["recorder", "index"]
-    updated_at: datetime
-    cameras_updated_at: datetime | None
-    bytes_segments: int
-    bytes_snapshots: int
-    bytes_day_videos: int
-    per_camera: dict[str, tuple[int, int]]  # camera_id -> (segments, bytes)
-
-
-def _int(value: bytes | None) -> int:
-    try:
-        return int(float(value)) if value is not None else 0
-    except ValueError:
-        return 0
-
-
-def _stamp(value: bytes | None) -> datetime | None:
-    try:
-        return datetime.fromtimestamp(float(value), UTC) if value is not None else None
-    except (ValueError, OverflowError, OSError):
-        return None
-
-
-def published(client: SyncRedis) -> Counted | None:
-    """What the recorder's retention pass published, if it has (one HGETALL of two hashes)."""
-    pipe = client.pipeline(transaction=True)
-    pipe.hgetall(STORAGE_KEY)
-    pipe.hgetall(STORAGE_CAMERAS_KEY)
-    storage, cams = pipe.execute()
-    updated = _stamp(storage.get(b"updated_at"))
-    if updated is None or b"bytes_segments" not in storage:
-        return None
-    per: dict[str, tuple[int, int]] = {}
-    for cam, value in cams.items():
-        name = cam.decode(errors="replace")
-        parts = value.split()
-        if is_valid_camera_id(name) and len(parts) == 2:
-            per[name] = (_int(parts[0]), _int(parts[1]))
-    return Counted("recorder", updated, _stamp(storage.get(b"cameras_updated_at")),
-                   _int(storage.get(b"bytes_segments")), _int(storage.get(b"bytes_snapshots")),
-                   _int(storage.get(b"bytes_day_videos")), per)
 
 
 def count_index(db: Session) -> Counted:

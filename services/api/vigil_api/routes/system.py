@@ -10,11 +10,14 @@ from fastapi.concurrency import run_in_threadpool
 
 from vigil_api import __version__
 from vigil_api.deps import API_PREFIX, State, require_user
-from vigil_api.metrics import CONTENT_TYPE, collect_redis_hashes, gauge, labels, render_redis_samples
+from vigil_api.metrics import CONTENT_TYPE, Family, exposition, family, read_redis_hashes, redis_families
 from vigil_api.schemas.common import ErrorOut
 from vigil_api.schemas.system import HealthOut, RecordingHealthOut
 from vigil_api.state import AppState
-from vigil_api.store.cameras import all_cameras, camera_out, index_totals
+from vigil_api.storage_counts import published
+from vigil_api.store.cameras import all_cameras, camera_out
+from vigil_common.contract import keys, storage_figures
+from vigil_common.contract.recorder_jobs import queue as recorder_queue
 from vigil_common.contract.recording_watch import WatchReport
 from vigil_common.db.models import utcnow
 from vigil_common.runtime.settings import Settings
@@ -22,8 +25,8 @@ from vigil_common.runtime.settings import Settings
 public = APIRouter(prefix=API_PREFIX, tags=["system"])
 metrics_router = APIRouter(tags=["system"], dependencies=[Depends(require_user)])
 
-# Counting a large segments table is not free: refresh the index gauges at most this often.
-INDEX_GAUGE_TTL_S = 15.0
+# The registry's gauges are refreshed at most this often.
+REGISTRY_GAUGE_TTL_S = 15.0
 
 
 def recording_out(rec: WatchReport | None, settings: Settings) -> RecordingHealthOut:
@@ -72,39 +75,58 @@ async def health(state: State, response: Response) -> HealthOut:
     )
 
 
-def _registry_and_index_lines(state: AppState) -> list[str]:
-    cached = state.index_gauges
-    if cached is not None and time.monotonic() - cached[0] < INDEX_GAUGE_TTL_S:
+def _registry_families(state: AppState) -> list[Family]:
+    """The registry's gauges (cameras by status, and each camera's fps, drops and online
+    state as it last reported), read at most once per ``REGISTRY_GAUGE_TTL_S``."""
+    cached = state.registry_gauges
+    if cached is not None and time.monotonic() - cached[0] < REGISTRY_GAUGE_TTL_S:
         return cached[1]
     now = utcnow()
     with state.factory() as db:
-        cams = [camera_out(c, now) for c in all_cameras(db)]
-        count, total_bytes = index_totals(db)
-    online = sum(1 for c in cams if c.status == "online")
-    lines = gauge(
-        "vigil_api_cameras",
-        "Cameras in the registry by effective status.",
-        {labels(status="online"): online, labels(status="offline"): len(cams) - online},
-    )
-    lines += gauge("vigil_api_segments", "Segments in the recording index.", {"": int(count)})
-    lines += gauge("vigil_api_segment_bytes", "Bytes of indexed segments.", {"": int(total_bytes)})
-    state.index_gauges = (time.monotonic(), lines)
-    return lines
+        rows = all_cameras(db)
+        cams = [(c, camera_out(c, now)) for c in rows]
+    online = sum(1 for _, out in cams if out.status == "online")
+    families = [
+        family("vigil_api_cameras", {("online",): online, ("offline",): len(cams) - online}),
+        family("vigil_camera_online", {(c.id,): int(out.status == "online") for c, out in cams}),
+        family("vigil_camera_fps", {(c.id,): float(c.fps or 0.0) for c, _ in cams}),
+        family("vigil_camera_capture_dropped_frames", {(c.id,): int(c.frames_dropped or 0) for c, _ in cams}),
+    ]
+    state.registry_gauges = (time.monotonic(), families)
+    return families
 
 
-def recording_lines(rec: WatchReport) -> list[str]:
+def recording_families(rec: WatchReport) -> list[Family]:
     """The recording watchdog's gauges: each streaming camera's lag and whether it is stalled."""
-    lines = gauge("vigil_recording_lag_seconds",
-                  "Age of the oldest frame of a streaming camera that is not yet recorded.",
-                  {labels(camera=c.camera_id): round(c.lag_s, 3) for c in rec.cameras})
-    lines += gauge("vigil_recording_stalled",
-                   "1 while a streaming camera's recording lag exceeds the watchdog's threshold.",
-                   {labels(camera=c.camera_id): int(c.stalled) for c in rec.cameras})
-    lines += gauge("vigil_recording_stall_threshold_seconds", "The watchdog's lag threshold.",
-                   {"": rec.threshold_s})
-    lines += gauge("vigil_recorder_workers_alive", "Recorder workers that sent a heartbeat recently.",
-                   {"": rec.workers_alive})
-    return lines
+    return [
+        family("vigil_recording_lag_seconds", {(c.camera_id,): round(c.lag_s, 3) for c in rec.cameras}),
+        family("vigil_recording_stalled", {(c.camera_id,): int(c.stalled) for c in rec.cameras}),
+        family("vigil_recording_stall_threshold_seconds", {(): rec.threshold_s}),
+        family("vigil_recorder_workers_alive", {(): rec.workers_alive}),
+    ]
+
+
+def _redis_families(state: AppState) -> list[Family]:
+    """The services' counters and gauges, the recorder queues' depths and the storage figures
+    of the last retention pass, unless older than ``storage_figures.FRESH_S`` (the recorder is
+    down: no figures rather than old ones). None of it counts the index."""
+    client = state.sync_redis
+    families = redis_families(read_redis_hashes(client))
+    families.append(family("vigil_recorder_queue_jobs", {
+        (name,): recorder_queue(client, name).count for name in (keys.RECORDER_QUEUE, keys.RECORDER_SLOW_QUEUE)}))
+    counted = published(client)
+    now = time.time()
+    if counted is not None and now - counted.updated_at.timestamp() <= storage_figures.FRESH_S:
+        families.append(family("vigil_storage_bytes", {
+            ("segments",): counted.bytes_segments, ("snapshots",): counted.bytes_snapshots,
+            ("day_videos",): counted.bytes_day_videos}))
+        families.append(family("vigil_storage_camera_bytes", {(c,): b for c, (_, b) in counted.per_camera.items()}))
+        families.append(family("vigil_storage_camera_segments",
+                               {(c,): n for c, (n, _) in counted.per_camera.items()}))
+    free = storage_figures.read(client, now).free  # None when stale, as above
+    if free is not None:
+        families.append(family("vigil_storage_free_bytes", {(): free}))
+    return families
 
 
 @metrics_router.get(
@@ -113,31 +135,22 @@ def recording_lines(rec: WatchReport) -> list[str]:
     responses={200: {"content": {"text/plain": {}}}, 401: {"model": ErrorOut}},
 )
 async def metrics(state: State) -> Response:
-    """Prometheus exposition: API request metrics, live-view gauges, dependency states,
-    registry/index gauges and every service's counters kept in Redis.
+    """Prometheus exposition (docs/operations.md#metrics lists every metric): API request
+    metrics, live-view gauges, dependency states, registry and storage gauges and every
+    service's counters kept in Redis.
     """
     report = await state.health.check()
-    lines = state.request_metrics.render()
-    lines += gauge("vigil_api_live_viewers", "Connected live.mjpeg viewers.", {"": state.hub.viewers})
-    lines += [
-        "# HELP vigil_api_live_frames_total JPEG frames handed to live viewers.",
-        "# TYPE vigil_api_live_frames_total counter",
-        f"vigil_api_live_frames_total {state.hub.frames_out}",
+    families = [
+        family("vigil_api_live_viewers", {(): state.hub.viewers}),
+        family("vigil_api_live_frames_total", {(): state.hub.frames_out}),
+        family("vigil_api_live_readers", {(): state.hub.readers}),
+        family("vigil_api_dependency_up", {("database",): int(report.database), ("redis",): int(report.redis),
+                                           ("mqtt",): int(report.mqtt)}),
     ]
-    lines += gauge("vigil_api_live_readers", "Redis stream readers serving live viewers.", {"": state.hub.readers})
-    lines += gauge(
-        "vigil_api_dependency_up",
-        "1 if the dependency answered its health check.",
-        {
-            labels(dependency="database"): int(report.database),
-            labels(dependency="redis"): int(report.redis),
-            labels(dependency="mqtt"): int(report.mqtt),
-        },
-    )
     if report.recording is not None:
-        lines += recording_lines(report.recording)
+        families += recording_families(report.recording)
     if report.database:
-        lines += await run_in_threadpool(_registry_and_index_lines, state)
+        families += await run_in_threadpool(_registry_families, state)
     if report.redis:
-        lines += render_redis_samples(await collect_redis_hashes(state.redis))
-    return Response("\n".join(lines) + "\n", media_type=CONTENT_TYPE)
+        families += await run_in_threadpool(_redis_families, state)
+    return Response(exposition(state.request_metrics, families), media_type=CONTENT_TYPE)

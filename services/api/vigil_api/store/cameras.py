@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy import exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from vigil_api.schemas.cameras import CameraOut
@@ -84,12 +84,6 @@ def effective_status(row_status: str, last_seen: datetime | None, now: datetime)
 
 def all_cameras(db: Session) -> Sequence[Camera]:
     return db.scalars(select(Camera)).all()
-
-
-def index_totals(db: Session) -> tuple[int, int]:
-    """(segments, bytes) in the recording index."""
-    count, total = db.execute(select(func.count(), func.coalesce(func.sum(Segment.bytes), 0))).one()
-    return int(count), int(total)
 
 
 def camera_row(db: Session, camera_id: str, *, for_update: bool = False) -> Camera | None:

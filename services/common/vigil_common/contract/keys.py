@@ -56,8 +56,18 @@ def motion_stream(camera_id: str) -> str:
 
 
 def metrics_hash(service: str) -> str:
-    """Counters a service publishes for the API's /metrics (HINCRBY, field = metric{labels})."""
+    """Counters a service publishes for the API's /metrics (HINCRBY; fields:
+    ``vigil_common.contract.metrics.metric_field``)."""
     return f"{PREFIX}:metrics:{require_camera_id(service)}"
+
+
+METRICS_PATTERN = f"{PREFIX}:metrics:*"
+GAUGES_PATTERN = f"{PREFIX}:gauges:*"
+
+
+def metrics_gauges(service: str, instance: str) -> str:
+    """Gauges one service process publishes for /metrics (HSET with a TTL; summed over processes)."""
+    return f"{PREFIX}:gauges:{require_camera_id(service)}:{instance}"
 
 
 def window_member(camera_id: str, start_ms: int) -> str:

@@ -1,6 +1,6 @@
 """What retention and the reconciler report: counters for ``/metrics`` and the storage hash.
 
-Counters go to ``keys.metrics_hash("recorder")`` (HINCRBY, field = Prometheus sample name).
+Counters go to ``keys.metrics_hash("recorder")`` (HINCRBY; fields: ``vigil_common.contract.metrics``).
 Current figures, which a counter cannot carry, go to the hash ``vigil:storage``:
 
 =================== ===========================================================
@@ -42,7 +42,8 @@ CAMERA_TOTALS_EVERY_S = 300.0
 
 
 def publish_counts(client: redis.Redis, deltas: Mapping[str, int]) -> None:
-    """HINCRBY each non-zero delta; best effort (a metrics hiccup must not fail a pass)."""
+    """HINCRBY each delta (zeros too: a declared counter exists at 0); best effort (a metrics
+    hiccup must not fail a pass)."""
     counters.publish(client, SERVICE, deltas, "retention")
 
 
