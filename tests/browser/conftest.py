@@ -122,6 +122,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, mqtt_url: str) -> Iterator[S
         # The wall's 14 changing JPEG cameras all count as moving: at the default 2 frames/s each
         # the detector would take a whole core from the recorder (one worker for 16 cameras).
         "VIGIL_DETECTOR_FPS": "0.5",
+        "VIGIL_HA_DISCOVERY": "false",  # the shared broker: no retained discovery configs left behind
     }
     publisher: Publisher | None = None
     try:

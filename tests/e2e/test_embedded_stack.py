@@ -132,3 +132,42 @@ def test_the_stack_records_with_its_credentials(stack: Stack) -> None:
     assert r.status_code == 202, r.text
     wait_for(lambda: not stack.api().get("/api/v1/cameras/demo-2").json()["streaming"], 30, "demo-2 stopped")
     stack.api().post("/api/v1/cameras/demo-2/commands", json={"action": "start"})
+
+
+def test_home_assistant_discovers_the_demo_cameras_and_its_switch_works(stack: Stack) -> None:
+    """Issue 16, with `make up`: Home Assistant's account on the embedded broker receives the
+    retained discovery configs of each demo camera, the snapshot topic carries JPEGs, and the
+    switch's payloads, sent by that account as Home Assistant sends them, stop and start a camera."""
+    from vigil_common.runtime.settings import Settings
+    from vigil_recorder.homeassistant.configs import discovery_topics
+
+    assert any("Home Assistant:   MQTT discovery under homeassistant/" in line for line in stack.output)
+    port = embedded_port(stack, "mosquitto")
+    mqtt_pw = dict(credentials(stack)["mqtt"])  # type: ignore[call-overload]
+    got: dict[str, bytes] = {}
+    ha, rc = connect(port, "homeassistant", mqtt_pw["homeassistant"])
+    assert not rc[0].is_failure  # type: ignore[attr-defined]
+    ha.on_message = lambda _c, _u, msg: got.__setitem__(msg.topic, bytes(msg.payload))
+    ha.subscribe([("homeassistant/#", 1), ("vigil/cameras/+/snapshot", 0)])
+    labels = Settings().event_labels()
+    wanted = {t for cam in ("demo-1", "demo-2") for t in discovery_topics("homeassistant", cam, labels)}
+    try:
+        wait_for(lambda: wanted <= set(got), 60, "every demo camera's discovery configs", poll=0.5)
+        configs = {t: json.loads(got[t]) for t in wanted}
+        switch = configs["homeassistant/switch/vigil/demo-1_streaming/config"]
+        assert switch["device"]["configuration_url"] == f"{stack.base}/#/camera/demo-1"
+        assert switch["availability"][0]["topic"] == "vigil/cameras/demo-1/status"
+        camera = configs["homeassistant/camera/vigil/demo-1_snapshot/config"]
+        wait_for(lambda: got.get(camera["topic"], b"")[:2] == b"\xff\xd8", 60, "a snapshot JPEG", poll=0.5)
+        assert got[camera["topic"]][-2:] == b"\xff\xd9"
+
+        def streaming() -> bool:
+            return bool(stack.api().get("/api/v1/cameras/demo-1").json()["streaming"])
+
+        ha.publish(switch["command_topic"], switch["payload_off"].encode(), qos=1).wait_for_publish(5)
+        wait_for(lambda: not streaming(), 30, "demo-1 stopped by the switch", poll=0.5)
+        ha.publish(switch["command_topic"], switch["payload_on"].encode(), qos=1).wait_for_publish(5)
+        wait_for(streaming, 30, "demo-1 started by the switch", poll=0.5)
+    finally:
+        ha.loop_stop()
+        ha.disconnect()

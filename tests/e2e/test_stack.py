@@ -55,6 +55,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory, mqtt_url: str) -> Iterator[S
         "VIGIL_ADMIN_PASSWORD": PASSWORD,
         "VIGIL_SEGMENT_SECONDS": "2",
         "VIGIL_SEGMENT_GRACE_S": "1",
+        # On the machine's shared broker: no retained discovery configs left behind (the
+        # embedded-broker stack of test_embedded_stack.py tests Home Assistant discovery).
+        "VIGIL_HA_DISCOVERY": "false",
     }
     try:
         with running_stack(env, ["--camera-fps", "8", "--camera-size", "320x240"], port, PASSWORD) as s:

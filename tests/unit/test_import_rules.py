@@ -72,6 +72,7 @@ RULES: dict[str, tuple[str, ...]] = {
     f"{R}.reconcile": RECORDER_FEATURE,
     f"{R}.days": RECORDER_FEATURE,
     f"{R}.exports": RECORDER_FEATURE,
+    f"{R}.homeassistant": RECORDER_FEATURE,
     f"{R}.main": (*SERVER_COMMON, R),  # all of the recorder
     # the benchmarks drive everything (and nothing imports them).
     "vigil_bench": tuple(SOURCES),

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Vigil's broker entrypoint (eclipse-mosquitto 2 image): write the service accounts' passwords
 # (MQTT_INGEST_PASSWORD, MQTT_RECORDER_PASSWORD, MQTT_API_PASSWORD, MQTT_NOTIFIER_PASSWORD,
-# MQTT_DETECTOR_PASSWORD) into
+# MQTT_DETECTOR_PASSWORD, and MQTT_HOMEASSISTANT_PASSWORD if set) into
 # the password file, keep the cameras' entries that `vigil camera add` wrote there, then run the
 # given command (the broker). The password file is shared with the server image's user
 # (uid VIGIL_UID, default 10001) through the group-writable auth directory.
@@ -22,6 +22,10 @@ for account in ingest recorder api notifier detector; do
     fi
     mosquitto_passwd -b "$PASSWD" "$account" "$password"
 done
+# Home Assistant's own account (optional): only when its password is set.
+if [ -n "${MQTT_HOMEASSISTANT_PASSWORD:-}" ]; then
+    mosquitto_passwd -b "$PASSWD" homeassistant "$MQTT_HOMEASSISTANT_PASSWORD"
+fi
 if [ "$(id -u)" = 0 ]; then
     chown "$VIGIL_UID:mosquitto" "$AUTH_DIR" "$PASSWD"
     chmod 2770 "$AUTH_DIR"

@@ -18,7 +18,7 @@ detector reads them too.
 Recording: ``segment`` (one window written and indexed) and ``jobs`` (the RQ entry point).
 
 Features (each offers ``duties(settings)``; none imports another): ``snapshots``, ``motion``,
-``retention``, ``reconcile``, ``days``, ``exports``.
+``retention``, ``reconcile``, ``days``, ``exports``, ``homeassistant`` (MQTT discovery).
 
 Composition root: ``main`` (``vigil recorder``: the worker, and the list of duties).
 """

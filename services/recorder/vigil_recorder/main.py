@@ -40,7 +40,7 @@ from vigil_common.db.engine import make_engine, make_sessionmaker
 from vigil_common.runtime.lifecycle import StopSignal, backoff_delays, private_files, retry
 from vigil_common.runtime.logsetup import setup_logging
 from vigil_common.runtime.settings import Settings
-from vigil_recorder import context, days, motion, progress, reconcile, retention, snapshots
+from vigil_recorder import context, days, homeassistant, motion, progress, reconcile, retention, snapshots
 from vigil_recorder.duties import FAST_LEADER_KEY, Duty, DutyContext, DutyRunner, split_duties
 from vigil_recorder.lasting_horse import LastingHorse, Request
 from vigil_recorder.segment.writer import data_dir_writable
@@ -423,7 +423,7 @@ def main(argv: list[str]) -> int:
 def build_duties(settings: Settings) -> list[Duty]:
     """Every feature's periodic duties for these settings (the one place that lists them)."""
     duties: list[Duty] = []
-    for feature in (reconcile, retention, snapshots, motion, days):
+    for feature in (reconcile, retention, snapshots, motion, days, homeassistant):
         duties.extend(feature.duties(settings))
     return duties
 

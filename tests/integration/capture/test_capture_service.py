@@ -228,6 +228,38 @@ def test_stop_and_start_commands(camera_factory: Callable[..., tuple[Camera, Sub
     wait_until(lambda: (s := latest_state(sub)) is not None and s.streaming and s.last_request_id == "req-start")
 
 
+def test_the_home_assistant_switch_stops_and_starts_a_camera(
+    camera_factory: Callable[..., tuple[Camera, Subscriber]],
+) -> None:
+    """Issue 16: the discovery config's switch payloads, sent as Home Assistant sends them (raw,
+    to the config's command_topic), stop and start a real camera; its state topic renders the
+    switch's state."""
+    from vigil_recorder.homeassistant.configs import CameraInfo, configs
+
+    _camera, sub = camera_factory()
+    wait_until(lambda: len(sub.messages("frame")) >= 3, what="frames")
+    by_topic = configs(CameraInfo(sub.camera_id), topics=sub.topics, prefix="homeassistant", labels=(),
+                       sw_version="test")
+    [switch] = [c for t, c in by_topic.items() if t.startswith("homeassistant/switch/")]
+    assert switch["command_topic"] == sub.topics.command(sub.camera_id)
+    assert switch["state_topic"] == sub.topics.state(sub.camera_id)
+
+    def press(payload: object) -> None:
+        assert isinstance(payload, str)
+        sub.client.publish(str(switch["command_topic"]), payload.encode(), qos=1).wait_for_publish(5)
+
+    press(switch["payload_off"])
+    wait_until(lambda: (s := latest_state(sub)) is not None and not s.streaming, what="stopped by the switch")
+    time.sleep(0.3)
+    stopped = len(sub.messages("frame"))
+    time.sleep(0.5)
+    assert len(sub.messages("frame")) == stopped
+    press(switch["payload_on"])
+    wait_until(lambda: len(sub.messages("frame")) >= stopped + 3, what="frames after the switch's start")
+    state = latest_state(sub)
+    assert state is not None and state.streaming and state.last_request_id == "homeassistant"
+
+
 def test_snapshot_while_stopped_sends_exactly_one_frame(
     camera_factory: Callable[..., tuple[Camera, Subscriber]],
 ) -> None:

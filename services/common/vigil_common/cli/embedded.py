@@ -50,7 +50,7 @@ class Credentials:
 
     @classmethod
     def generate(cls, cameras: Iterable[str]) -> Credentials:
-        accounts = [*broker_acl.SERVICE_ACCOUNTS, *cameras]
+        accounts = [*broker_acl.SERVICE_ACCOUNTS, *broker_acl.INTEGRATION_ACCOUNTS, *cameras]
         return cls(mqtt={a: secrets.token_urlsafe(24) for a in accounts})
 
     def write(self, path: Path) -> None:
@@ -86,7 +86,8 @@ def find_binary(name: str) -> str | None:
     )
 
 
-def broker_spec(run_dir: Path, port: int, creds: Credentials, prefix: str) -> tuple[ServiceSpec, str]:
+def broker_spec(run_dir: Path, port: int, creds: Credentials, prefix: str,
+                ha_prefix: str = "homeassistant") -> tuple[ServiceSpec, str]:
     """The embedded MQTT broker: loopback only, a password per account, the compose ACL."""
     exe = find_binary("mosquitto")
     if exe:
@@ -94,7 +95,7 @@ def broker_spec(run_dir: Path, port: int, creds: Credentials, prefix: str) -> tu
         acl = run_dir / "mosquitto.acl"
         write_private(passwd, "".join(f"{user}:{mosquitto_passwd.hash_password(pw)}\n"
                                       for user, pw in creds.mqtt.items()))
-        write_private(acl, broker_acl.mosquitto_acl(prefix))
+        write_private(acl, broker_acl.mosquitto_acl(prefix, ha_prefix))
         conf = run_dir / "mosquitto.conf"
         # mosquitto started as root drops to user "mosquitto", which could not read these 0600
         # files: it runs as the user who runs `vigil up` instead (as every other service does).
@@ -105,19 +106,21 @@ def broker_spec(run_dir: Path, port: int, creds: Credentials, prefix: str) -> tu
                       "log_type error\nlog_type warning\n")
         return ServiceSpec("mosquitto", [exe, "-c", str(conf)]), "mosquitto"
     conf = run_dir / "amqtt.json"
-    write_private(conf, json.dumps(amqtt_config(run_dir, port, creds, prefix)))
+    write_private(conf, json.dumps(amqtt_config(run_dir, port, creds, prefix, ha_prefix)))
     return ServiceSpec("amqtt", [sys.executable, "-m", "vigil_common.cli.embedded", "amqtt", str(conf)]), "amqtt"
 
 
-def amqtt_config(run_dir: Path, port: int, creds: Credentials, prefix: str) -> dict[str, object]:
+def amqtt_config(run_dir: Path, port: int, creds: Credentials, prefix: str,
+                 ha_prefix: str = "homeassistant") -> dict[str, object]:
     """amqtt's broker config: its password file (argon2 hashes) and per-account topic ACLs."""
     from argon2 import PasswordHasher
 
     passwd = run_dir / "amqtt.passwd"
     hasher = PasswordHasher()
     write_private(passwd, "".join(f"{user}:{hasher.hash(pw)}\n" for user, pw in creds.mqtt.items()))
-    cameras = [a for a in creds.mqtt if a not in broker_acl.SERVICE_ACCOUNTS]
-    publish, subscribe = broker_acl.amqtt_acls(prefix, cameras)
+    fixed = {*broker_acl.SERVICE_ACCOUNTS, *broker_acl.INTEGRATION_ACCOUNTS}
+    cameras = [a for a in creds.mqtt if a not in fixed]
+    publish, subscribe = broker_acl.amqtt_acls(prefix, cameras, ha_prefix)
     return {
         "listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{port}"}},
         "plugins": {

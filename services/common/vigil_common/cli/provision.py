@@ -29,7 +29,7 @@ from vigil_common.contract.ids import InvalidIdError, require_camera_id
 from vigil_common.runtime.settings import Settings
 
 # Broker accounts of the services (deploy/mosquitto/acl): never a camera id.
-RESERVED_IDS = frozenset({"ingest", "recorder", "api", "notifier", "detector", "admin", "vigil"})
+RESERVED_IDS = frozenset({"ingest", "recorder", "api", "notifier", "detector", "homeassistant", "admin", "vigil"})
 DEFAULT_PASSWORD_FILE = Path("/var/lib/vigil/broker/passwd")
 PASSWORD_BYTES = 24
 RELOAD_HINT = "docker compose kill -s SIGHUP mosquitto"

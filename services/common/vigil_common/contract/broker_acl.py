@@ -2,7 +2,10 @@
 (deploy/mosquitto/acl, checked against this by tests/deploy), the embedded mosquitto of
 ``vigil up`` and the embedded amqtt fallback.
 
-Service accounts (``ingest``, ``recorder``, ``api``, ``notifier``, ``detector``) get fixed rules; every other
+Service accounts (``ingest``, ``recorder``, ``api``, ``notifier``, ``detector``) get fixed rules, and so
+does the integration account ``homeassistant`` (Home Assistant's own connection: it reads the
+cameras' topics and the discovery configs the recorder publishes under ``{ha}``, the discovery
+prefix, and sends the command contract to ``<prefix>/cameras/<id>/command``); every other
 account is a camera whose username is its id, confined to ``<prefix>/cameras/<id>/``.
 """
 
@@ -28,6 +31,7 @@ SERVICE_RULES: dict[str, tuple[Rule, ...]] = {
                Rule(READ, "{p}/cameras/+/status"), Rule(READ, "{p}/cameras/+/state"),
                Rule(READ, "{p}/cameras/+/motion_score"), Rule(READWRITE, "{p}/services/ingest/#")),
     "recorder": (Rule(WRITE, "{p}/cameras/+/motion"), Rule(WRITE, "{p}/cameras/+/motion_config"),
+                 Rule(WRITE, "{p}/cameras/+/snapshot"), Rule(WRITE, "{p}/cameras/+/stats"), Rule(WRITE, "{ha}/#"),
                  Rule(READWRITE, "{p}/services/recorder/#")),
     "api": (Rule(READ, "{p}/cameras/#"), Rule(WRITE, "{p}/cameras/+/command"), Rule(READ, "{p}/services/+/status"),
             Rule(READWRITE, "{p}/services/api/#")),
@@ -37,31 +41,39 @@ SERVICE_RULES: dict[str, tuple[Rule, ...]] = {
     "detector": (Rule(WRITE, "{p}/cameras/+/objects"), Rule(WRITE, "{p}/cameras/+/object_event"),
                  Rule(WRITE, "{p}/cameras/+/closeup"), Rule(READWRITE, "{p}/services/detector/#")),
 }
+INTEGRATION_ACCOUNTS = ("homeassistant",)
+INTEGRATION_RULES: dict[str, tuple[Rule, ...]] = {
+    "homeassistant": (Rule(READ, "{p}/cameras/#"), Rule(WRITE, "{p}/cameras/+/command"),
+                      Rule(READ, "{p}/services/+/status"), Rule(READWRITE, "{ha}/#")),
+}
+FIXED_RULES = {**SERVICE_RULES, **INTEGRATION_RULES}
 CAMERA_RULES = (Rule(WRITE, "{p}/cameras/{u}/frame"), Rule(WRITE, "{p}/cameras/{u}/heartbeat"),
                 Rule(READWRITE, "{p}/cameras/{u}/status"), Rule(WRITE, "{p}/cameras/{u}/state"),
                 Rule(READ, "{p}/cameras/{u}/command"), Rule(WRITE, "{p}/cameras/{u}/motion_score"),
                 Rule(READ, "{p}/cameras/{u}/motion_config"))
 
 
-def mosquitto_acl(prefix: str = "vigil") -> str:
+def mosquitto_acl(prefix: str = "vigil", ha_prefix: str = "homeassistant") -> str:
     """The ``acl_file`` lines (``user``/``topic`` blocks, then ``pattern`` lines for cameras)."""
-    p = require_camera_id(prefix)
+    p, ha = require_camera_id(prefix), require_camera_id(ha_prefix)
     lines: list[str] = []
-    for account in SERVICE_ACCOUNTS:
+    for account in (*SERVICE_ACCOUNTS, *INTEGRATION_ACCOUNTS):
         lines.append(f"user {account}")
-        lines += [f"topic {r.access} {r.topic.format(p=p)}" for r in SERVICE_RULES[account]]
+        lines += [f"topic {r.access} {r.topic.format(p=p, ha=ha)}" for r in FIXED_RULES[account]]
         lines.append("")
     lines += [f"pattern {r.access} {r.topic.format(p=p, u='%u')}" for r in CAMERA_RULES]
     return "\n".join(lines) + "\n"
 
 
-def amqtt_acls(prefix: str, cameras: Iterable[str]) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+def amqtt_acls(prefix: str, cameras: Iterable[str], ha_prefix: str = "homeassistant",
+               ) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
     """(publish ACL, subscribe ACL) for amqtt's TopicAccessControlListPlugin: explicit per user
     (amqtt has no ``%u`` patterns), so every camera account is listed."""
-    p = require_camera_id(prefix)
+    p, ha = require_camera_id(prefix), require_camera_id(ha_prefix)
     publish: dict[str, list[str]] = {}
     subscribe: dict[str, list[str]] = {}
-    rules = {a: [(r.access, r.topic.format(p=p)) for r in SERVICE_RULES[a]] for a in SERVICE_ACCOUNTS}
+    rules = {a: [(r.access, r.topic.format(p=p, ha=ha)) for r in FIXED_RULES[a]]
+             for a in (*SERVICE_ACCOUNTS, *INTEGRATION_ACCOUNTS)}
     for cam in cameras:
         u = require_camera_id(cam)
         rules[u] = [(r.access, r.topic.format(p=p, u=u)) for r in CAMERA_RULES]

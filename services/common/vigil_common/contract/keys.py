@@ -61,6 +61,8 @@ def metrics_hash(service: str) -> str:
     return f"{PREFIX}:metrics:{require_camera_id(service)}"
 
 
+# Home Assistant discovery: camera -> JSON list of the discovery topics published for it.
+HA_PUBLISHED = f"{PREFIX}:ha:published"
 METRICS_PATTERN = f"{PREFIX}:metrics:*"
 GAUGES_PATTERN = f"{PREFIX}:gauges:*"
 

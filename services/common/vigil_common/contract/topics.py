@@ -22,6 +22,8 @@ class CameraTopic(StrEnum):
     OBJECTS = "objects"  # detector -> anyone, retained: objects in view now, per label
     OBJECT_EVENT = "object_event"  # detector -> anyone: an object event started / improved / ended
     CLOSEUP = "closeup"  # detector -> anyone, retained: the latest object event's close-up (JPEG)
+    SNAPSHOT = "snapshot"  # recorder -> anyone, retained, with VIGIL_HA_DISCOVERY: the latest snapshot (JPEG)
+    STATS = "stats"  # recorder -> anyone, retained, with VIGIL_HA_DISCOVERY: recording lag, storage (JSON)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ snapshot per camera per second whatever the interval.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from vigil_common.contract.envelope import Codec
 from vigil_common.contract.streams import redis_now_ms
+from vigil_common.contract.topics import CameraTopic, Topics
 from vigil_common.db.engine import upsert
 from vigil_common.db.models import Camera, Snapshot
 from vigil_common.media.frame_buffer import Latest, newest_entries, newest_keyframe
@@ -70,8 +72,10 @@ def stale(arrival_ms: int, now_ms: int, interval_s: float) -> bool:
     return now_ms - arrival_ms > max(MIN_STALE_MS, STALE_INTERVALS * interval_s * 1000)
 
 
-def save_snapshot(settings: Settings, sessions: sessionmaker[Session], camera_id: str, latest: Latest) -> str:
-    """Write and index one snapshot of ``latest``; returns ``saved`` or ``exists``.
+def save_snapshot(settings: Settings, sessions: sessionmaker[Session], camera_id: str, latest: Latest,
+                  on_saved: Callable[[bytes], None] | None = None) -> str:
+    """Write and index one snapshot of ``latest``; returns ``saved`` (``on_saved`` gets the
+    JPEG) or ``exists``.
 
     A row already indexed for that second is left alone (its file is not rewritten). A file
     without a row (a crash between the two) is overwritten, then indexed.
@@ -94,6 +98,8 @@ def save_snapshot(settings: Settings, sessions: sessionmaker[Session], camera_id
     }
     with sessions.begin() as db:
         upsert(db, Snapshot, row, conflict=["camera_id", "time"])
+    if on_saved is not None:
+        on_saved(jpeg)
     return "saved"
 
 
@@ -116,6 +122,15 @@ def _pick(ctx: DutyContext, state: SnapshotState, camera_id: str, newest: Latest
     return newest
 
 
+def _publisher(ctx: DutyContext, camera_id: str) -> Callable[[bytes], None] | None:
+    """With Home Assistant discovery on, each saved snapshot also goes to the camera's retained
+    ``snapshot`` topic (its camera entity's picture)."""
+    if not ctx.settings.ha_discovery:
+        return None
+    topic = Topics(ctx.settings.topic_prefix).camera(camera_id, CameraTopic.SNAPSHOT)
+    return lambda jpeg: ctx.publish(topic, jpeg, 0, True)
+
+
 def take_snapshots(ctx: DutyContext) -> dict[str, str]:
     """One run of the duty; returns what happened per camera (for logs and tests)."""
     state = _state(ctx)
@@ -133,7 +148,7 @@ def take_snapshots(ctx: DutyContext) -> dict[str, str]:
             results[cam] = "skipped"
             continue
         try:
-            results[cam] = save_snapshot(ctx.settings, ctx.sessions, cam, entry)
+            results[cam] = save_snapshot(ctx.settings, ctx.sessions, cam, entry, on_saved=_publisher(ctx, cam))
         except ImageError as exc:
             results[cam] = "undecodable"
             log.warning("camera %s: no snapshot, the frame cannot be decoded (%s)", cam, exc)
