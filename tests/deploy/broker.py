@@ -27,6 +27,8 @@ from tests.conftest import free_port, wait_port
 ROOT = Path(__file__).resolve().parents[2]
 MOSQUITTO_DIR = ROOT / "deploy" / "mosquitto"
 SERVICE_ACCOUNTS = ("ingest", "recorder", "api", "notifier", "detector")
+# Accounts the entrypoint creates only when their password is set (Home Assistant's).
+INTEGRATION_ACCOUNTS = ("homeassistant",)
 
 
 @dataclass
@@ -75,7 +77,8 @@ def start_shipped_broker(tmp: Path, passwords: dict[str, str] | None = None) -> 
 
     if shutil.which("mosquitto_passwd") is None:
         pytest.skip("mosquitto_passwd missing (scripts/ensure-deploy-tools.sh installs mosquitto)")
-    passwords = passwords or {name: secrets.token_urlsafe(16) for name in SERVICE_ACCOUNTS}
+    passwords = passwords or {name: secrets.token_urlsafe(16)
+                              for name in (*SERVICE_ACCOUNTS, *INTEGRATION_ACCOUNTS)}
     # The broker drops to user `mosquitto` before reading the password file: the auth directory
     # must be reachable by it (pytest's own temporary root is private to root).
     auth_dir = Path(tempfile.mkdtemp(prefix="vigil-broker-auth-"))

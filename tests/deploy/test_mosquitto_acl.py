@@ -68,8 +68,38 @@ def test_wrong_password_and_unknown_user_are_refused(broker: Broker) -> None:
 
 
 def test_service_accounts_from_the_entrypoint_are_accepted(broker: Broker) -> None:
-    for user in ("ingest", "recorder", "api", "notifier", "detector"):
+    for user in ("ingest", "recorder", "api", "notifier", "detector", "homeassistant"):
         assert _accepted(broker, user, broker.passwords[user]), user
+
+
+def test_home_assistant_reads_its_entities_and_commands_cameras_but_sees_no_frames(
+        broker: Broker, made: list[Client]) -> None:
+    """Issue 16: the optional `homeassistant` account (MQTT_HOMEASSISTANT_PASSWORD) gets what its
+    entities need, no more: never a camera's frames, never a discovery config of its own."""
+    made.append(ha := connect(broker, "homeassistant", broker.passwords["homeassistant"]))
+    assert ha.connack is not None and not ha.connack.is_failure
+    for topic in ("vigil/cameras/+/frame", "vigil/cameras/+/motion", "vigil/cameras/+/snapshot", "homeassistant/#"):
+        ha.subscribe(topic)
+    made.append(cam_a := connect(broker, "a", CAMERA_PASSWORDS["a"]))
+    cam_a.subscribe("vigil/cameras/a/command")
+    made.append(recorder := connect(broker, "recorder", broker.passwords["recorder"]))
+    made.append(watcher := connect(broker, "api", broker.passwords["api"]))
+    watcher.subscribe("vigil/cameras/a/frame")
+    _settle()
+    cam_a.publish("vigil/cameras/a/frame", b"frame")
+    recorder.publish("vigil/cameras/a/motion", b"ON")
+    recorder.publish("vigil/cameras/a/snapshot", b"jpeg")
+    recorder.publish("homeassistant/binary_sensor/vigil/a_motion/config", b"{}")
+    wait_for(lambda: len(ha.received) == 3, 5, "motion, snapshot and the discovery config")
+    wait_for(lambda: watcher.received, 5, "the frame, seen by a service")
+    ha.publish("vigil/cameras/a/command", b'{"action": "stop"}')  # its switch
+    wait_for(lambda: cam_a.received, 5, "the switch's command")
+    ha.publish("homeassistant/binary_sensor/vigil/a_motion/config", b"")  # not its to change
+    ha.publish("vigil/cameras/a/frame", b"forged")
+    _settle()
+    assert sorted(t for t, _p in ha.received) == ["homeassistant/binary_sensor/vigil/a_motion/config",
+                                                   "vigil/cameras/a/motion", "vigil/cameras/a/snapshot"]
+    assert [p for _t, p in watcher.received] == [b"frame"]
 
 
 def test_camera_a_cannot_publish_to_camera_b(broker: Broker, made: list[Client]) -> None:

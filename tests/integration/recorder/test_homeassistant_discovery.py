@@ -133,6 +133,11 @@ def test_configs_are_retained_removed_and_cleared(ha: tuple[DutyContext, str]) -
     counts = publish_discovery(fresh)
     assert counts["removed"] == len(expected["cam2"])
     assert set(retained(url, f"{prefix}/#")) == expected["cam1"]  # empty retained configs deleted cam2's
+    cam2_stats = Topics(ctx.settings.topic_prefix).camera("cam2", CameraTopic.STATS)
+    assert retained(url, cam2_stats, settle_s=0.3) == {}  # its stats (and snapshot) went too
+
+    fresh.state["homeassistant"].resent_at -= 3600  # type: ignore[attr-defined]
+    assert publish_discovery(fresh)["sent"] == len(expected["cam1"])  # all again now and then
 
     off = DutyContext(ctx.settings.model_copy(update={"ha_discovery": False}), ctx.redis, ctx.sessions, ctx.publish)
     assert publish_discovery(off)["removed"] == len(expected["cam1"])

@@ -123,3 +123,12 @@ def test_the_switch_and_the_button_speak_the_command_contract() -> None:
 def test_no_configuration_url_without_an_http_public_url(public_url: str) -> None:
     for config in all_configs(public_url).values():
         assert "configuration_url" not in config["device"]  # type: ignore[operator]
+
+
+def test_labels_become_ascii_entity_ids_one_per_id() -> None:
+    assert label_key("traffic light") == "object_traffic_light"
+    assert label_key("Café-Sign") == "object_caf_sign" and label_key("???") == "object_unnamed"
+    topics = discovery_topics("homeassistant", "porch", ["person", "Person", "traffic light", "traffic_light"])
+    objects = sorted(t for t in topics if "_object_" in t)
+    assert objects == ["homeassistant/binary_sensor/vigil/porch_object_person/config",
+                       "homeassistant/binary_sensor/vigil/porch_object_traffic_light/config"]

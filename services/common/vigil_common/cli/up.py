@@ -103,11 +103,12 @@ def main(argv: list[str]) -> int:
     env: dict[str, str] = {"VIGIL_DATA_DIR": str(data_dir), "VIGIL_HTTP_PORT": str(settings.http_port)}
     # The demo shows every feature: Home Assistant discovery too (opt-in everywhere else), with
     # links to this web app.
-    if "ha_discovery" not in configured:
+    # links to this web app; never on a broker of the user's own (a Home Assistant may be on it).
+    if "ha_discovery" not in configured and "mqtt_url" not in configured:
         env["VIGIL_HA_DISCOVERY"] = "true"
     if "public_url" not in configured:
         shown = "127.0.0.1" if settings.http_host in ("0.0.0.0", "::") else settings.http_host
-        env["VIGIL_PUBLIC_URL"] = f"http://{shown}:{settings.http_port}"
+        env["VIGIL_PUBLIC_URL"] = f"http://{f'[{shown}]' if ':' in shown else shown}:{settings.http_port}"
     cameras = demo_cameras(args.cameras)
     creds = Credentials.generate(cam_id for cam_id, _, _, _ in cameras)
     mqtt_port: int | None = None  # set when the broker is ours: each service gets its own account
@@ -202,8 +203,9 @@ def main(argv: list[str]) -> int:
         lines.append("  login:            admin / the password printed on first start "
                      "(reset: VIGIL_ADMIN_PASSWORD=... make up)")
     if settings.ha_discovery:
-        where = (f"broker 127.0.0.1:{mqtt_port}, account homeassistant (password in {run_dir / 'credentials.json'})"
-                 if mqtt_port is not None else "on your broker")
+        where = (f"broker 127.0.0.1:{mqtt_port} (this machine only, new password each run), account "
+                 f"homeassistant, password in {run_dir / 'credentials.json'}" if mqtt_port is not None
+                 else "on your broker")
         lines.append(f"  Home Assistant:   MQTT discovery under {settings.ha_discovery_prefix}/ ({where})")
     lines += [f"  data directory:   {data_dir}", "Press Ctrl-C to stop.", ""]
     for line in lines:

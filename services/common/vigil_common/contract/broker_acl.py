@@ -4,8 +4,9 @@
 
 Service accounts (``ingest``, ``recorder``, ``api``, ``notifier``, ``detector``) get fixed rules, and so
 does the integration account ``homeassistant`` (Home Assistant's own connection: it reads the
-cameras' topics and the discovery configs the recorder publishes under ``{ha}``, the discovery
-prefix, and sends the command contract to ``<prefix>/cameras/<id>/command``); every other
+topics its entities show, never the frames, and the discovery configs the recorder publishes
+under ``{ha}``, the discovery prefix; it sends the command contract to
+``<prefix>/cameras/<id>/command`` and its birth message to ``{ha}/status``); every other
 account is a camera whose username is its id, confined to ``<prefix>/cameras/<id>/``.
 """
 
@@ -43,8 +44,11 @@ SERVICE_RULES: dict[str, tuple[Rule, ...]] = {
 }
 INTEGRATION_ACCOUNTS = ("homeassistant",)
 INTEGRATION_RULES: dict[str, tuple[Rule, ...]] = {
-    "homeassistant": (Rule(READ, "{p}/cameras/#"), Rule(WRITE, "{p}/cameras/+/command"),
-                      Rule(READ, "{p}/services/+/status"), Rule(READWRITE, "{ha}/#")),
+    # What its entities read (never the frames), the command topic its switch and button write,
+    # the discovery configs (read only: Vigil's to change) and its own birth message.
+    "homeassistant": (*(Rule(READ, "{p}/cameras/+/" + kind) for kind in
+                        ("status", "state", "heartbeat", "motion", "objects", "snapshot", "stats")),
+                      Rule(WRITE, "{p}/cameras/+/command"), Rule(READ, "{ha}/#"), Rule(WRITE, "{ha}/status")),
 }
 FIXED_RULES = {**SERVICE_RULES, **INTEGRATION_RULES}
 CAMERA_RULES = (Rule(WRITE, "{p}/cameras/{u}/frame"), Rule(WRITE, "{p}/cameras/{u}/heartbeat"),

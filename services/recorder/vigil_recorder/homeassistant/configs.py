@@ -16,6 +16,7 @@ all of Vigil's configs sit under ``<prefix>/+/vigil/#``.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -53,8 +54,18 @@ def _command(action: str) -> str:
 
 
 def label_key(label: str) -> str:
-    """An object label as an entity key (``traffic light`` -> ``object_traffic_light``)."""
-    return "object_" + "".join(c if c.isalnum() else "_" for c in label.lower())
+    """An object label as an entity key (``traffic light`` -> ``object_traffic_light``): ASCII
+    letters, digits and ``_`` only, as Home Assistant's object ids must be."""
+    return "object_" + (re.sub(r"[^a-z0-9]+", "_", label.lower()).strip("_") or "unnamed")
+
+
+def keyed_labels(labels: Iterable[str]) -> dict[str, str]:
+    """Entity key -> label, one entity per key (of labels that would share a key, the first in
+    sorted order)."""
+    out: dict[str, str] = {}
+    for label in sorted(set(labels)):
+        out.setdefault(label_key(label), label)
+    return out
 
 
 def entities(labels: Iterable[str]) -> list[Entity]:
@@ -62,7 +73,7 @@ def entities(labels: Iterable[str]) -> list[Entity]:
     out = [Entity("camera", "snapshot"), Entity("binary_sensor", "motion"), Entity("sensor", "fps"),
            Entity("sensor", "recording_lag"), Entity("sensor", "storage"), Entity("switch", "streaming"),
            Entity("button", "save_snapshot")]
-    out += [Entity("binary_sensor", label_key(label)) for label in sorted(set(labels))]
+    out += [Entity("binary_sensor", key) for key in keyed_labels(labels)]
     return out
 
 
@@ -120,8 +131,7 @@ def configs(cam: CameraInfo, *, topics: Topics, prefix: str, labels: Iterable[st
         "save_snapshot": {"name": "Save snapshot", "command_topic": topic(CameraTopic.COMMAND),
                           "payload_press": _command("snapshot"), "qos": 1, "retain": False, "icon": "mdi:camera"},
     }
-    for label in sorted(set(labels)):
-        key = label_key(label)
+    for key, label in keyed_labels(labels).items():
         by_key[key] = {
             "name": label.capitalize(), "state_topic": topic(CameraTopic.OBJECTS),
             # The retained {label: count} of objects in view now (docs/protocol.md).

@@ -33,9 +33,15 @@ log = logging.getLogger(__name__)
 NAME = "homeassistant"
 
 
+# Every config is sent again this often even when unchanged: a broker restarted without
+# persistence has lost the retained ones (Home Assistant would lose the entities at its next start).
+RESEND_S = 300.0
+
+
 @dataclass
 class HaState:
     sent: dict[str, bytes] = field(default_factory=dict)  # discovery topic -> the config last sent
+    resent_at: float = field(default_factory=time.monotonic)
 
 
 def _published(client: redis.Redis) -> dict[str, list[str]]:
@@ -86,6 +92,9 @@ def publish_discovery(ctx: DutyContext) -> dict[str, int]:
     settings: Settings = ctx.settings
     state = ctx.state.setdefault(NAME, HaState())
     assert isinstance(state, HaState)
+    if time.monotonic() - state.resent_at >= RESEND_S:
+        state.sent.clear()
+        state.resent_at = time.monotonic()
     published = _published(ctx.redis)
     counts = {"sent": 0, "removed": 0, "stats": 0}
     cameras = _cameras(ctx) if settings.ha_discovery else []
@@ -102,8 +111,13 @@ def publish_discovery(ctx: DutyContext) -> dict[str, int]:
             counts["removed"] += len(gone)
             log.info("Home Assistant: %d entities of camera %s removed", len(gone), cam)
         if cam not in wanted:
+            # Its picture and stats go too (retained: readable by anyone on the broker).
+            _remove(ctx, [topics.camera(cam, CameraTopic.SNAPSHOT), topics.camera(cam, CameraTopic.STATS)], state)
             ctx.redis.hdel(keys.HA_PUBLISHED, cam)
     for cam, by_topic in wanted.items():
+        if sorted(by_topic) != sorted(published.get(cam, [])):
+            # Recorded before publishing: a crash in between must not leave configs no run removes.
+            ctx.redis.hset(keys.HA_PUBLISHED, cam, json.dumps(sorted(set(by_topic) | set(published.get(cam, [])))))
         for topic, config in by_topic.items():
             payload = json.dumps(config, sort_keys=True, separators=(",", ":")).encode()
             if state.sent.get(topic) != payload:
