@@ -43,6 +43,11 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
+# What an API token may do: "control" = whatever its user may (the default, and every token made
+# before scopes existed); "read" = safe methods only (GET, HEAD, OPTIONS).
+TokenScope = Literal["read", "control"]
+
+
 @dataclass(frozen=True, slots=True)
 class Principal:
     """Who is calling, and how they authenticated."""
@@ -55,6 +60,7 @@ class Principal:
     session_hash: str | None = None
     expires_at: datetime | None = None
     token_id: int | None = None
+    scope: TokenScope | None = None  # tokens only
 
     @property
     def is_admin(self) -> bool:
@@ -175,19 +181,22 @@ def token_principal(db: DbSession, token: str, now: datetime) -> Principal | Non
     api_token, user = row.tuple()
     if api_token.last_used_at is None or now - api_token.last_used_at >= TOKEN_TOUCH_INTERVAL:
         api_token.last_used_at = now
-    return Principal(user_id=user.id, username=user.username, role=user.role, via="token", token_id=api_token.id)
+    scope: TokenScope = "read" if api_token.scope == "read" else "control"
+    return Principal(user_id=user.id, username=user.username, role=user.role, via="token", token_id=api_token.id,
+                     scope=scope)
 
 
 def end_session(db: DbSession, session_hash: str) -> None:
     db.execute(delete(Session).where(Session.token_hash == session_hash))
 
 
-def create_token(db: DbSession, user_id: int, name: str, now: datetime, session_hash: str) -> tuple[str, ApiToken]:
+def create_token(db: DbSession, user_id: int, name: str, now: datetime, session_hash: str,
+                 scope: TokenScope = "control") -> tuple[str, ApiToken]:
     """Create an API token for ``user_id`` from its session ``session_hash``; returns the secret
     (shown once) and the row."""
     secret = TOKEN_PREFIX + new_secret()
     row = ApiToken(user_id=user_id, name=name, token_hash=hash_secret(secret), created_at=now,
-                   created_by_session=session_hash[:16])
+                   created_by_session=session_hash[:16], scope=scope)
     db.add(row)
     db.flush()
     return secret, row

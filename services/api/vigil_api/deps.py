@@ -44,6 +44,8 @@ def require_user(
 ) -> Principal:
     """Authenticate by ``Authorization: Bearer`` (wins if present) or the session cookie.
 
+    A token with scope ``read`` may use the safe methods only (403 otherwise), whatever its role.
+
     A cookie-authenticated unsafe method must carry ``X-CSRF-Token`` equal to the session's.
     """
     now = utcnow()
@@ -56,6 +58,10 @@ def require_user(
             principal = token_principal(db, credentials.strip(), now)
         if principal is None:
             raise _unauthorized("invalid API token")
+        if principal.scope == "read" and request.method.upper() not in SAFE_METHODS:
+            raise HTTPException(status.HTTP_403_FORBIDDEN,
+                                f"this API token is read-only (scope read): {request.method.upper()} needs a "
+                                "token with scope control")
         return principal
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:

@@ -120,7 +120,7 @@ def test_api_tokens(api: Api, factory: sessionmaker[Session]) -> None:
     assert r.status_code == 201
     created = r.json()
     token = created["token"]
-    assert set(created) == {"token", "id", "name", "created_at"}
+    assert set(created) == {"token", "id", "name", "created_at", "scope"} and created["scope"] == "control"
     with factory() as db:
         row = db.scalars(select(ApiToken)).one()
     assert row.token_hash == sha256(token)

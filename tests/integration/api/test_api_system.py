@@ -79,6 +79,7 @@ def test_metrics(api: Api, factory: sessionmaker[Session], rds: redis.Redis) -> 
     rds.hset("vigil:gauges:ingest:b", mapping={metric_field("vigil_ingest_queue_frames"): 4})
     # What the recorder's retention pass publishes; /metrics never counts the index itself.
     rds.hset("vigil:storage", mapping={"bytes_segments": 1000, "bytes_snapshots": 20, "bytes_day_videos": 0,
+                                       "segments": 1,
                                        "bytes_total": 1020, "bytes_free": 5_000_000,
                                        "updated_at": f"{time.time():.3f}"})
     rds.hset("vigil:storage:cameras", mapping={"cam1": "1 1000"})
@@ -100,6 +101,7 @@ def test_metrics(api: Api, factory: sessionmaker[Session], rds: redis.Redis) -> 
     assert 'vigil_api_cameras{status="offline"} 1.0' in text
     assert 'vigil_camera_online{camera="cam2"} 0.0' in text
     assert 'vigil_storage_bytes{kind="segments"} 1000.0' in text
+    assert "vigil_api_segments 1.0" in text and "vigil_api_segment_bytes 1000.0" in text  # names kept
     assert 'vigil_storage_camera_segments{camera="cam1"} 1.0' in text
     assert "vigil_storage_free_bytes 5e+06" in text
     assert 'vigil_recorder_queue_jobs{queue="vigil-recorder"} 0.0' in text

@@ -63,3 +63,38 @@ def test_tokens_record_their_session_and_die_with_the_user(api: Api, factory: se
     csrf = api.login()
     assert api.client.delete(f"/api/v1/users/{vera}", headers={"X-CSRF-Token": csrf}).status_code == 204
     assert bearer(api, token) == 401
+
+
+def test_a_read_scoped_token_reads_everything_and_changes_nothing(api: Api, factory: sessionmaker[Session]) -> None:
+    """Issue 16: API tokens with scopes. An admin's read token (a dashboard, Prometheus) reads
+    what the admin reads and is refused every write, with the reason; a control token (the
+    default, and every token made before scopes) keeps doing what its user may."""
+    from tests.integration.support.api import add_camera
+
+    add_camera(factory, "cam1")
+    csrf = api.login()
+    made = api.client.post("/api/v1/tokens", json={"name": "grafana", "scope": "read"}, headers={"X-CSRF-Token": csrf})
+    assert made.status_code == 201 and made.json()["scope"] == "read", made.text
+    default = api.client.post("/api/v1/tokens", json={"name": "hass"}, headers={"X-CSRF-Token": csrf})
+    assert default.json()["scope"] == "control"
+    bad = api.client.post("/api/v1/tokens", json={"name": "x", "scope": "admin"}, headers={"X-CSRF-Token": csrf})
+    assert bad.status_code == 422
+    listed = {t["name"]: t["scope"] for t in api.client.get("/api/v1/tokens").json()}
+    assert listed == {"grafana": "read", "hass": "control"}
+    api.client.cookies.clear()
+    read = {"Authorization": f"Bearer {made.json()['token']}"}
+    control = {"Authorization": f"Bearer {default.json()['token']}"}
+
+    for path in ("/api/v1/cameras", "/api/v1/cameras/cam1", "/api/v1/users", "/metrics", "/api/v1/auth/session"):
+        assert api.client.get(path, headers=read).status_code == 200, path
+    writes = [("POST", "/api/v1/cameras/cam1/commands", {"action": "stop"}),
+              ("PATCH", "/api/v1/cameras/cam1", {"name": "renamed"}),
+              ("DELETE", "/api/v1/cameras/cam1", None),
+              ("POST", "/api/v1/users", {"username": "mallory", "password": "long-enough-pw-1", "role": "admin"}),
+              ("POST", "/api/v1/auth/logout", None)]
+    for method, path, body in writes:
+        r = api.client.request(method, path, json=body, headers=read)
+        assert r.status_code == 403 and "read-only (scope read)" in r.json()["detail"], (method, path, r.text)
+    assert api.client.get("/api/v1/cameras/cam1", headers=read).json()["name"] != "renamed"
+    r = api.client.patch("/api/v1/cameras/cam1", json={"name": "renamed"}, headers=control)
+    assert r.status_code == 200 and r.json()["name"] == "renamed"

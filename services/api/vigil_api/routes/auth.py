@@ -137,16 +137,17 @@ def whoami(principal: User, state: State, response: Response) -> WhoAmI:
 @router.post("/tokens", response_model=TokenCreated, status_code=status.HTTP_201_CREATED,
              responses={**_401, 403: {"model": ErrorOut, "description": "Called with a token, not a session"}})
 def new_token(body: TokenIn, principal: User, state: State, response: Response) -> TokenCreated:
-    """Create an API token for the caller (same user, same role). The token is shown once.
+    """Create an API token for the caller (same user, same role), with scope ``control`` (the
+    default: whatever the user may do) or ``read`` (GET/HEAD only). The token is shown once.
     Only from a logged-in session (cookie + CSRF header): a token cannot mint tokens, so
     revoking one (or changing the password, which revokes them all) leaves none behind."""
     if principal.via != "session" or principal.session_hash is None:
         raise HTTPException(status.HTTP_403_FORBIDDEN,
                             "API tokens can be created only from a logged-in session, not with a token")
     with state.writes.begin() as db:
-        secret, row = create_token(db, principal.user_id, body.name, utcnow(), principal.session_hash)
+        secret, row = create_token(db, principal.user_id, body.name, utcnow(), principal.session_hash, body.scope)
     response.headers["Cache-Control"] = "no-store"
-    return TokenCreated(token=secret, id=row.id, name=row.name, created_at=row.created_at)
+    return TokenCreated(token=secret, id=row.id, name=row.name, created_at=row.created_at, scope=body.scope)
 
 
 @router.get("/tokens", response_model=list[TokenOut], responses=_401)
@@ -155,7 +156,8 @@ def list_tokens(principal: User, state: State) -> list[TokenOut]:
     with state.factory() as db:
         rows = user_tokens(db, principal.user_id)
         return [TokenOut(id=r.id, name=r.name, created_at=r.created_at, last_used_at=r.last_used_at,
-                         created_by_session=r.created_by_session) for r in rows]
+                         created_by_session=r.created_by_session,
+                         scope="read" if r.scope == "read" else "control") for r in rows]
 
 
 @router.delete(

@@ -123,6 +123,11 @@ def _redis_families(state: AppState) -> list[Family]:
         families.append(family("vigil_storage_camera_bytes", {(c,): b for c, (_, b) in counted.per_camera.items()}))
         families.append(family("vigil_storage_camera_segments",
                                {(c,): n for c, (n, _) in counted.per_camera.items()}))
+        # The gauges /metrics had before it stopped counting the index itself, same names.
+        segments = client.hget(keys.STORAGE, "segments")
+        if segments is not None and segments.isdigit():
+            families.append(family("vigil_api_segments", {(): int(segments)}))
+        families.append(family("vigil_api_segment_bytes", {(): counted.bytes_segments}))
     free = storage_figures.read(client, now).free  # None when stale, as above
     if free is not None:
         families.append(family("vigil_storage_free_bytes", {(): free}))

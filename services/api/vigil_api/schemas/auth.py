@@ -34,6 +34,9 @@ class WhoAmI(BaseModel):
 
 class TokenIn(BaseModel):
     name: str = Field(min_length=1, max_length=64, pattern=PRINTABLE)
+    scope: Literal["read", "control"] = Field(
+        default="control", description="read: GET/HEAD only (dashboards, Prometheus); control: whatever the user "
+                                       "may do (commands, settings)")
 
 
 class TokenOut(BaseModel):
@@ -43,6 +46,7 @@ class TokenOut(BaseModel):
     last_used_at: datetime | None = None
     created_by_session: str | None = Field(
         default=None, description="The session that created it (the first 16 hex digits of its hash).")
+    scope: Literal["read", "control"] = "control"
 
 
 class TokenCreated(BaseModel):
@@ -50,3 +54,4 @@ class TokenCreated(BaseModel):
     id: int
     name: str
     created_at: datetime
+    scope: Literal["read", "control"] = "control"

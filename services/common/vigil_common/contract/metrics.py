@@ -124,6 +124,8 @@ CATALOG: dict[str, Metric] = {m.name: m for m in (
     _m("vigil_recording_stall_threshold_seconds", "gauge", "The recording watchdog's lag threshold."),
     _m("vigil_recorder_workers_alive", "gauge", "Recorder workers that sent a heartbeat recently."),
     _m("vigil_recorder_queue_jobs", "gauge", "Jobs waiting in a recorder queue.", ("queue",)),
+    _m("vigil_api_segments", "gauge", "Segments in the recording index (as of the last retention pass)."),
+    _m("vigil_api_segment_bytes", "gauge", "Bytes of indexed segments (as of the last retention pass)."),
     _m("vigil_storage_bytes", "gauge", "Bytes stored, by kind, as of the last retention pass.", ("kind",)),
     _m("vigil_storage_free_bytes", "gauge", "Free bytes on the recordings disk (last retention pass)."),
     _m("vigil_storage_camera_bytes", "gauge", "Bytes of a camera's segments (last retention pass).", _CAM),

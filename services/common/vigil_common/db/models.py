@@ -97,6 +97,8 @@ class ApiToken(Base):
     # The first 16 hex digits of the SHA-256 of the logged-in session that created it (tokens are
     # made only from sessions: never from another token).
     created_by_session: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    # "control": whatever its user may do; "read": safe methods only (GET, HEAD, OPTIONS).
+    scope: Mapped[str] = mapped_column(String(16), default="control", server_default="control")
 
 
 class Camera(Base):
