@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 
 from vigil_common.runtime.lifecycle import StopSignal, private_files
 from vigil_common.runtime.logsetup import setup_logging
@@ -21,5 +22,10 @@ def main(argv: list[str]) -> int:
     from vigil_notifier.service import NotifierService
 
     stop = StopSignal().install()
-    NotifierService(settings).run(stop)
+    try:
+        service = NotifierService(settings)
+    except ValueError as exc:  # a channel or webhook setting that cannot work: say which, in one line
+        logging.getLogger("vigil_notifier").error("notifier not started: %s", exc)
+        return 2
+    service.run(stop)
     return 0

@@ -22,8 +22,9 @@ from sqlalchemy.orm import Session
 
 from vigil_common.bus.presence import Presence
 from vigil_common.contract import object_alerts
+from vigil_common.contract import webhooks as wh_contract
 from vigil_common.contract.ids import is_valid_camera_id
-from vigil_common.contract.messages import ONLINE, Heartbeat, ObjectEventMessage, parse_status
+from vigil_common.contract.messages import ONLINE, Heartbeat, ObjectEventMessage, ObjectPhase, parse_status
 from vigil_common.contract.sizes import format_size
 from vigil_common.contract.topics import CameraTopic, TopicError, Topics
 from vigil_common.db import notifier_settings, recording_probe
@@ -35,7 +36,7 @@ from vigil_common.runtime.counters import Counters
 from vigil_common.runtime.lifecycle import StopSignal, backoff_delays
 from vigil_common.runtime.logsetup import RateLimitedLog
 from vigil_common.runtime.settings import Settings
-from vigil_notifier import conditions, emails, machine, outbox
+from vigil_notifier import conditions, emails, machine, outbox, webhooks
 from vigil_notifier.channels import make_channel
 from vigil_notifier.machine import CAMERA, SERVICE, Condition, Policy, Watch
 from vigil_notifier.objects import ObjectAlerts
@@ -43,6 +44,7 @@ from vigil_notifier.objects import ObjectAlerts
 log = logging.getLogger(__name__)
 SERVICE_NAME = "notifier"
 INBOX_MAX = 10_000
+MAX_UNSAVED_EVENTS = 10_000  # webhook events held while the database is away
 # A camera first heard of by the notifier is not "new" when the registry shows it sent
 # heartbeats before the notifier was installed (installing the notifier on a running system
 # must not e-mail about every camera; a camera provisioned with `vigil camera add` long before
@@ -89,6 +91,13 @@ class NotifierService:
         self.channel = make_channel(settings)
         self.outbox = outbox.Outbox(self.factory, self.channel, retry_base_s=settings.notify_retry_base_s,
                                     counters=self.counters)
+        # Event webhooks (VIGIL_EVENT_WEBHOOK_URLS): every e-mail's event, and motion and objects.
+        self.webhook_urls = list(settings.event_webhook_urls)
+        secret = settings.webhook_secret()
+        self.webhooks = (webhooks.WebhookSender(self.factory, secret, timeout_s=settings.notify_timeout_s,
+                                                retry_base_s=settings.notify_retry_base_s, counters=self.counters)
+                         if secret is not None else None)
+        self._unsaved_events: list[webhooks.Event] = []
         self.ctx = emails.Context(settings.tz, settings.public_url)
         self.config = notifier_settings.from_stored(settings, {})
         self.policy = self._policy()
@@ -121,6 +130,8 @@ class NotifierService:
         self.bus.subscribe(self.topics.all_cameras(CameraTopic.STATUS), 1, self._on_camera)
         self.bus.subscribe(self.topics.all_cameras(CameraTopic.OBJECT_EVENT), 1, self._on_camera)
         self.bus.subscribe(self.topics.all_service_status(), 1, self._on_service)
+        if self.webhooks is not None:
+            self.bus.subscribe(self.topics.all_cameras(CameraTopic.MOTION), 1, self._on_camera)
 
     def _policy(self) -> Policy:
         s, c = self.settings, self.config
@@ -146,7 +157,10 @@ class NotifierService:
         except TopicError as exc:
             self._reject("bad_topic", msg.topic, str(exc))
             return
-        kind = {CameraTopic.HEARTBEAT: "heartbeat", CameraTopic.OBJECT_EVENT: "object"}.get(parsed.kind, "status")
+        if parsed.kind is CameraTopic.MOTION and msg.retain:
+            return  # a motion state from before: no start or end happened now
+        kind = {CameraTopic.HEARTBEAT: "heartbeat", CameraTopic.OBJECT_EVENT: "object",
+                CameraTopic.MOTION: "motion"}.get(parsed.kind, "status")
         self._put(Inbound(kind, parsed.camera_id, bytes(msg.payload), time.time()))
 
     def _on_service(self, msg: mqtt.MQTTMessage) -> None:
@@ -236,12 +250,20 @@ class NotifierService:
         name, location = (known[0], known[1]) if known is not None else (item.ident, "")
         return [emails.object_detected(message, name, location, self.ctx)]
 
-    def commit(self, mails: list[emails.Email]) -> None:
+    def commit(self, mails: list[emails.Email], events: list[webhooks.Event] | None = None) -> None:
         """Write new notifications and changed state in one transaction (no e-mail without its
         state change, no state change without its e-mail). If the database is away, the
         e-mails wait in memory and the next call writes them."""
+        if self.webhooks is not None:
+            # Every e-mail is an event too (same kind), and the caller's own events; like the
+            # e-mails they wait in memory while the database is away.
+            self._unsaved_events += [webhooks.Event(m.kind, m.camera_id, {"subject": m.subject, "text": m.text})
+                                     for m in mails]
+            self._unsaved_events += events or []
+            del self._unsaved_events[:-MAX_UNSAVED_EVENTS]  # bounded: the oldest go first
         self._unsaved += mails
         mails = list(self._unsaved)
+        pending_events = list(self._unsaved_events)
         changed: dict[str, str] = {}
         for key, w in self.watches.items():
             doc = json.dumps(w.durable() | {"last_seen": w.last_seen if w.phase != machine.ONLINE else None},
@@ -253,7 +275,7 @@ class NotifierService:
             if self._persisted.get(f"condition:{key}") != doc:
                 changed[f"condition:{key}"] = doc
         drops = set(self._drops)
-        if not changed and not mails and not drops:
+        if not changed and not mails and not drops and not pending_events:
             return
         with self.factory.begin() as db:
             for key in sorted(drops):
@@ -269,11 +291,16 @@ class NotifierService:
                     row.updated_at = utcnow()
             for mail in mails:
                 outbox.add(db, mail, self.config.recipients, self.channel.name)
+            for event in pending_events:
+                webhooks.add(db, event, self.webhook_urls)
         self._persisted.update(changed)
         for key in drops:
             self._persisted.pop(key, None)
         self._drops -= drops
         self._unsaved.clear()
+        del self._unsaved_events[:len(pending_events)]
+        if pending_events and self.webhooks is not None:
+            self.webhooks.wake()
         for mail in mails:
             log.info("notification queued: %s", mail.subject)
 
@@ -477,15 +504,45 @@ class NotifierService:
             self._dispatch(item)
 
     def _dispatch(self, item: Inbound) -> None:
-        if item.kind == "object":
-            mails = self.object_mails(item)
+        events: list[webhooks.Event] = []
+        if item.kind == "motion":
+            mails, events = [], self.motion_events(item)
+        elif item.kind == "object":
+            mails, events = self.object_mails(item), self.object_events(item)
         else:
             mails = [m for a in self.handle(item) for m in self._emails(a)]
-        if mails:
-            self.commit(mails)
+        if mails or events:
+            self.commit(mails, events)
+
+    def motion_events(self, item: Inbound) -> list[webhooks.Event]:
+        """A camera's motion turning ON or OFF (the recorder's retained ``motion`` topic)."""
+        if self.webhooks is None or item.ident in self.disabled:
+            return []
+        if item.payload not in (b"ON", b"OFF"):
+            if item.payload:  # an empty message clears the retained state
+                self._reject("bad_motion", item.ident, "motion must be ON or OFF")
+            return []
+        kind = wh_contract.MOTION_START if item.payload == b"ON" else wh_contract.MOTION_END
+        return [webhooks.Event(kind, item.ident, {})]
+
+    def object_events(self, item: Inbound) -> list[webhooks.Event]:
+        """An object event's start and end (updates are not sent)."""
+        if self.webhooks is None or item.ident in self.disabled:
+            return []
+        try:
+            message = ObjectEventMessage.model_validate_json(item.payload)
+        except ValidationError:
+            return []  # counted and logged by object_mails
+        if message.camera_id != item.ident or message.type is ObjectPhase.UPDATE:
+            return []
+        kind = wh_contract.OBJECT_START if message.type is ObjectPhase.START else wh_contract.OBJECT_END
+        data = message.model_dump(mode="json", include={"id", "label", "score", "start", "end", "closeup_url",
+                                                        "zones"})
+        return [webhooks.Event(kind, item.ident, data)]
 
     def healthy(self) -> bool:
-        return self.bus.connected.is_set() and self.outbox.healthy
+        return (self.bus.connected.is_set() and self.outbox.healthy
+                and (self.webhooks is None or self.webhooks.healthy))
 
     def _health(self) -> None:
         # (Counts are kept for the next flush while Redis is away, as every service does.)
@@ -508,6 +565,8 @@ class NotifierService:
             self.engine.dispose()
             return
         self.outbox.start()
+        if self.webhooks is not None:
+            self.webhooks.start()
         self.bus.start()
         log.info("notifier running: channel %s, grace %.0fs, %d recipient(s)", self.channel.name,
                  self.policy.grace_s, len(self.config.recipients))
@@ -533,6 +592,7 @@ class NotifierService:
                 if mono >= next_prune:
                     next_prune = mono + PRUNE_EVERY_S
                     outbox.prune(self.factory, self.settings.notify_log_days)
+                    webhooks.prune(self.factory, self.settings.notify_log_days)
                 if mono >= next_poll:
                     next_poll = mono + iv.poll_s
                     self.outbox.poll()
@@ -549,6 +609,8 @@ class NotifierService:
         log.info("stopping notifier")
         self.presence.stop()
         self.outbox.stop()
+        if self.webhooks is not None:
+            self.webhooks.stop()
         self._health()
         self.redis.close()
         self.engine.dispose()

@@ -37,6 +37,7 @@ class Captured:
     headers: dict[str, str]
     body: Any
     at: float
+    raw: bytes = b""
 
 
 @dataclass
@@ -74,7 +75,7 @@ def _handler(cap: CaptureServer) -> type[BaseHTTPRequestHandler]:
             with cap.lock:
                 code = cap.script.pop(0) if cap.script else cap.default
                 delay = cap.delay_s
-                cap.requests.append(Captured("POST", self.path, dict(self.headers.items()), body, time.time()))
+                cap.requests.append(Captured("POST", self.path, dict(self.headers.items()), body, time.time(), raw))
             if delay:
                 time.sleep(delay)
             payload = b"" if code == 202 else json.dumps({"errors": [{"message": f"status {code}"}]}).encode()

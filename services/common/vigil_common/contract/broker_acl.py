@@ -38,6 +38,7 @@ SERVICE_RULES: dict[str, tuple[Rule, ...]] = {
             Rule(READWRITE, "{p}/services/api/#")),
     "notifier": (Rule(READ, "{p}/cameras/+/heartbeat"), Rule(READ, "{p}/cameras/+/status"),
                  Rule(READ, "{p}/cameras/+/state"), Rule(READ, "{p}/cameras/+/object_event"),
+                 Rule(READ, "{p}/cameras/+/motion"),
                  Rule(READ, "{p}/services/+/status"), Rule(READWRITE, "{p}/services/notifier/#")),
     "detector": (Rule(WRITE, "{p}/cameras/+/objects"), Rule(WRITE, "{p}/cameras/+/object_event"),
                  Rule(WRITE, "{p}/cameras/+/closeup"), Rule(READWRITE, "{p}/services/detector/#")),

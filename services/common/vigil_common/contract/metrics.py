@@ -101,6 +101,8 @@ CATALOG: dict[str, Metric] = {m.name: m for m in (
     # notifier (counted in Redis)
     _m("vigil_notifier_deliveries_total", "counter", "Notifications by channel and outcome (sent, failed, ...).",
        ("channel", "status"), "notifier"),
+    _m("vigil_notifier_webhooks_total", "counter", "Event webhook attempts by outcome (delivered, retried, failed).",
+       ("status",), "notifier"),
     _m("vigil_notifier_rejected_total", "counter", "Messages the notifier dropped as invalid.", ("reason",),
        "notifier"),
     # the API's own

@@ -285,6 +285,32 @@ class AppSetting(Base):
     updated_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
+class WebhookDelivery(Base):
+    """One event for one webhook URL: the notifier's webhook outbox and the delivery log of
+    ``GET /api/v1/webhooks/deliveries``. Written ``pending`` with the event; then ``delivered``
+    (2xx), ``failed`` (a 4xx other than 408/429, or out of attempts) or retried with backoff."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        Index("ix_webhook_deliveries_created", "created_at"),
+        Index("ix_webhook_deliveries_status_next", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    event_id: Mapped[str] = mapped_column(String(32))  # the same for every URL and retry of one event
+    event: Mapped[str] = mapped_column(String(32))
+    camera_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    url: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)  # the JSON sent
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|delivered|failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_status: Mapped[int | None] = mapped_column(Integer, nullable=True)  # the receiver's HTTP status
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
 class Notification(Base):
     """One alert e-mail (or webhook/console message): the notifier's outbox and log.
 

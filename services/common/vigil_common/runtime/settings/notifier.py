@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, BeforeValidator, Field, SecretStr
+from pydantic import BaseModel, BeforeValidator, Field, SecretStr, field_validator
 from pydantic_settings import NoDecode
 
 from vigil_common.runtime import bounds
@@ -41,6 +42,30 @@ class NotifierSettings(BaseModel):
     notify_log_days: float = Field(default=90, ge=1, le=MAX_DAYS)  # notification log kept this long
     # An object e-mail (cameras' notify_objects) at most this often per camera and label.
     notify_object_cooldown_s: float = Field(default=300, ge=0, le=DAY_S)
+    # Event webhooks (docs/integrations.md#webhooks): every e-mail's event plus motion and object
+    # starts and ends, POSTed to each URL, signed with the secret (required with URLs).
+    event_webhook_urls: Annotated[list[str], NoDecode, BeforeValidator(split_csv)] = []
+    event_webhook_secret: SecretStr | None = None
+
+    @field_validator("event_webhook_urls")
+    @classmethod
+    def _http_urls(cls, urls: list[str]) -> list[str]:
+        for url in urls:
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError(f"not an http(s) URL: {url[:80]!r}")
+        if len(urls) > 8:
+            raise ValueError("at most 8 event webhook URLs")
+        return urls
+
+    def webhook_secret(self) -> bytes | None:
+        """The signing secret; ValueError when URLs are set without one of 16+ characters."""
+        if not self.event_webhook_urls:
+            return None
+        secret = self.event_webhook_secret.get_secret_value() if self.event_webhook_secret else ""
+        if len(secret) < 16:
+            raise ValueError("VIGIL_EVENT_WEBHOOK_URLS needs VIGIL_EVENT_WEBHOOK_SECRET (16+ characters)")
+        return secret.encode()
 
     def notifier_channel(self) -> str:
         """The delivery channel: VIGIL_NOTIFY_CHANNEL, or with ``auto`` the first configured."""
