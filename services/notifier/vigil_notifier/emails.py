@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -29,6 +29,7 @@ class Email:
     subject: str
     text: str
     html: str
+    state: str = ""  # conditions: "raised" or "cleared" (one kind for both)
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +153,11 @@ def broker_lost(seconds: float, since: float, ctx: Context) -> Email:
 
 
 def condition(kind: str, raised: bool, detail: dict[str, object], camera_id: str | None = None) -> Email:
+    """A condition's e-mail, raised or cleared (its ``state`` says which)."""
+    return replace(_condition(kind, raised, detail, camera_id), state="raised" if raised else "cleared")
+
+
+def _condition(kind: str, raised: bool, detail: dict[str, object], camera_id: str | None) -> Email:
     lines = [(k.replace("_", " ").capitalize(), str(v)) for k, v in detail.items()]
     if kind == "recorder_failing":
         what = "Recorder jobs are failing repeatedly" if raised else "Recorder jobs succeed again"

@@ -98,6 +98,7 @@ class NotifierService:
                                                 retry_base_s=settings.notify_retry_base_s, counters=self.counters)
                          if secret is not None else None)
         self._unsaved_events: list[webhooks.Event] = []
+        self.motion_state: dict[str, bool] = {}  # camera -> moving, as last heard (webhooks)
         self.ctx = emails.Context(settings.tz, settings.public_url)
         self.config = notifier_settings.from_stored(settings, {})
         self.policy = self._policy()
@@ -157,10 +158,8 @@ class NotifierService:
         except TopicError as exc:
             self._reject("bad_topic", msg.topic, str(exc))
             return
-        if parsed.kind is CameraTopic.MOTION and msg.retain:
-            return  # a motion state from before: no start or end happened now
         kind = {CameraTopic.HEARTBEAT: "heartbeat", CameraTopic.OBJECT_EVENT: "object",
-                CameraTopic.MOTION: "motion"}.get(parsed.kind, "status")
+                CameraTopic.MOTION: "motion_retained" if msg.retain else "motion"}.get(parsed.kind, "status")
         self._put(Inbound(kind, parsed.camera_id, bytes(msg.payload), time.time()))
 
     def _on_service(self, msg: mqtt.MQTTMessage) -> None:
@@ -257,7 +256,8 @@ class NotifierService:
         if self.webhooks is not None:
             # Every e-mail is an event too (same kind), and the caller's own events; like the
             # e-mails they wait in memory while the database is away.
-            self._unsaved_events += [webhooks.Event(m.kind, m.camera_id, {"subject": m.subject, "text": m.text})
+            self._unsaved_events += [webhooks.Event(m.kind, m.camera_id, {"subject": m.subject, "text": m.text}
+                                                    | ({"state": m.state} if m.state else {}))
                                      for m in mails]
             self._unsaved_events += events or []
             del self._unsaved_events[:-MAX_UNSAVED_EVENTS]  # bounded: the oldest go first
@@ -505,7 +505,7 @@ class NotifierService:
 
     def _dispatch(self, item: Inbound) -> None:
         events: list[webhooks.Event] = []
-        if item.kind == "motion":
+        if item.kind in ("motion", "motion_retained"):
             mails, events = [], self.motion_events(item)
         elif item.kind == "object":
             mails, events = self.object_mails(item), self.object_events(item)
@@ -515,14 +515,25 @@ class NotifierService:
             self.commit(mails, events)
 
     def motion_events(self, item: Inbound) -> list[webhooks.Event]:
-        """A camera's motion turning ON or OFF (the recorder's retained ``motion`` topic)."""
-        if self.webhooks is None or item.ident in self.disabled:
+        """A camera's motion turning ON or OFF (the recorder's retained ``motion`` topic): only a
+        change is an event. A retained state (from before) only sets what is known; so does an
+        OFF for a camera never seen moving (the recorder announces OFF when it takes a camera on)."""
+        if self.webhooks is None:
             return []
         if item.payload not in (b"ON", b"OFF"):
             if item.payload:  # an empty message clears the retained state
                 self._reject("bad_motion", item.ident, "motion must be ON or OFF")
             return []
-        kind = wh_contract.MOTION_START if item.payload == b"ON" else wh_contract.MOTION_END
+        moving = item.payload == b"ON"
+        before = self.motion_state.get(item.ident)
+        if before is None and len(self.motion_state) >= MAX_WATCHES:
+            return []  # bounded memory: as many cameras as are watched
+        self.motion_state[item.ident] = moving
+        if item.kind == "motion_retained" or item.ident in self.disabled or before == moving:
+            return []
+        if before is None and not moving:
+            return []
+        kind = wh_contract.MOTION_START if moving else wh_contract.MOTION_END
         return [webhooks.Event(kind, item.ident, {})]
 
     def object_events(self, item: Inbound) -> list[webhooks.Event]:

@@ -11,6 +11,7 @@ up to ``MAX_ATTEMPTS``. Kept as long as the notification log (``VIGIL_NOTIFY_LOG
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import secrets
@@ -37,6 +38,18 @@ MAX_ATTEMPTS = 8
 MAX_DELAY_S = 3600.0
 BATCH = 50
 METRIC = "vigil_notifier_webhooks_total"
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is an answer (3xx), never followed: urllib would re-send the POST as a GET,
+    body dropped, to wherever it points."""
+
+    def redirect_request(self, *_args: Any, **_kwargs: Any) -> None:
+        return None
+
+
+# The URLs are checked to be http(s) when the notifier starts (Settings.webhook_secret).
+_OPENER = urllib.request.build_opener(_NoRedirects)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,12 +146,19 @@ class WebhookSender:
     def _claim(self) -> list[Claimed]:
         now = self.clock()
         with self.factory.begin() as db:
+            # Locked, skipping rows another notifier holds (PostgreSQL; SQLite has one writer).
             rows = db.scalars(select(WebhookDelivery).where(WebhookDelivery.status == "pending")
                               .where((WebhookDelivery.next_attempt_at.is_(None))
                                      | (WebhookDelivery.next_attempt_at <= now))
-                              .order_by(WebhookDelivery.id).limit(BATCH)).all()
+                              .order_by(WebhookDelivery.id).limit(BATCH)
+                              .with_for_update(skip_locked=True)).all()
             out = []
             for row in rows:
+                if row.attempts >= MAX_ATTEMPTS:  # claimed that often without an outcome (crashes)
+                    row.status, row.next_attempt_at = "failed", None
+                    row.error = row.error or f"no outcome after {row.attempts} attempt(s)"
+                    self.counters.inc(METRIC, status="failed")
+                    continue
                 row.attempts += 1
                 row.next_attempt_at = now + timedelta(seconds=self.timeout_s + 60)  # not again in this burst
                 out.append(Claimed(row.id, row.event_id, row.event, row.url, row.body.encode(), row.attempts))
@@ -148,6 +168,8 @@ class WebhookSender:
         """Send what is due; returns how many were tried."""
         claimed = self._claim()
         for item in claimed:
+            if self._stop.is_set():
+                break  # the rest come back after their claim (an attempt counted)
             status, error = self._post(item)
             self._record(item, status, error)
         return len(claimed)
@@ -162,14 +184,17 @@ class WebhookSender:
         }
         req = urllib.request.Request(item.url, data=item.body, method="POST", headers=headers)  # noqa: S310
         try:
-            with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:  # noqa: S310 - http(s) checked in settings
+            with _OPENER.open(req, timeout=self.timeout_s) as resp:
                 resp.read(1024)
                 return int(resp.status), None
-        except urllib.error.HTTPError as exc:
-            return int(exc.code), f"HTTP {exc.code}"
+        except urllib.error.HTTPError as exc:  # 3xx too: redirects are not followed
+            note = " (redirects are not followed)" if 300 <= exc.code < 400 else ""
+            return int(exc.code), f"HTTP {exc.code}{note}"
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             return None, f"unreachable: {type(reason).__name__}"
+        except (http.client.HTTPException, ValueError) as exc:  # a broken answer, or a URL urllib refuses
+            return None, f"bad response: {type(exc).__name__}"
 
     def _record(self, item: Claimed, status: int | None, error: str | None) -> None:
         now = self.clock()

@@ -87,6 +87,23 @@ def test_a_5xx_is_retried_with_backoff_and_every_attempt_is_signed(factory: sess
     assert s.counters.total("vigil_notifier_webhooks_total", status="delivered") == 1
 
 
+def test_a_redirect_is_not_followed_and_a_row_without_outcome_gives_up(factory: sessionmaker[Session],
+                                                                        capture: CaptureServer) -> None:
+    capture.script = [302]
+    with factory.begin() as db:
+        webhooks.add(db, webhooks.Event("motion_end", "porch", {}), [f"{capture.url}/hook"])
+        webhooks.add(db, webhooks.Event("motion_end", "yard", {}), [f"{capture.url}/hook"])
+    with factory.begin() as db:  # the second was claimed this often by processes that died
+        stuck = deliveries(factory)[1]
+        db.get(WebhookDelivery, stuck.id).attempts = webhooks.MAX_ATTEMPTS  # type: ignore[union-attr]
+    sender(factory).run_once()
+    redirected, gave_up = deliveries(factory)
+    assert (redirected.status, redirected.last_status) == ("failed", 302)
+    assert redirected.error is not None and "redirects are not followed" in redirected.error
+    assert gave_up.status == "failed" and gave_up.error is not None and "no outcome" in gave_up.error
+    assert len(hooks(capture)) == 1  # one POST, to the first; nothing followed to anywhere
+
+
 def test_a_4xx_fails_at_once_and_an_unreachable_receiver_is_retried(factory: sessionmaker[Session],
                                                                    capture: CaptureServer) -> None:
     capture.script = [400]
@@ -125,7 +142,9 @@ def test_the_notifier_sends_the_emails_events_and_motion_and_objects(settings: S
     try:
         cams.start("porch")
         time.sleep(1.5)
+        cams.raw(cams.topics.camera("yard", CameraTopic.MOTION), b"OFF")  # a recorder's first word: no event
         cams.raw(motion, b"OFF")
+        cams.raw(motion, b"OFF")  # no change: no event
         cams.raw(motion, b"ON")
         _object(cams, "porch", ObjectPhase.START)
         _object(cams, "porch", ObjectPhase.UPDATE)

@@ -56,10 +56,27 @@ def test_urls_need_a_secret_and_are_http() -> None:
     with pytest.raises(ValueError, match="needs VIGIL_EVENT_WEBHOOK_SECRET"):
         Settings(_env_file=None, event_webhook_urls="https://a.example/hook",  # type: ignore[call-arg]
                  event_webhook_secret="short").webhook_secret()
-    for bad in ("ftp://a.example/x", "https://", "file:///etc/passwd"):
-        with pytest.raises(ValueError):
-            Settings(_env_file=None, event_webhook_urls=bad, event_webhook_secret="s" * 16)  # type: ignore[call-arg]
+    for bad, why in (("ftp://a.example/x", "not an http"), ("https://", "not an http"),
+                     ("file:///etc/passwd", "not an http"), ("http://a.example:99999/x", "valid port"),
+                     ("http://a.example:port/x", "valid port"), ("https://u:pw@a.example/x", "credentials")):
+        cfg = Settings(_env_file=None, event_webhook_urls=f"https://ok.example/h,{bad}",  # type: ignore[call-arg]
+                       event_webhook_secret="s" * 16)
+        with pytest.raises(ValueError, match=why) as caught:
+            cfg.webhook_secret()
+        assert "URL 2" in str(caught.value) and "pw" not in str(caught.value) and "etc" not in str(caught.value)
+    many = ",".join(f"https://h{i}.example/x" for i in range(9))
+    with pytest.raises(ValueError, match="at most 8"):
+        Settings(_env_file=None, event_webhook_urls=many, event_webhook_secret="s" * 16).webhook_secret()  # type: ignore[call-arg]
 
 
 def test_shown_urls_hide_credentials_and_queries() -> None:
     assert contract.shown_url("https://user:pw@hooks.example:8443/in/abc?token=zzz") == "https://hooks.example:8443/in/abc"
+    assert contract.shown_url("http://[fd00::5]:8123/api/webhook/x?y") == "http://[fd00::5]:8123/api/webhook/x"
+    assert contract.shown_url("http://h.example:99999/x") == "http://h.example:99999/x"  # never raises
+
+
+def test_condition_emails_say_whether_raised_or_cleared() -> None:
+    from vigil_notifier import emails
+
+    assert emails.condition("disk_low", True, {}).state == "raised"
+    assert emails.condition("disk_low", False, {}).state == "cleared"

@@ -43,5 +43,4 @@ def shown_url(url: str) -> str:
     """A webhook URL as logs and the API show it: scheme, host, port and path (its credentials
     and query may hold a secret)."""
     parts = urlsplit(url)
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{parts.hostname or ''}{port}{parts.path}"
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}"

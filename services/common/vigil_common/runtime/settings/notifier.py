@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, BeforeValidator, Field, SecretStr, field_validator
+from pydantic import BaseModel, BeforeValidator, Field, SecretStr
 from pydantic_settings import NoDecode
 
 from vigil_common.runtime import bounds
@@ -47,21 +47,27 @@ class NotifierSettings(BaseModel):
     event_webhook_urls: Annotated[list[str], NoDecode, BeforeValidator(split_csv)] = []
     event_webhook_secret: SecretStr | None = None
 
-    @field_validator("event_webhook_urls")
-    @classmethod
-    def _http_urls(cls, urls: list[str]) -> list[str]:
-        for url in urls:
-            parts = urlsplit(url)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise ValueError(f"not an http(s) URL: {url[:80]!r}")
-        if len(urls) > 8:
-            raise ValueError("at most 8 event webhook URLs")
-        return urls
-
     def webhook_secret(self) -> bytes | None:
-        """The signing secret; ValueError when URLs are set without one of 16+ characters."""
+        """The signing secret (None without URLs). ValueError, naming no URL (they may hold a
+        token), for: more than 8 URLs, one that is not http(s) with a host and a valid port, one
+        with credentials before the host (put a token in the path or query instead), or no
+        secret of 16+ characters."""
         if not self.event_webhook_urls:
             return None
+        if len(self.event_webhook_urls) > 8:
+            raise ValueError("VIGIL_EVENT_WEBHOOK_URLS: at most 8 URLs")
+        for n, url in enumerate(self.event_webhook_urls, 1):
+            try:
+                parts = urlsplit(url)
+                valid = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+            except ValueError:  # a port that is not a number, or out of range
+                valid = False
+            if not valid:
+                raise ValueError(f"VIGIL_EVENT_WEBHOOK_URLS: URL {n} is not an http(s) URL with a host and a "
+                                 "valid port")
+            if "@" in parts.netloc:
+                raise ValueError(f"VIGIL_EVENT_WEBHOOK_URLS: URL {n} has credentials before the host; put a token "
+                                 "in its path or query instead")
         secret = self.event_webhook_secret.get_secret_value() if self.event_webhook_secret else ""
         if len(secret) < 16:
             raise ValueError("VIGIL_EVENT_WEBHOOK_URLS needs VIGIL_EVENT_WEBHOOK_SECRET (16+ characters)")
