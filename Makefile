@@ -6,7 +6,7 @@ VENV  ?= .venv
 BIN   := $(VENV)/bin
 # The lock this venv is installed from (make upgrade-check points it at a freshly resolved one).
 LOCK  ?= requirements/dev.txt
-PACKAGES := services/common services/capture services/ingest services/recorder services/api services/notifier services/detector bench
+PACKAGES := services/common services/capture services/ingest services/recorder services/api services/notifier services/detector services/ipcams bench
 PYTEST_ARGS ?=
 export VIGIL_LOCK_FILE := $(abspath $(LOCK))
 

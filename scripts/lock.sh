@@ -15,7 +15,7 @@ UV=${UV:-.venv/bin/uv}
 OUT=${LOCK_DIR:-requirements}
 mkdir -p "$OUT"
 [ -x "$UV" ] || UV=uv
-OURS=(vigil-common vigil-capture vigil-ingest vigil-recorder vigil-api vigil-notifier vigil-detector vigil-bench)
+OURS=(vigil-common vigil-capture vigil-ingest vigil-recorder vigil-api vigil-notifier vigil-detector vigil-ipcams vigil-bench)
 no_emit=(); for p in "${OURS[@]}"; do no_emit+=(--no-emit-package "$p"); done
 compile() {  # compile IN OUT [extra uv args...]
   local in=$1 out=$2; shift 2

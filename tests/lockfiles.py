@@ -15,7 +15,7 @@ from packaging.utils import canonicalize_name
 ROOT = Path(__file__).resolve().parent.parent
 LOCKS = ROOT / "requirements"
 OURS = frozenset({"vigil-common", "vigil-capture", "vigil-ingest", "vigil-recorder", "vigil-api", "vigil-notifier",
-                  "vigil-detector", "vigil-bench"})
+                  "vigil-detector", "vigil-ipcams", "vigil-bench"})
 _ENTRY = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)==(?P<version>[^\s;\\]+)"
                     r"\s*(?:;\s*(?P<marker>[^\\]+?))?\s*\\?$")
 

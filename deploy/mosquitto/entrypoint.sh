@@ -1,7 +1,7 @@
 #!/bin/sh
 # Vigil's broker entrypoint (eclipse-mosquitto 2 image): write the service accounts' passwords
 # (MQTT_INGEST_PASSWORD, MQTT_RECORDER_PASSWORD, MQTT_API_PASSWORD, MQTT_NOTIFIER_PASSWORD,
-# MQTT_DETECTOR_PASSWORD, and MQTT_HOMEASSISTANT_PASSWORD if set) into
+# MQTT_DETECTOR_PASSWORD, MQTT_IPCAMS_PASSWORD, and MQTT_HOMEASSISTANT_PASSWORD if set) into
 # the password file, keep the cameras' entries that `vigil camera add` wrote there, then run the
 # given command (the broker). The password file is shared with the server image's user
 # (uid VIGIL_UID, default 10001) through the group-writable auth directory.
@@ -13,7 +13,7 @@ VIGIL_UID="${VIGIL_UID:-10001}"
 
 mkdir -p "$AUTH_DIR"
 [ -f "$PASSWD" ] || : > "$PASSWD"
-for account in ingest recorder api notifier detector; do
+for account in ingest recorder api notifier detector ipcams; do
     var="MQTT_$(echo "$account" | tr '[:lower:]' '[:upper:]')_PASSWORD"
     eval "password=\${$var:-}"
     if [ -z "$password" ]; then

@@ -26,7 +26,7 @@ from tests.conftest import free_port, wait_port
 
 ROOT = Path(__file__).resolve().parents[2]
 MOSQUITTO_DIR = ROOT / "deploy" / "mosquitto"
-SERVICE_ACCOUNTS = ("ingest", "recorder", "api", "notifier", "detector")
+SERVICE_ACCOUNTS = ("ingest", "recorder", "api", "notifier", "detector", "ipcams")
 # Accounts the entrypoint creates only when their password is set (Home Assistant's).
 INTEGRATION_ACCOUNTS = ("homeassistant",)
 

@@ -23,10 +23,10 @@ from tests.deploy.compose import ROOT, compose_config, docker_compose, environme
 needs_compose = pytest.mark.skipif(docker_compose() is None,
                                    reason="docker-compose missing (scripts/ensure-deploy-tools.sh installs it)")
 INFRA = ("mosquitto", "redis", "postgres")
-APPS = ("ingest", "recorder", "notifier", "detector", "api")
+APPS = ("ingest", "recorder", "notifier", "detector", "ipcams", "api")
 REQUIRED = ("VIGIL_ADMIN_PASSWORD", "POSTGRES_PASSWORD", "REDIS_PASSWORD", "MQTT_INGEST_PASSWORD",
             "MQTT_RECORDER_PASSWORD", "MQTT_API_PASSWORD", "MQTT_NOTIFIER_PASSWORD", "MQTT_DETECTOR_PASSWORD",
-            "VIGIL_CAMERA_BROKER_URL")
+            "MQTT_IPCAMS_PASSWORD", "VIGIL_CREDENTIALS_KEY", "VIGIL_CAMERA_BROKER_URL")
 PINNED = re.compile(r"^[\w./-]+(:\d+(\.\d+)+[\w.-]*|:[\w.-]*\d{8}[\w.-]*|@sha256:[0-9a-f]{64})$")
 
 
@@ -112,6 +112,11 @@ def test_resolved_server_stack_shape(env_file: Path) -> None:
     assert "broker-auth" in volume_sources(services["api"])
     assert "postgres" in volume_sources(services["postgres"])
     assert services["ingest"]["environment"]["VIGIL_INGEST_SHARE_GROUP"] == "ingest"
+    # The ipcams service opens the camera credentials the api sealed: one key, the same for both.
+    key = services["api"]["environment"]["VIGIL_CREDENTIALS_KEY"]
+    assert key and services["ipcams"]["environment"]["VIGIL_CREDENTIALS_KEY"] == key
+    assert "VIGIL_ONVIF_PROBE_TARGETS" in services["api"]["environment"]
+    assert "ports" not in services["ipcams"] and "container_name" not in services["ipcams"]
     redis_cmd = services["redis"]["command"]
     redis_cmd = redis_cmd if isinstance(redis_cmd, list) else redis_cmd.split()
     assert "--maxmemory" in redis_cmd and "--requirepass" in redis_cmd
@@ -150,6 +155,8 @@ def test_every_secret_in_the_compose_file_must_be_set() -> None:
             continue
         assert var[1].startswith(":?"), f"{var[0]} has a default"
     assert "VIGIL_SENDGRID_API_KEY:-}" in text  # optional, and empty by default
+    keys = re.findall(r"\$\{VIGIL_CREDENTIALS_KEY([^}]*)\}", text)
+    assert len(keys) == 2 and all(k.startswith(":?") for k in keys)  # api and ipcams, no default
 
 
 def test_images_are_pinned() -> None:
@@ -218,7 +225,8 @@ def test_server_image_is_multi_stage_non_root_with_a_healthcheck() -> None:
     assert any(w == "COPY" and "--from=build" in line for w, line in ins)
     assert [line for w, line in ins if w == "CMD"][-1] == 'CMD ["vigil", "api"]'
     install = next(line for w, line in ins if w == "RUN" and "pip install" in line)
-    assert "capture" not in install  # cameras run the Pi image
+    # vigil-capture too: the server captures the IP cameras itself (vigil ipcams).
+    assert "./services/capture" in install and "./services/ipcams" in install
     assert "--require-hashes --no-deps -r requirements/server.txt" in install  # the server lock
 
 

@@ -12,6 +12,7 @@ a synthetic source, and the camera's footage comes back through the API.
 
 from __future__ import annotations
 
+import base64
 import importlib.util
 import io
 import os
@@ -40,7 +41,7 @@ from tests.helpers import wait_for
 pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.timeout(400)]
 
 E2E_REDIS = os.environ.get("VIGIL_TEST_E2E_REDIS_URL", "redis://127.0.0.1:6379/12")
-APP_SERVICES = ("migrate", "ingest", "recorder", "notifier", "detector", "api")
+APP_SERVICES = ("migrate", "ingest", "recorder", "notifier", "detector", "ipcams", "api")
 RECORDER_SCALE = 2  # `docker compose up --scale recorder=2`
 CAMERA = "parity-cam"
 BIN = Path(sys.executable).parent
@@ -165,8 +166,10 @@ def make_env_file(broker_port: int) -> dict[str, str]:
     """.env.example with every REQUIRED value filled, as a user would."""
     dotenv = read_env_file((ROOT / ".env.example").read_text())
     for key in ("POSTGRES_PASSWORD", "REDIS_PASSWORD", "MQTT_INGEST_PASSWORD", "MQTT_RECORDER_PASSWORD",
-                "MQTT_API_PASSWORD", "MQTT_NOTIFIER_PASSWORD", "MQTT_DETECTOR_PASSWORD"):
+                "MQTT_API_PASSWORD", "MQTT_NOTIFIER_PASSWORD", "MQTT_DETECTOR_PASSWORD", "MQTT_IPCAMS_PASSWORD"):
         dotenv[key] = secrets.token_hex(16)
+    # As .env.example says to make it: a Fernet key, shared by the api and ipcams.
+    dotenv["VIGIL_CREDENTIALS_KEY"] = base64.urlsafe_b64encode(os.urandom(32)).decode()
     dotenv["VIGIL_ADMIN_PASSWORD"] = "parity-" + secrets.token_hex(8)
     dotenv["VIGIL_CAMERA_BROKER_URL"] = f"mqtt://127.0.0.1:{broker_port}"
     dotenv["VIGIL_SEGMENT_SECONDS"] = "2"
@@ -219,6 +222,10 @@ def notifier_available() -> bool:
     return importlib.util.find_spec("vigil_notifier") is not None
 
 
+def ipcams_available() -> bool:
+    return importlib.util.find_spec("vigil_ipcams") is not None
+
+
 def test_the_stack_starts_from_the_compose_file(stack: Stack) -> None:
     services = _services(stack)
     dockerfile = ROOT / "Dockerfile"
@@ -236,6 +243,8 @@ def test_the_stack_starts_from_the_compose_file(stack: Stack) -> None:
     for name in APP_SERVICES[1:]:
         if name == "notifier" and not notifier_available():
             continue  # built on another branch; runs here once merged
+        if name == "ipcams" and not ipcams_available():
+            continue
         scale = {"recorder": RECORDER_SCALE, "ingest": ingest_scale()}.get(name, 1)
         for i in range(scale):
             stack.start(f"{name}-{i + 1}", services[name]["command"], stack.envs[name])

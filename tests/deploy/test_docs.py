@@ -43,13 +43,17 @@ def test_every_vigil_command_shown_exists_and_parses() -> None:
     assert any(argv[1:3] == ["camera", "add"] for argv in invocations)
     for argv in invocations:
         assert argv[1] in COMMANDS, argv
-        if argv[1] == "camera":
+        if argv[1:3] == ["camera", "discover"]:
+            from vigil_ipcams.discover_cli import build_parser as discover_parser
+
+            discover_parser().parse_args(argv[3:])
+        elif argv[1] == "camera":
             provision.build_parser().parse_args(argv[2:])  # raises SystemExit on unknown options
         if argv[1] == "capture":
             from vigil_capture.main import build_parser
 
             build_parser().parse_args(argv[2:])
-    for name in ("api", "ingest", "recorder", "notifier", "capture (Pi)"):
+    for name in ("api", "ingest", "recorder", "notifier", "ipcams", "capture (Pi)"):
         assert f"\n| {name} | " in DOC  # the health table covers every probe
     assert healthcheck.service_alive  # the probe the table documents
 

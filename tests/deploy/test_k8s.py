@@ -23,7 +23,7 @@ BASE = K8S / "base"
 OVERLAYS = ("in-cluster", "external", "keda")
 CORE_GROUPS = ("v1", "apps/v1", "batch/v1", "networking.k8s.io/v1", "autoscaling/v2")
 APPS = {"ingest": "vigil-ingest", "recorder": "vigil-recorder", "notifier": "vigil-notifier",
-        "detector": "vigil-detector", "api": "vigil-api"}
+        "detector": "vigil-detector", "ipcams": "vigil-ipcams", "api": "vigil-api"}
 
 
 def docs(path: Path) -> list[dict[str, Any]]:
@@ -143,6 +143,23 @@ def test_app_deployments_are_non_root_probed_and_bounded() -> None:
     assert objects[("PersistentVolumeClaim", "vigil-recordings")]["spec"]["accessModes"] == ["ReadWriteMany"]
     assert objects[("HorizontalPodAutoscaler", "vigil-api")]["spec"]["scaleTargetRef"]["name"] == "vigil-api"
     assert objects[("ConfigMap", "vigil-config")]["data"]["VIGIL_INGEST_SHARE_GROUP"] == "ingest"
+    # ipcams: exactly one (two would capture every IP camera twice), never two during a rollout.
+    ipcams = objects[("Deployment", "vigil-ipcams")]
+    assert ipcams["spec"]["replicas"] == 1 and ipcams["spec"]["strategy"] == {"type": "Recreate"}
+    # The api seals the IP cameras' credentials, ipcams opens them: the same Secret entry.
+    for name in ("vigil-api", "vigil-ipcams"):
+        (c,) = _containers(objects[("Deployment", name)])
+        (key,) = [e for e in c["env"] if e["name"] == "VIGIL_CREDENTIALS_KEY"]
+        assert key["valueFrom"]["secretKeyRef"] == {"name": "vigil-secrets", "key": "VIGIL_CREDENTIALS_KEY"}, name
+
+
+def test_the_in_cluster_broker_gets_every_service_password() -> None:
+    from vigil_common.contract.broker_acl import SERVICE_ACCOUNTS
+
+    (broker,) = [d for d in docs(K8S / "overlays" / "in-cluster" / "mosquitto.yaml") if d["kind"] == "Deployment"]
+    (c,) = _containers(broker)
+    given = {e["name"] for e in c["env"]}
+    assert {f"MQTT_{a.upper()}_PASSWORD" for a in SERVICE_ACCOUNTS} <= given
 
 
 def test_secrets_referenced_exist_and_none_is_committed() -> None:
@@ -172,7 +189,8 @@ def test_each_service_gets_the_settings_compose_gives_it() -> None:
     or the image's ENV), and the connection URLs carry the service's own broker account."""
     env = {k: "x" for k in ("POSTGRES_PASSWORD", "REDIS_PASSWORD", "VIGIL_ADMIN_PASSWORD", "MQTT_INGEST_PASSWORD",
                             "MQTT_RECORDER_PASSWORD", "MQTT_API_PASSWORD", "MQTT_NOTIFIER_PASSWORD",
-                            "MQTT_DETECTOR_PASSWORD", "VIGIL_CAMERA_BROKER_URL")}
+                            "MQTT_DETECTOR_PASSWORD", "MQTT_IPCAMS_PASSWORD", "VIGIL_CREDENTIALS_KEY",
+                            "VIGIL_CAMERA_BROKER_URL")}
     compose = load(ROOT / "docker-compose.yml", env)["services"]
     objects = base_objects()
     config = set(objects[("ConfigMap", "vigil-config")]["data"])

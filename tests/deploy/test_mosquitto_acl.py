@@ -68,7 +68,7 @@ def test_wrong_password_and_unknown_user_are_refused(broker: Broker) -> None:
 
 
 def test_service_accounts_from_the_entrypoint_are_accepted(broker: Broker) -> None:
-    for user in ("ingest", "recorder", "api", "notifier", "detector", "homeassistant"):
+    for user in ("ingest", "recorder", "api", "notifier", "detector", "ipcams", "homeassistant"):
         assert _accepted(broker, user, broker.passwords[user]), user
 
 
@@ -223,6 +223,45 @@ def test_the_detector_publishes_object_events_and_nothing_else(broker: Broker, m
     assert not [t for t, _ in api.received if t.endswith(("/frame", "/motion"))]
 
 
+def test_ipcams_speaks_for_every_camera_and_does_nothing_else(broker: Broker, made: list[Client]) -> None:
+    """`vigil ipcams` runs the capture of each IP camera on the server: it publishes as any camera
+    (frames, heartbeats, status) and reads the cameras' commands, but it commands no camera,
+    reads no frames, forges no motion and no other service's presence."""
+    made.append(ingest := connect(broker, "ingest", broker.passwords["ingest"]))
+    ingest.subscribe("vigil/cameras/+/frame")
+    ingest.subscribe("vigil/cameras/+/heartbeat")
+    made.append(api := connect(broker, "api", broker.passwords["api"]))
+    api.subscribe("vigil/cameras/+/motion")
+    made.append(notifier := connect(broker, "notifier", broker.passwords["notifier"]))
+    notifier.subscribe("vigil/services/+/status")
+    made.append(cam_b := connect(broker, "b", CAMERA_PASSWORDS["b"]))
+    cam_b.subscribe("vigil/cameras/b/command")
+    made.append(ipcams := connect(broker, "ipcams", broker.passwords["ipcams"]))
+    assert ipcams.connack is not None and not ipcams.connack.is_failure
+    ipcams.subscribe("vigil/cameras/+/command")
+    ipcams.subscribe("vigil/cameras/+/frame")  # write-only for it: nothing arrives
+    # As the capture of IP cameras `door` and `gate` ...
+    ipcams.publish("vigil/cameras/door/frame", b"door frame")
+    ipcams.publish("vigil/cameras/gate/heartbeat", b"{}")
+    ipcams.publish("vigil/services/ipcams/status", b"online")
+    wait_for(lambda: {("vigil/cameras/door/frame", b"door frame"), ("vigil/cameras/gate/heartbeat", b"{}")}
+             <= set(ingest.received), 5, "the IP cameras' frame and heartbeat at ingest")
+    wait_for(lambda: ("vigil/services/ipcams/status", b"online") in notifier.received, 5, "its presence")
+    api.publish("vigil/cameras/door/command", b'{"action": "stop"}')
+    wait_for(lambda: ("vigil/cameras/door/command", b'{"action": "stop"}') in ipcams.received, 5,
+             "the api's command to an IP camera")
+    # ... and nothing else.
+    ipcams.publish("vigil/cameras/b/command", b'{"action": "stop"}')
+    ipcams.publish("vigil/cameras/b/motion", b"ON")
+    ipcams.publish("vigil/services/ingest/status", b"offline")
+    cam_b.publish("vigil/cameras/b/frame", b"b frame")
+    wait_for(lambda: ("vigil/cameras/b/frame", b"b frame") in ingest.received, 5, "camera b's frame at ingest")
+    _settle()
+    assert cam_b.received == [] and api.received == []
+    assert ("vigil/services/ingest/status", b"offline") not in notifier.received
+    assert not [t for t, _ in ipcams.received if t.endswith("/frame")]
+
+
 def _entrypoint(auth_dir: Path, passwords: dict[str, str]) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "VIGIL_BROKER_AUTH_DIR": str(auth_dir)}
     env.update({f"MQTT_{k.upper()}_PASSWORD": v for k, v in passwords.items()})
@@ -231,20 +270,21 @@ def _entrypoint(auth_dir: Path, passwords: dict[str, str]) -> subprocess.Complet
 
 
 def test_entrypoint_refuses_a_missing_service_password(tmp_path: Path) -> None:
-    out = _entrypoint(tmp_path / "auth", {"ingest": "a1", "recorder": "b2", "notifier": "d4", "detector": "e5"})
+    out = _entrypoint(tmp_path / "auth", {"ingest": "a1", "recorder": "b2", "notifier": "d4", "detector": "e5",
+                                            "ipcams": "f6"})
     assert out.returncode == 1 and "MQTT_API_PASSWORD is not set" in out.stderr
 
 
 def test_entrypoint_keeps_cameras_and_updates_service_passwords(tmp_path: Path) -> None:
     auth = tmp_path / "auth"
-    first = {"ingest": "i1", "recorder": "r1", "api": "a1", "notifier": "n1", "detector": "d1"}
+    first = {"ingest": "i1", "recorder": "r1", "api": "a1", "notifier": "n1", "detector": "d1", "ipcams": "c1"}
     assert _entrypoint(auth, first).returncode == 0
     mosquitto_passwd.set_password(auth / "passwd", "porch", "camera-password")
     second = {**first, "api": "a2"}  # a changed .env, then `docker compose up -d` restarts the broker
     out = _entrypoint(auth, second)
     assert out.returncode == 0, out.stderr
     entries = mosquitto_passwd.read_entries(auth / "passwd")
-    assert set(entries) == {"ingest", "recorder", "api", "notifier", "detector", "porch"}
+    assert set(entries) == {"ingest", "recorder", "api", "notifier", "detector", "ipcams", "porch"}
     assert mosquitto_passwd.verify_password("camera-password", entries["porch"])
     assert mosquitto_passwd.verify_password("a2", entries["api"])
     assert not mosquitto_passwd.verify_password("a1", entries["api"])

@@ -21,6 +21,7 @@ SOURCES = {
     "vigil_api": ROOT / "services/api/vigil_api",
     "vigil_notifier": ROOT / "services/notifier/vigil_notifier",
     "vigil_detector": ROOT / "services/detector/vigil_detector",
+    "vigil_ipcams": ROOT / "services/ipcams/vigil_ipcams",
     "vigil_bench": ROOT / "bench/vigil_bench",
 }
 
@@ -34,6 +35,10 @@ RECORDER_FEATURE = (*SERVER_COMMON, *RECORDER_BASE, f"{R}.segment")
 
 # unit (module prefix) -> the prefixes it may import besides itself (``pkg:init``: that
 # package's ``__init__`` only).
+# IP cameras: a library (search, ONVIF, records, sealing) the API's routes use too, and the
+# service on it (the capture fleet), which nothing else imports.
+IP = "vigil_ipcams"
+IPCAMS_LIBRARY = (f"{IP}.probe", f"{IP}.onvif_device", f"{IP}.records", f"{IP}.secretbox", f"{IP}.streams")
 RULES: dict[str, tuple[str, ...]] = {
     # common: contracts know nothing else; runtime builds on them; bus and db on both; cli on all.
     C: (),  # __init__: the map and __version__
@@ -50,8 +55,13 @@ RULES: dict[str, tuple[str, ...]] = {
     "vigil_ingest": SERVER_COMMON,
     "vigil_notifier": SERVER_COMMON,
     "vigil_detector": SERVER_COMMON,
+    IP: (*SERVER_COMMON, *IPCAMS_LIBRARY),  # the library, and __init__ (its map)
+    f"{IP}.fleet": (*SERVER_COMMON, *IPCAMS_LIBRARY),
+    f"{IP}.discover_cli": (*SERVER_COMMON, *IPCAMS_LIBRARY),
+    f"{IP}.service": (*SERVER_COMMON, *IPCAMS_LIBRARY, f"{IP}.fleet"),
+    f"{IP}.main": (*SERVER_COMMON, f"{IP}.service", f"{IP}.secretbox"),
     "vigil_api": SERVER_COMMON,
-    "vigil_api.routes": (*SERVER_COMMON, "vigil_api"),  # and never another route (below)
+    "vigil_api.routes": (*SERVER_COMMON, "vigil_api", *IPCAMS_LIBRARY),  # and never another route (below)
     "vigil_api.app": (*SERVER_COMMON, "vigil_api"),  # the one module that mounts the routes
     # the recorder: a base, the segment writer on it, features on both that never import each
     # other, and main, the composition root, on everything.

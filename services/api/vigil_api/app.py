@@ -31,6 +31,7 @@ from vigil_api.routes import (
     days,
     events,
     exports,
+    ipcams,
     notifications,
     recordings,
     snapshots,
@@ -190,7 +191,7 @@ def create_app(
     # Routers carry their full paths, so route templates (metrics labels) are absolute.
     routers = (system.public, auth.public, auth.router, cameras.router, snapshots.router, days.router,
                recordings.router, exports.router, events.router, notifications.router, users.router, storage.router,
-               settings_routes.router, webhooks.router, system.metrics_router)
+               settings_routes.router, webhooks.router, ipcams.router, system.metrics_router)
     for router in routers:
         app.include_router(router, responses=COMMON_ERRORS)
 

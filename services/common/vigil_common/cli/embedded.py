@@ -26,8 +26,8 @@ from pathlib import Path
 from urllib.parse import quote
 
 from vigil_common.cli import mosquitto_passwd
-from vigil_common.cli.supervisor import ServiceSpec
 from vigil_common.contract import broker_acl
+from vigil_common.runtime.supervisor import ServiceSpec
 
 SECRET_FILE_MODE = 0o600
 

@@ -11,7 +11,7 @@ Exit status 0 when the service running on THIS host (container, pod) is alive, 1
 - ``capture`` (the Pi image): the camera's retained ``vigil/cameras/<VIGIL_CAMERA_ID>/status`` is
   ``online``;
 - ``detector``: its liveness key ``vigil:health:detector:<host>-<pid>`` (refreshed every pass);
-- any other service (``notifier``): its liveness key if it writes one, else its retained presence
+- any other service (``notifier``, ``ipcams``): its liveness key if it writes one, else its retained presence
   ``vigil/services/<name>/status`` on the broker is ``online``.
 """
 
@@ -127,7 +127,7 @@ def service_alive(settings: Settings, service: str) -> bool:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="vigil health", description="exit 0 when this host's service is alive")
-    parser.add_argument("service", help="api, ingest, recorder, notifier, detector")
+    parser.add_argument("service", help="api, ingest, recorder, notifier, detector, ipcams, capture")
     args = parser.parse_args(argv)
     try:
         service = require_camera_id(args.service)

@@ -19,10 +19,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "api": ("vigil_api.main", "the HTTP API and web app"),
     "notifier": ("vigil_notifier.main", "e-mail alerts: camera outages, recoveries, new cameras"),
     "detector": ("vigil_detector.main", "object detection on motion-gated frames (docs/detector.md)"),
+    "ipcams": ("vigil_ipcams.main", "capture the IP cameras (ONVIF / RTSP) added in the web app, on the server"),
     "export": ("vigil_recorder.exports.cli", "cut a camera's footage between two times into one MP4"),
     "migrate": ("vigil_common.cli.db", "apply database migrations"),
     "user": ("vigil_common.cli.db", "manage users: add, passwd, delete, list"),
-    "camera": ("vigil_common.cli.provision", "provision a camera: `vigil camera add ID --name N --location L`"),
+    "camera": ("vigil_common.cli.provision", "`vigil camera add ID` (a Pi camera), `vigil camera discover` (ONVIF)"),
     "health": ("vigil_common.cli.health", "container health probe: exit 0 when this host's service is alive"),
     "bench": ("vigil_common.cli.bench", "benchmarks: ingest, recorder, capture, noloss"),
 }
@@ -34,6 +35,7 @@ PACKAGE_OF = {
     "vigil_api": "vigil-api",
     "vigil_notifier": "vigil-notifier",
     "vigil_detector": "vigil-detector",
+    "vigil_ipcams": "vigil-ipcams",
 }
 
 

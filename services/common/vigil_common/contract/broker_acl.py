@@ -2,7 +2,7 @@
 (deploy/mosquitto/acl, checked against this by tests/deploy), the embedded mosquitto of
 ``vigil up`` and the embedded amqtt fallback.
 
-Service accounts (``ingest``, ``recorder``, ``api``, ``notifier``, ``detector``) get fixed rules, and so
+Service accounts (``ingest``, ``recorder``, ``api``, ``notifier``, ``detector``, ``ipcams``) get fixed rules, and so
 does the integration account ``homeassistant`` (Home Assistant's own connection: it reads the
 topics its entities show, never the frames, and the discovery configs the recorder publishes
 under ``{ha}``, the discovery prefix; it sends the command contract to
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from vigil_common.contract.ids import require_camera_id
 
-SERVICE_ACCOUNTS = ("ingest", "recorder", "api", "notifier", "detector")
+SERVICE_ACCOUNTS = ("ingest", "recorder", "api", "notifier", "detector", "ipcams")
 READ, WRITE, READWRITE = "read", "write", "readwrite"
 
 
@@ -27,6 +27,10 @@ class Rule:
     topic: str  # with {p} for the prefix and, in camera rules, {u} for the username
 
 
+CAMERA_RULES = (Rule(WRITE, "{p}/cameras/{u}/frame"), Rule(WRITE, "{p}/cameras/{u}/heartbeat"),
+                Rule(READWRITE, "{p}/cameras/{u}/status"), Rule(WRITE, "{p}/cameras/{u}/state"),
+                Rule(READ, "{p}/cameras/{u}/command"), Rule(WRITE, "{p}/cameras/{u}/motion_score"),
+                Rule(READ, "{p}/cameras/{u}/motion_config"))
 SERVICE_RULES: dict[str, tuple[Rule, ...]] = {
     "ingest": (Rule(READ, "{p}/cameras/+/frame"), Rule(READ, "{p}/cameras/+/heartbeat"),
                Rule(READ, "{p}/cameras/+/status"), Rule(READ, "{p}/cameras/+/state"),
@@ -43,6 +47,10 @@ SERVICE_RULES: dict[str, tuple[Rule, ...]] = {
     "detector": (Rule(WRITE, "{p}/cameras/+/objects"), Rule(WRITE, "{p}/cameras/+/object_event"),
                  Rule(WRITE, "{p}/cameras/+/closeup"), Rule(READWRITE, "{p}/services/detector/#")),
 }
+# ipcams runs the capture of each IP camera on the server (vigil_ipcams): a camera's rules, for
+# every camera (its processes are the server's own, as trusted as the recorder).
+SERVICE_RULES["ipcams"] = (*(Rule(r.access, r.topic.replace("{u}", "+")) for r in CAMERA_RULES),
+                           Rule(READWRITE, "{p}/services/ipcams/#"))
 INTEGRATION_ACCOUNTS = ("homeassistant",)
 INTEGRATION_RULES: dict[str, tuple[Rule, ...]] = {
     # What its entities read (never the frames), the command topic its switch and button write,
@@ -52,10 +60,8 @@ INTEGRATION_RULES: dict[str, tuple[Rule, ...]] = {
                       Rule(WRITE, "{p}/cameras/+/command"), Rule(READ, "{ha}/#"), Rule(WRITE, "{ha}/status")),
 }
 FIXED_RULES = {**SERVICE_RULES, **INTEGRATION_RULES}
-CAMERA_RULES = (Rule(WRITE, "{p}/cameras/{u}/frame"), Rule(WRITE, "{p}/cameras/{u}/heartbeat"),
-                Rule(READWRITE, "{p}/cameras/{u}/status"), Rule(WRITE, "{p}/cameras/{u}/state"),
-                Rule(READ, "{p}/cameras/{u}/command"), Rule(WRITE, "{p}/cameras/{u}/motion_score"),
-                Rule(READ, "{p}/cameras/{u}/motion_config"))
+# Never a camera id (`vigil camera add`, the API's IP cameras): the fixed accounts and two names kept back.
+RESERVED_IDS = frozenset({*SERVICE_ACCOUNTS, *INTEGRATION_ACCOUNTS, "admin", "vigil"})
 
 
 def mosquitto_acl(prefix: str = "vigil", ha_prefix: str = "homeassistant") -> str:

@@ -349,3 +349,25 @@ class NotifierState(Base):
     key: Mapped[str] = mapped_column(String(80), primary_key=True)
     value: Mapped[str] = mapped_column(Text)  # JSON
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class IpCamera(Base):
+    """An IP camera the server captures itself (``vigil ipcams``): added by "Find cameras"
+    (ONVIF) or by its RTSP URL. ``credentials`` is the user name and password sealed with
+    ``VIGIL_CREDENTIALS_KEY`` (vigil_ipcams.secretbox); never returned by the API."""
+
+    __tablename__ = "ip_cameras"
+
+    camera_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    stream_uri: Mapped[str] = mapped_column(Text)  # rtsp://..., without credentials
+    credentials: Mapped[str | None] = mapped_column(Text, nullable=True)  # sealed {"username", "password"}
+    onvif_xaddr: Mapped[str | None] = mapped_column(Text, nullable=True)  # the device service it came from
+    onvif_urn: Mapped[str | None] = mapped_column(String(256), nullable=True)  # its WS-Discovery endpoint
+    profile_token: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    profile: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON: encoding, width, height, fps
+    manufacturer: Mapped[str] = mapped_column(String(128), default="")
+    model: Mapped[str] = mapped_column(String(128), default="")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    created_by: Mapped[str | None] = mapped_column(String(64), nullable=True)

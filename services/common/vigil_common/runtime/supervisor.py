@@ -103,6 +103,26 @@ class Supervisor:
             r.next_start = now + delay
             self.say(r.spec.name, f"exited with code {code}; restarting in {delay:.0f}s")
 
+    def names(self) -> list[str]:
+        return [r.spec.name for r in self._services]
+
+    def remove(self, name: str, timeout: float = 15.0) -> None:
+        """Stop the process ``name`` (SIGTERM, then SIGKILL after ``timeout``) and forget it."""
+        for r in [r for r in self._services if r.spec.name == name]:
+            self._services.remove(r)
+            self._terminate(r, timeout)
+
+    def _terminate(self, r: _Running, timeout: float) -> None:
+        if r.proc is not None and r.proc.poll() is None:
+            r.proc.send_signal(signal.SIGTERM)
+            try:
+                r.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.say(r.spec.name, "did not stop in time; killing")
+                r.proc.kill()
+                r.proc.wait()
+        r.proc = None
+
     def pids(self) -> dict[str, int]:
         return {r.spec.name: r.proc.pid for r in self._services if r.proc is not None}
 
@@ -110,12 +130,4 @@ class Supervisor:
         """SIGTERM every process in reverse start order, then SIGKILL what is left."""
         self._stopping.set()
         for r in reversed(self._services):
-            if r.proc is not None and r.proc.poll() is None:
-                r.proc.send_signal(signal.SIGTERM)
-                try:
-                    r.proc.wait(timeout)
-                except subprocess.TimeoutExpired:
-                    self.say(r.spec.name, "did not stop in time; killing")
-                    r.proc.kill()
-                    r.proc.wait()
-            r.proc = None
+            self._terminate(r, timeout)
