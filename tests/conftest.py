@@ -150,4 +150,5 @@ def settings(tmp_path: Path, mqtt_url: str, redis_url: str, database_url: str, t
         segment_seconds=2,
         segment_grace_s=1.0,
         admin_password="correct-horse-battery",
+        onvif_probe_targets="127.0.0.1",  # a camera search never leaves this machine
     )

@@ -24,7 +24,10 @@ EXAMPLES = 3
 
 # The document as the app builds it (no connection made); the requests go to a real process.
 DOCUMENT = create_app(Settings(_env_file=None, database_url="sqlite://"), bootstrap=False).openapi()  # type: ignore[call-arg]
-schema = schemathesis.openapi.from_dict(DOCUMENT).exclude(path_regex=r"/live\.(mjpeg|mp4)$")
+# Also left out: the routes that contact the camera address in their body (ONVIF), since a
+# generated address could be anywhere; test_api_ip_cameras.py and test_api_onvif.py cover them.
+schema = (schemathesis.openapi.from_dict(DOCUMENT).exclude(path_regex=r"/live\.(mjpeg|mp4)$")
+          .exclude(path_regex=r"/ip-cameras/onvif$").exclude(path_regex=r"/ip-cameras$", method="POST"))
 
 
 @pytest.fixture

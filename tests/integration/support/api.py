@@ -168,6 +168,7 @@ def api_env(settings: Settings) -> dict[str, str]:
         VIGIL_DATA_DIR=str(settings.data_dir),
         VIGIL_ADMIN_PASSWORD=ADMIN_PASSWORD,
         VIGIL_LOG_LEVEL="INFO",
+        VIGIL_ONVIF_PROBE_TARGETS="127.0.0.1",  # a camera search never leaves this machine
     )
     return env
 
