@@ -1,4 +1,4 @@
-// Settings (admin): users, cameras, alert recipients, retention.
+// Settings (admin): users, cameras, IP cameras (ipcams.js), alert recipients, retention.
 
 import { ApiError, del, get, patch, post, put } from '../api.js';
 import { session } from '../session.js';
@@ -6,6 +6,7 @@ import { fail, toast } from '../ui.js';
 import { listCameras } from '../cameras.js';
 import { h, setText } from '../dom.js';
 import { bytes, parseBytes } from '../format.js';
+import { ipCamerasSection } from '../ipcams.js';
 
 export function show(root) {
   if (!session.isAdmin) {
@@ -16,10 +17,12 @@ export function show(root) {
   const cameras = h('tbody#settings-cameras');
   const alerts = h('div#alerts');
   const retention = h('div#retention');
+  const ipcams = ipCamerasSection({ onChange: () => loadCameras() });
   root.append(h('div.page-head', h('h1', 'Settings')),
     h('h2', 'Users'), h('div.table-wrap', h('table.list', h('thead', h('tr', ['User', 'Role', 'New password', ''].map((t) => h('th', t)))), users)),
     addUserForm(),
     h('h2', 'Cameras'), h('div.table-wrap', h('table.list', h('thead', h('tr', ['Id', 'Name', 'Location', 'Enabled', 'E-mail when it sees', 'Faces', ''].map((t) => h('th', t)))), cameras)),
+    h('h2#ip-cameras-title', 'IP cameras'), ipcams.el,
     h('h2', 'Alert recipients'), alerts,
     h('h2', 'Retention'), retention);
 
@@ -185,5 +188,6 @@ export function show(root) {
   loadCameras();
   loadAlerts();
   loadRetention();
-  return null;
+  ipcams.start();
+  return { leave() { ipcams.leave(); } };
 }
