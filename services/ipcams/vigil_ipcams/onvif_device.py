@@ -32,6 +32,10 @@ class OnvifUnreachable(OnvifError):
     pass
 
 
+class OnvifAddressError(OnvifError):
+    """The device address itself is unusable (the caller's input, not the camera's answer)."""
+
+
 @dataclass(frozen=True, slots=True)
 class DeviceInfo:
     xaddr: str
@@ -48,12 +52,15 @@ def device_endpoint(xaddr: str) -> tuple[str, int]:
         parts = urlsplit(xaddr)
         port = parts.port
     except ValueError:
-        raise OnvifError("not a valid ONVIF device address") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise OnvifError("the ONVIF device address must be an http:// URL (as WS-Discovery gives it)")
+        raise OnvifAddressError("not a valid ONVIF device address") from None
+    if parts.scheme != "http" or not parts.hostname:
+        # onvif-zeep-async speaks to http://host:port/onvif/device_service only
+        raise OnvifAddressError("the ONVIF device address must be an http:// URL (as WS-Discovery gives it)")
     if parts.username is not None:
-        raise OnvifError("give the user name and password in their own fields, not in the URL")
-    return parts.hostname, port or (443 if parts.scheme == "https" else 80)
+        raise OnvifAddressError("give the user name and password in their own fields, not in the URL")
+    if port == 0:
+        raise OnvifAddressError("the ONVIF device address has port 0")
+    return parts.hostname, port or 80
 
 
 def _str(value: object, limit: int = 128) -> str:
@@ -87,7 +94,10 @@ async def _lookup(xaddr: str, username: str, password: str) -> DeviceInfo:
             encoder = getattr(raw, "VideoEncoderConfiguration", None)
             if encoder is not None:
                 answer = await media.GetStreamUri({"StreamSetup": STREAM_SETUP, "ProfileToken": raw.token})
-                uri = without_credentials(_str(getattr(answer, "Uri", ""), 1024))
+                try:
+                    uri = without_credentials(_str(getattr(answer, "Uri", ""), 1024))
+                except ValueError:  # a malformed URL: this profile has none
+                    uri = ""
             profiles.append(_profile(raw, uri))
         return DeviceInfo(xaddr=xaddr, manufacturer=_str(getattr(info, "Manufacturer", "")),
                           model=_str(getattr(info, "Model", "")), firmware=_str(getattr(info, "FirmwareVersion", "")),
@@ -101,7 +111,7 @@ def _explain(exc: BaseException) -> OnvifError:
     from zeep.exceptions import Fault, TransportError
 
     text = str(exc)
-    if isinstance(exc, ONVIFAuthError) or "NotAuthorized" in text or "401" in text:
+    if isinstance(exc, ONVIFAuthError) or (isinstance(exc, TransportError) and exc.status_code == 401):
         return OnvifAuthError("the camera refused the user name or password")
     if isinstance(exc, ONVIFTimeoutError | asyncio.TimeoutError | TimeoutError):
         return OnvifUnreachable("the camera did not answer in time")

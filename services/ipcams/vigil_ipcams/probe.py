@@ -78,7 +78,9 @@ def _scope_value(scopes: list[str], kind: str) -> str:
 def _http_xaddr(xaddr: str) -> bool:
     try:
         parts = urlsplit(xaddr)
-        return parts.scheme in ("http", "https") and bool(parts.hostname) and parts.username is None
+        port = parts.port
+        return (parts.scheme == "http" and bool(parts.hostname) and parts.username is None
+                and (port is None or 0 < port < 65536))
     except ValueError:
         return False
 
@@ -86,12 +88,22 @@ def _http_xaddr(xaddr: str) -> bool:
 def parse_probe_matches(data: bytes, message_id: str, source: str) -> list[Device]:
     """The devices in a ProbeMatches datagram answering ``message_id``; [] for anything else
     (another probe's answer, a Hello, a malformed or hostile datagram)."""
-    if len(data) > MAX_DATAGRAM or b"<!DOCTYPE" in data or b"<!ENTITY" in data:
+    if len(data) > MAX_DATAGRAM:
+        return []
+    try:  # UTF-8 only (SOAP over UDP's encoding): no other encoding can hide a declaration
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return []
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    if text.startswith("<?xml"):  # its encoding= no longer applies to the decoded text
+        text = text[text.find("?>") + 2:] if "?>" in text else ""
+    if "<!DOCTYPE" in text or "<!ENTITY" in text:
         return []
     try:
         # No DOCTYPE or entity declarations got here (checked above), and expat fetches nothing.
-        root = ET.fromstring(data)  # noqa: S314
-    except ET.ParseError:
+        root = ET.fromstring(text)  # noqa: S314
+    except (ET.ParseError, ValueError, LookupError):
         return []
     header = root.find(f"{{{SOAP_NS}}}Header")
     body = root.find(f"{{{SOAP_NS}}}Body")

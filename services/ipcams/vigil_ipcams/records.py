@@ -7,7 +7,7 @@ and keeps the camera's recordings (delete the camera itself for those)."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
@@ -23,9 +23,9 @@ class RunSpec:
     """What one capture process is started with; ``url`` carries the credentials."""
 
     camera_id: str
-    name: str
-    location: str
-    url: str
+    name: str = field(compare=False)  # a rename needs no restart (the registry's name wins)
+    location: str = field(compare=False)
+    url: str = ""
 
     def __repr__(self) -> str:
         return f"RunSpec(camera_id={self.camera_id!r}, name={self.name!r})"
@@ -81,14 +81,14 @@ def add(db: Session, *, camera_id: str, name: str, location: str, stream_uri: st
 
 
 def desired(db: Session, box: SecretBox) -> tuple[dict[str, RunSpec], dict[str, str]]:
-    """(camera id -> what to run) for every enabled IP camera whose registry camera is enabled,
+    """(camera id -> what to run) for every enabled IP camera whose registry camera exists and is enabled,
     and (camera id -> why not) for those whose credentials cannot be opened."""
     specs: dict[str, RunSpec] = {}
     problems: dict[str, str] = {}
     rows = db.execute(select(IpCamera, Camera).outerjoin(Camera, Camera.id == IpCamera.camera_id)
                       .where(IpCamera.enabled.is_(True)))
     for ip, cam in rows:
-        if cam is not None and not cam.enabled:
+        if cam is None or not cam.enabled:  # the camera deleted or disabled under Cameras
             continue
         creds = Credentials("", "")
         if ip.credentials:
@@ -97,6 +97,6 @@ def desired(db: Session, box: SecretBox) -> tuple[dict[str, RunSpec], dict[str, 
             except CredentialsKeyError as exc:  # say so, run the others
                 problems[ip.camera_id] = str(exc)
                 continue
-        specs[ip.camera_id] = RunSpec(ip.camera_id, cam.name if cam else ip.camera_id, cam.location if cam else "",
-                                      with_credentials(ip.stream_uri, creds.username, creds.password))
+        specs[ip.camera_id] = RunSpec(ip.camera_id, cam.name, cam.location,
+                                      with_credentials(creds.url or ip.stream_uri, creds.username, creds.password))
     return specs, problems

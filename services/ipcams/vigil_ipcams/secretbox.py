@@ -28,25 +28,38 @@ class CredentialsKeyError(RuntimeError):
 class Credentials:
     username: str
     password: str
+    url: str = ""  # the whole stream URL, when the camera puts credentials in its path or query
 
     def __repr__(self) -> str:  # never the password, in a log line or a traceback
         return f"Credentials(username={self.username!r}, password=***)"
+
+    def __bool__(self) -> bool:
+        return bool(self.username or self.url)
 
 
 def _key_file(data_dir: Path) -> bytes:
     path = data_dir / KEY_FILE
     try:
-        return path.read_bytes().strip()
+        if key := path.read_bytes().strip():
+            return key
     except FileNotFoundError:
         pass
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     key = Fernet.generate_key()
-    try:  # O_EXCL: two processes starting together agree on the first one's key
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_bytes().strip()
+    temp = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as f:
         f.write(key + b"\n")
+        f.flush()
+        os.fsync(f.fileno())
+    try:  # link: atomic and refused if it exists, so two processes starting together agree
+        if path.exists() and not path.read_bytes().strip():
+            path.unlink()  # an empty file left by a crash
+        os.link(temp, path)
+    except FileExistsError:
+        key = path.read_bytes().strip()
+    finally:
+        temp.unlink(missing_ok=True)
     return key
 
 
@@ -64,7 +77,8 @@ class SecretBox:
         return cls(_key_file(settings.data_dir.resolve()))
 
     def seal(self, credentials: Credentials) -> str:
-        plain = json.dumps({"username": credentials.username, "password": credentials.password})
+        plain = json.dumps({"username": credentials.username, "password": credentials.password,
+                            **({"url": credentials.url} if credentials.url else {})})
         return self._fernet.encrypt(plain.encode()).decode()
 
     def open(self, sealed: str) -> Credentials:
@@ -73,4 +87,4 @@ class SecretBox:
         except (InvalidToken, ValueError):
             raise CredentialsKeyError("stored camera credentials cannot be opened with this key "
                                       "(VIGIL_CREDENTIALS_KEY changed?): type the camera's password again") from None
-        return Credentials(str(data.get("username", "")), str(data.get("password", "")))
+        return Credentials(str(data.get("username", "")), str(data.get("password", "")), str(data.get("url", "")))

@@ -31,6 +31,8 @@ from vigil_ipcams.secretbox import SecretBox
 
 log = logging.getLogger("vigil_ipcams")
 SERVICE = "ipcams"
+CAPTURE_DROPS = ("VIGIL_CREDENTIALS_KEY", "VIGIL_DATABASE_URL", "VIGIL_REDIS_URL", "DATABASE_URL", "REDIS_URL",
+                 "POSTGRES_PASSWORD", "REDIS_PASSWORD", "PGPASSWORD")
 
 
 def capture_spec(spec: RunSpec, settings: Settings) -> ServiceSpec:
@@ -38,6 +40,8 @@ def capture_spec(spec: RunSpec, settings: Settings) -> ServiceSpec:
     return ServiceSpec(
         name=spec.camera_id,
         argv=[sys.executable, "-m", "vigil_common.cli.main", "capture", "--codec", "h264"],
+        # A capture parses a camera's RTSP (FFmpeg): it gets no key, database or Redis secret.
+        drop_env=CAPTURE_DROPS,
         env={"VIGIL_CAMERA_ID": spec.camera_id, "VIGIL_SOURCE": spec.url, "VIGIL_NAME": spec.name,
              "VIGIL_LOCATION": spec.location, "VIGIL_MQTT_URL": settings.mqtt_url,
              "VIGIL_TOPIC_PREFIX": settings.topic_prefix, "VIGIL_LOG_LEVEL": settings.log_level,

@@ -3,10 +3,15 @@ with the credentials put in (only ever handed to the capture process, never show
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit, urlunsplit
 
 RECORDABLE = ("H264",)  # H.265 is refused, as by `vigil capture` (docs/protocol.md)
+# Cameras that put credentials in the URL's path or query
+# (rtsp://h/user=admin&password=x&channel=1):
+# such a URL is sealed whole, and shown with those values masked.
+SECRET_PARAM = re.compile(r"(?i)\b(user(?:name)?|pass(?:word|wd)?|pwd|token|auth|key)=([^&;/?#]*)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,3 +88,14 @@ def with_credentials(url: str, username: str, password: str) -> str:
     parts = urlsplit(url)
     userinfo = quote(username, safe="") + (":" + quote(password, safe="") if password else "")
     return urlunsplit((parts.scheme, f"{userinfo}@{parts.netloc}", parts.path, parts.query, parts.fragment))
+
+
+def has_secret_params(url: str) -> bool:
+    """The URL carries credentials in its path or query (``password=``, ``pwd=``, ``user=``, ...)."""
+    parts = urlsplit(url)
+    return bool(SECRET_PARAM.search(parts.path) or SECRET_PARAM.search(parts.query))
+
+
+def masked(url: str) -> str:
+    """The URL as it may be stored in the clear and shown: credential-like values replaced by ``***``."""
+    return SECRET_PARAM.sub(lambda m: f"{m.group(1)}=***", url)

@@ -61,6 +61,7 @@ def test_an_ip_camera_added_by_its_rtsp_url(api: Api, factory: sessionmaker[Sess
     ({"camera_id": "Garage!"}, 422, ""),
     ({"camera_id": "ipcams"}, 422, "reserved"),
     ({"camera_id": "taken"}, 409, "in use"),  # a Pi camera already has this id
+    ({"password": "x"}, 422, "needs its user name"),
     ({"extra": 1}, 422, ""),
 ])
 def test_bad_ip_cameras_are_refused_with_the_reason(api: Api, factory: sessionmaker[Session], change: dict[str, object],
@@ -82,3 +83,19 @@ def test_only_admins_manage_ip_cameras(api: Api, factory: sessionmaker[Session])
     r = api.client.post("/api/v1/ip-cameras", json={"camera_id": "x", "rtsp_url": "rtsp://h/x"}, headers=viewer)
     assert r.status_code == 403
     assert api.client.get("/api/v1/ip-cameras").status_code == 401
+
+
+def test_a_stream_url_with_credentials_in_its_query_is_sealed_whole(api: Api, factory: sessionmaker[Session]) -> None:
+    headers = {"Authorization": f"Bearer {api.token()}"}
+    url = f"rtsp://10.9.9.8:554/user=admin&password={PASSWORD}&channel=1&stream=0.sdp"
+    r = api.client.post("/api/v1/ip-cameras", json={"camera_id": "xm", "rtsp_url": url}, headers=headers)
+    assert r.status_code == 201, r.text
+    assert r.json()["stream_uri"] == "rtsp://10.9.9.8:554/user=***&password=***&channel=1&stream=0.sdp"
+    assert r.json()["has_credentials"] is True and PASSWORD not in r.text
+    with factory() as db:
+        stored = db.execute(text("SELECT credentials, stream_uri FROM ip_cameras")).one()
+        assert PASSWORD not in stored[0] and PASSWORD not in stored[1]
+        specs, _ = records.desired(db, SecretBox.from_settings(api.settings))
+    assert specs["xm"].url == url
+    r = api.client.patch("/api/v1/ip-cameras/xm", json={"rtsp_url": "rtsp://10.9.9.8/plain"}, headers=headers)
+    assert r.status_code == 200 and r.json()["has_credentials"] is False

@@ -75,6 +75,10 @@ def test_find_cameras_then_add_one_by_onvif(onvif_api: Api, camera: FakeOnvifCam
     out = added.json()
     assert (out["source"], out["stream_uri"], out["profile_token"]) == ("onvif", "rtsp://10.231.0.9:8554/porch", "main")
     assert out["profile"]["width"] == 1920 and camera.password not in added.text
+    twice = api.client.post("/api/v1/ip-cameras", headers=headers, json={
+        "camera_id": "porch2", "xaddr": item["xaddr"], "urn": item["urn"], "username": camera.username,
+        "password": camera.password})
+    assert twice.status_code == 409 and "already added, as 'porch'" in twice.json()["detail"]
     again = api.client.post("/api/v1/ip-cameras/discover", json={"timeout_s": 2}, headers=headers).json()
     assert [i["camera_id"] for i in again["items"] if i["urn"] == camera.urn] == ["porch"]
     with factory() as db:
@@ -88,5 +92,6 @@ def test_an_unreachable_camera_is_a_502_that_says_so(api: Api) -> None:
     r = api.client.post("/api/v1/ip-cameras/onvif", headers=headers,
                         json={"xaddr": "http://127.0.0.1:9/onvif/device_service", "username": "a", "password": "b"})
     assert r.status_code == 502 and "cannot connect" in r.json()["detail"]
-    bad = api.client.post("/api/v1/ip-cameras/onvif", headers=headers, json={"xaddr": "ftp://x/onvif"})
-    assert bad.status_code == 502 or bad.status_code == 400, bad.text
+    for xaddr in ("ftp://x/onvif", "http://[::1", "http://h:99999/onvif"):  # the caller's mistake: 422
+        bad = api.client.post("/api/v1/ip-cameras/onvif", headers=headers, json={"xaddr": xaddr})
+        assert bad.status_code == 422 and "address" in bad.json()["detail"], bad.text

@@ -45,5 +45,6 @@ def api_token(api_process: ApiProcess) -> Iterator[tuple[str, str]]:
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 def test_every_answer_matches_the_document(case: schemathesis.Case, api_token: tuple[str, str]) -> None:
     base, token = api_token
-    case.call_and_validate(base_url=base, headers={"Authorization": f"Bearer {token}"},
+    # 30 s: a camera search may take its body's timeout_s (up to 15 s) by design.
+    case.call_and_validate(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30,
                            checks=[not_a_server_error, response_schema_conformance])

@@ -40,9 +40,11 @@ def _heartbeats(settings: Settings, camera_id: str) -> tuple[mqtt.Client, list[d
 
 def test_an_enabled_ip_camera_is_captured_until_disabled(settings: Settings, factory: sessionmaker[Session],
                                                          rtsp_server: Callable[..., RtspServer],  # noqa: F811
-                                                         ) -> None:
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     server = rtsp_server(fps=15, key_int=15, user="cam", password=PASSWORD)
     tuned = settings.model_copy(update={"ipcams_poll_s": 0.5})
+    monkeypatch.setenv("VIGIL_CREDENTIALS_KEY", "x" * 44)  # in the service's environment, never a capture's
+    monkeypatch.setenv("VIGIL_DATABASE_URL", settings.database_url)
     box = SecretBox.from_settings(tuned)
     with factory.begin() as db:
         records.add(db, camera_id="ipcam1", name="Porch", location="front", stream_uri=server.url(user=""),
@@ -60,6 +62,8 @@ def test_an_enabled_ip_camera_is_captured_until_disabled(settings: Settings, fac
         assert PASSWORD not in json.dumps(beats)
         [pid] = service.supervisor.pids().values()
         assert PASSWORD.encode() not in Path(f"/proc/{pid}/cmdline").read_bytes()
+        child_env = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        assert not any(v.startswith((b"VIGIL_CREDENTIALS_KEY=", b"VIGIL_DATABASE_URL=")) for v in child_env)
 
         with factory.begin() as db:
             row = db.get(IpCamera, "ipcam1")

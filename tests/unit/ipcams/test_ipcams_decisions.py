@@ -17,6 +17,8 @@ from vigil_ipcams.streams import (
     StreamError,
     check_rtsp_url,
     choose_profile,
+    has_secret_params,
+    masked,
     with_credentials,
     without_credentials,
 )
@@ -70,6 +72,9 @@ def test_a_probe_match_gives_the_device_and_its_scopes() -> None:
     match(xaddrs="ftp://10.0.0.7/x http://user:pw@10.0.0.7/onvif"),  # no usable device address
     b"<not xml",
     b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><x>&a;</x>',
+    '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE a [<!ENTITY x "yyy">]><a>&x;</a>'.encode("utf-16"),
+    b'<?xml version="1.0" encoding="x-foo"?><a/>',  # an encoding nobody knows: not a crash
+    match(xaddrs="http://10.0.0.7:99999/onvif https://10.0.0.7/onvif"),  # a port that cannot be; https
     b"",
 ])
 def test_anything_else_is_ignored(data: bytes) -> None:
@@ -105,6 +110,32 @@ def test_stream_urls_keep_credentials_apart() -> None:
     url = with_credentials("rtsp://10.0.0.7:554/main?x=1", "ad@min", "p:w/ord")
     assert url == "rtsp://ad%40min:p%3Aw%2Ford@10.0.0.7:554/main?x=1"
     assert with_credentials("rtsp://10.0.0.7/main", "", "ignored") == "rtsp://10.0.0.7/main"
+    inline = "rtsp://10.0.0.7:554/user=admin&password=S3cr&channel=1&stream=0.sdp?real_stream"
+    assert has_secret_params(inline) and has_secret_params("rtsp://h/live?pwd=x&ch=1")
+    assert not has_secret_params("rtsp://h/Streaming/Channels/101?transportmode=unicast&keyframe=1")
+    assert masked(inline) == "rtsp://10.0.0.7:554/user=***&password=***&channel=1&stream=0.sdp?real_stream"
+
+
+def test_onvif_errors_are_told_apart() -> None:
+    from vigil_ipcams.onvif_device import OnvifAddressError, OnvifAuthError, OnvifUnreachable, _explain, device_endpoint
+    from zeep.exceptions import TransportError
+
+    assert isinstance(_explain(TransportError("Unauthorized", 401)), OnvifAuthError)
+    refused = _explain(ConnectionRefusedError("Cannot connect to host 10.0.0.5:4010"))
+    assert isinstance(refused, OnvifUnreachable) and not isinstance(refused, OnvifAuthError)
+    assert device_endpoint("http://10.0.0.5/onvif/device_service") == ("10.0.0.5", 80)
+    for bad in ("http://[::1", "http://h:99999/x", "ftp://h/x", "http://u:p@h/x", "https://h/onvif", "http://h:0/"):
+        with pytest.raises(OnvifAddressError):
+            device_endpoint(bad)
+
+
+def test_a_capture_inherits_no_secret_of_the_service(monkeypatch: pytest.MonkeyPatch) -> None:
+    from vigil_ipcams.service import CAPTURE_DROPS, capture_spec
+
+    spec = capture_spec(RunSpec("a", "A", "", "rtsp://u:pw@h/s"), Settings(_env_file=None))  # type: ignore[call-arg]
+    assert {"VIGIL_CREDENTIALS_KEY", "VIGIL_DATABASE_URL", "VIGIL_REDIS_URL"} <= set(spec.drop_env)
+    assert spec.drop_env == CAPTURE_DROPS and "pw" not in repr(spec) and "pw" not in " ".join(spec.argv)
+    assert spec.env["VIGIL_SOURCE"] == "rtsp://u:pw@h/s"
 
 
 def test_the_fleet_starts_stops_and_restarts_what_changed() -> None:
@@ -114,6 +145,8 @@ def test_the_fleet_starts_stops_and_restarts_what_changed() -> None:
     assert steps.stop == ("b", "c")
     assert [s.camera_id for s in steps.start] == ["b", "d"]
     assert plan({"a": a}, {"a": a}).stop == () and plan({"a": a}, {"a": a}).start == ()
+    renamed = RunSpec("a", "Porch", "front", a.url)  # a rename restarts nothing
+    assert plan({"a": a}, {"a": renamed}).stop == ()
     assert "new" not in repr(b2)
 
 
@@ -131,5 +164,6 @@ def test_credentials_are_sealed_and_need_the_same_key(tmp_path: Path) -> None:
         other.open(sealed)
     with pytest.raises(CredentialsKeyError, match="not a Fernet key"):
         SecretBox.from_settings(Settings(data_dir=tmp_path, credentials_key="short"))
+    assert Settings(data_dir=tmp_path, credentials_key=" ").credentials_key is None  # VIGIL_CREDENTIALS_KEY=
     configured = Settings(data_dir=tmp_path, credentials_key=key_file.read_text().strip())
     assert SecretBox.from_settings(configured).open(sealed).password == "s3cret"

@@ -13,12 +13,21 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Response, status
+from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 from vigil_ipcams import records
-from vigil_ipcams.onvif_device import DeviceInfo, OnvifAuthError, OnvifError, lookup
+from vigil_ipcams.onvif_device import DeviceInfo, OnvifAddressError, OnvifAuthError, OnvifError, lookup
 from vigil_ipcams.probe import discover
 from vigil_ipcams.secretbox import Credentials, CredentialsKeyError, SecretBox
-from vigil_ipcams.streams import RECORDABLE, StreamError, check_rtsp_url, choose_profile
+from vigil_ipcams.streams import (
+    RECORDABLE,
+    Profile,
+    StreamError,
+    check_rtsp_url,
+    choose_profile,
+    has_secret_params,
+    masked,
+)
 
 from vigil_api.deps import API_PREFIX, Admin, CameraId, State, require_admin
 from vigil_api.schemas.common import ErrorOut
@@ -59,6 +68,8 @@ def _box(state: State) -> SecretBox:
 
 
 def _onvif_failure(exc: OnvifError) -> HTTPException:
+    if isinstance(exc, OnvifAddressError):
+        return HTTPException(422, str(exc))
     code = status.HTTP_400_BAD_REQUEST if isinstance(exc, OnvifAuthError) else status.HTTP_502_BAD_GATEWAY
     return HTTPException(code, str(exc))
 
@@ -80,6 +91,37 @@ def _out(row: IpCamera, cam: Camera | None) -> IpCameraOut:
         updated_at=row.updated_at)
 
 
+def _known_urns(state: State) -> dict[str, str]:
+    with state.factory() as db:
+        return records.by_urn(db)
+
+
+def _id_in_use(state: State, camera_id: str, urn: str | None) -> str | None:
+    """Why ``camera_id`` (or the device ``urn``) cannot be added, or None."""
+    with state.factory() as db:
+        if db.get(Camera, camera_id) is not None or records.get(db, camera_id) is not None:
+            return f"camera id {camera_id!r} is in use (a camera removed from IP cameras keeps its id "
+            "until it is deleted under Cameras)"
+        if urn is not None and (known := records.by_urn(db).get(urn)) is not None:
+            return f"this camera is already added, as {known!r}"
+    return None
+
+
+def _insert(state: State, body: IpCameraIn, stream_uri: str, sealed: str | None, profile: Profile | None,
+            manufacturer: str, model: str, created_by: str) -> IpCameraOut:
+    try:
+        with state.writes.begin() as db:
+            if (why := _id_in_use(state, body.camera_id, body.urn)) is not None:
+                raise HTTPException(status.HTTP_409_CONFLICT, why)
+            row = records.add(db, camera_id=body.camera_id, name=body.name, location=body.location,
+                              stream_uri=stream_uri, sealed=sealed, onvif_xaddr=body.xaddr, onvif_urn=body.urn,
+                              profile=profile, manufacturer=manufacturer, model=model, created_by=created_by)
+            db.flush()
+            return _out(row, db.get(Camera, body.camera_id))
+    except IntegrityError:  # another request added the same id meanwhile
+        raise HTTPException(status.HTTP_409_CONFLICT, f"camera id {body.camera_id!r} is in use") from None
+
+
 @router.post("/discover", response_model=DiscoverOut, responses=_errors)
 async def discover_cameras(state: State, _admin: Admin, body: DiscoverIn | None = None) -> DiscoverOut:
     """Search the network for ONVIF cameras (a WS-Discovery probe to ``VIGIL_ONVIF_PROBE_TARGETS``,
@@ -92,8 +134,7 @@ async def discover_cameras(state: State, _admin: Admin, body: DiscoverIn | None 
                                           interface=settings.onvif_probe_interface)
     except OSError as exc:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
-    with state.factory() as db:
-        known = records.by_urn(db)
+    known = await run_in_threadpool(_known_urns, state)
     return DiscoverOut(targets=settings.onvif_probe_targets, items=[
         FoundOut(urn=d.urn, xaddr=d.xaddrs[0], xaddrs=list(d.xaddrs), address=d.address, name=d.name,
                  hardware=d.hardware, location=d.location, camera_id=known.get(d.urn)) for d in devices])
@@ -110,7 +151,7 @@ async def onvif_profiles(state: State, _admin: Admin, body: OnvifIn) -> DeviceOu
         chosen = None
     return DeviceOut(manufacturer=info.manufacturer, model=info.model, firmware=info.firmware, chosen=chosen,
                      profiles=[ProfileOut(token=p.token, name=p.name, encoding=p.encoding, width=p.width,
-                                          height=p.height, fps=p.fps, uri=p.uri,
+                                          height=p.height, fps=p.fps, uri=masked(p.uri),
                                           recordable=p.encoding.upper() in RECORDABLE and bool(p.uri))
                                for p in info.profiles])
 
@@ -140,11 +181,12 @@ async def add_ip_camera(state: State, admin: Admin, body: IpCameraIn) -> IpCamer
         raise HTTPException(422, "give exactly one of xaddr (ONVIF) and rtsp_url")
     if body.camera_id in RESERVED_IDS:
         raise HTTPException(422, f"{body.camera_id!r} is reserved for a service")
-    box = _box(state)
-    with state.factory() as db:
-        if db.get(Camera, body.camera_id) is not None or records.get(db, body.camera_id) is not None:
-            raise HTTPException(status.HTTP_409_CONFLICT, f"camera id {body.camera_id!r} is in use")
-    profile = None
+    if body.password and not body.username:
+        raise HTTPException(422, "a password needs its user name")
+    box = await run_in_threadpool(_box, state)
+    if (why := await run_in_threadpool(_id_in_use, state, body.camera_id, body.urn)) is not None:
+        raise HTTPException(status.HTTP_409_CONFLICT, why)
+    profile: Profile | None = None
     manufacturer = model = ""
     try:
         if body.xaddr is not None:
@@ -156,15 +198,10 @@ async def add_ip_camera(state: State, admin: Admin, body: IpCameraIn) -> IpCamer
             stream_uri = check_rtsp_url(body.rtsp_url or "")
     except StreamError as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from None
-    sealed = box.seal(Credentials(body.username, body.password)) if body.username else None
-    with state.writes.begin() as db:
-        if db.get(Camera, body.camera_id) is not None or records.get(db, body.camera_id) is not None:
-            raise HTTPException(status.HTTP_409_CONFLICT, f"camera id {body.camera_id!r} is in use")
-        row = records.add(db, camera_id=body.camera_id, name=body.name, location=body.location,
-                          stream_uri=stream_uri, sealed=sealed, onvif_xaddr=body.xaddr, onvif_urn=body.urn,
-                          profile=profile, manufacturer=manufacturer, model=model, created_by=admin.username)
-        db.flush()
-        return _out(row, db.get(Camera, body.camera_id))
+    creds = Credentials(body.username, body.password, stream_uri if has_secret_params(stream_uri) else "")
+    sealed = box.seal(creds) if creds else None
+    return await run_in_threadpool(_insert, state, body, masked(stream_uri), sealed, profile, manufacturer, model,
+                                   admin.username)
 
 
 @router.patch("/{camera_id}", response_model=IpCameraOut, responses=_errors)
@@ -172,22 +209,33 @@ def update_ip_camera(state: State, _admin: Admin, camera_id: CameraId, body: IpC
     """Enable or disable its capture, replace its credentials (``username`` and ``password``
     together) or its RTSP URL; ``vigil ipcams`` restarts the capture with them."""
     if (body.username is None) != (body.password is None):
-        raise HTTPException(422, "give username and password together")
+        raise HTTPException(422, "give username and password together (an empty username clears them)")
     try:
         rtsp_url = check_rtsp_url(body.rtsp_url) if body.rtsp_url is not None else None
     except StreamError as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from None
-    box = _box(state) if body.username is not None else None
+    if body.password and not body.username:
+        raise HTTPException(422, "a password needs its user name")
+    box = _box(state) if body.username is not None or rtsp_url is not None else None
     with state.writes.begin() as db:
         row = records.get(db, camera_id)
         if row is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, "no such IP camera")
         if body.enabled is not None:
             row.enabled = body.enabled
-        if rtsp_url is not None:
-            row.stream_uri = rtsp_url
-        if box is not None and body.username is not None:
-            row.credentials = box.seal(Credentials(body.username, body.password or "")) if body.username else None
+        if box is not None:
+            try:
+                old = box.open(row.credentials) if row.credentials else Credentials("", "")
+            except CredentialsKeyError:
+                old = Credentials("", "")  # unreadable: replaced by what this request gives
+            username = body.username if body.username is not None else old.username
+            password = (body.password or "") if body.username is not None else old.password
+            url = old.url
+            if rtsp_url is not None:
+                row.stream_uri = masked(rtsp_url)
+                url = rtsp_url if has_secret_params(rtsp_url) else ""
+            new = Credentials(username, password, url)
+            row.credentials = box.seal(new) if new else None
         db.flush()
         return _out(row, db.get(Camera, camera_id))
 

@@ -32,8 +32,9 @@ STABLE_AFTER_S = 60.0  # a process that ran this long resets its failure count
 class ServiceSpec:
     name: str
     argv: Sequence[str]
-    env: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict, repr=False)  # may carry secrets
     restart: bool = True
+    drop_env: tuple[str, ...] = ()  # variables of this process the child must not inherit
 
 
 @dataclass
@@ -64,7 +65,9 @@ class Supervisor:
             self.say(name, raw.decode(errors="replace").rstrip())
 
     def _spawn(self, r: _Running) -> None:
-        env = {**os.environ, **r.spec.env, "PYTHONUNBUFFERED": "1"}
+        env = {k: v for k, v in os.environ.items() if k not in r.spec.drop_env}
+        env.update(r.spec.env)
+        env["PYTHONUNBUFFERED"] = "1"
         r.proc = subprocess.Popen(
             list(r.spec.argv), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, start_new_session=True,
@@ -129,5 +132,10 @@ class Supervisor:
     def stop(self, timeout: float = 15.0) -> None:
         """SIGTERM every process in reverse start order, then SIGKILL what is left."""
         self._stopping.set()
+        running = [r for r in reversed(self._services) if r.proc is not None and r.proc.poll() is None]
+        for r in running:  # every process told first, then one shared deadline
+            assert r.proc is not None
+            r.proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + timeout
         for r in reversed(self._services):
-            self._terminate(r, timeout)
+            self._terminate(r, max(0.1, deadline - time.monotonic()))

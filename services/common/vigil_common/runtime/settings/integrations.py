@@ -33,6 +33,11 @@ class IntegrationSettings(BaseModel):
     # How often vigil ipcams re-reads the IP camera list (an added camera starts within this).
     ipcams_poll_s: float = Field(default=5.0, ge=0.5, le=300)
 
+    @field_validator("credentials_key", mode="before")
+    @classmethod
+    def _blank_key_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("onvif_probe_targets")
     @classmethod
     def _probe_targets(cls, value: str) -> str:
