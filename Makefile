@@ -56,6 +56,7 @@ browser: install
 
 bench: install
 	@scripts/ensure-services.sh
+	@scripts/ensure-rtsp-server.sh
 	$(BIN)/vigil bench all
 
 soak: install

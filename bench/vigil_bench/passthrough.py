@@ -13,12 +13,16 @@ raw MQTT sockets (cheap, so the figure is the server's, not the load generator's
    (``VIGIL_RECORDER_JOBS_IN_PROCESS=true``);
 2. **jpeg**: ``--jpeg-cameras`` x the same pictures as 1080p JPEG (the path every camera took
    before), re-encoded by the recorder;
-3. **floor**: ``--cameras`` x ``ffmpeg -re -stream_loop -1 -i stream.h264 -c copy -f segment``
-   (imageio-ffmpeg's binary): a process that only demuxes and writes MP4 segments. It reads a
-   local file, not RTSP, so it is a lower floor than an RTSP camera's. Each uses ~0.2 % of a core,
-   so its CPU is read in nanoseconds of run time (``/proc/<pid>/task/*/schedstat``), not in
-   /proc's 10 ms ticks, and summed before rounding (the tick-based figure moved by 40 % between
-   runs).
+3. **floor**: ``--cameras`` x ``ffmpeg -rtsp_transport tcp -i rtsp://... -c copy -f segment``
+   (imageio-ffmpeg's binary), each pulling the same H.264 at real time from an RTSP camera
+   (gst-rtsp-server from Debian's python3 serving the clip, ``rtsp_file_camera.py``; its CPU is
+   the camera's, not counted): what Frigate-style recording costs, issue 14's floor;
+4. **file floor**: ``--cameras`` x ``ffmpeg -re -stream_loop -1 -i stream.mp4 -c copy -f segment``:
+   a local file, no RTSP/RTP to undo, so a floor below any real camera's (kept for comparison with
+   the earlier figures in docs/benchmarks.md).
+   Each ffmpeg uses well under 1 % of a core, so its CPU is read in nanoseconds of run time
+   (``/proc/<pid>/task/*/schedstat``), not in /proc's 10 ms ticks, and summed before rounding (the
+   tick-based figure moved by 40 % between runs).
 
 Each replayed camera also sends the motion scores ``vigil capture`` would (measured once on the
 pictures with the capture's own sampler, 2 per second), so the recorder decodes nothing for motion,
@@ -27,8 +31,8 @@ as with real cameras (docs/protocol.md#motion-at-the-edge).
 For each phase: CPU of mosquitto + redis-server + ingest + recorder (with its work horses) over
 the steady state, as % of one core per camera; bytes per second per camera through the broker
 (and so into Redis); and, afterwards, frames published vs frames indexed (remux only: none may
-be lost between segments). Ratios: h264 per camera / floor per camera (goal <= 3), and cameras
-per core (goal >= 40).
+be lost between segments). Ratios: h264 per camera / RTSP floor per camera (goal <= 3), the same
+over the file floor, and cameras per core (goal >= 40).
 """
 
 from __future__ import annotations
@@ -286,45 +290,121 @@ def run_time_ns(pid: int) -> int:
     return total
 
 
-def run_floor(clip: Clip, cameras: int, seconds: float, warmup_s: float) -> dict[str, Any]:
-    """``cameras`` x ffmpeg -re -c copy -f segment of the same H.264 stream: CPU per camera."""
+GST_PYTHON = os.environ.get("VIGIL_BENCH_GST_PYTHON", "/usr/bin/python3")
+RTSP_CAMERA_SCRIPT = Path(__file__).with_name("rtsp_file_camera.py")
+
+
+def _measure_floor(procs: list[subprocess.Popen[bytes]], seconds: float, warmup_s: float) -> float:
+    """% of one core the ``procs`` use together over ``seconds`` after ``warmup_s``.
+
+    Each ffmpeg uses well under 1 % of a core: /proc's 10 ms ticks (and a figure rounded per
+    process) would be off by tens of per cent, so the floor is read in nanoseconds of run time
+    (schedstat, every thread) and summed before anything is rounded."""
+    time.sleep(warmup_s)
+    t0, before = time.monotonic(), [run_time_ns(p.pid) for p in procs]
+    time.sleep(seconds)
+    after, elapsed = [run_time_ns(p.pid) for p in procs], time.monotonic() - t0
+    return 100 * sum(a - b for a, b in zip(after, before, strict=True)) / 1e9 / elapsed
+
+
+def _clip_mp4(ffmpeg: str, clip: Clip, work: Path, loops: int = 0) -> Path:
+    """The clip in an MP4 (no re-encode), ``loops`` more times after itself (ffmpeg cannot loop
+    a raw H.264 stream)."""
+    raw, once, stream = work / "stream.h264", work / "once.mp4", work / "stream.mp4"
+    raw.write_bytes(b"".join(clip.frames))
+    subprocess.run([ffmpeg, "-hide_banner", "-loglevel", "error", "-y", "-framerate", str(FPS), "-f", "h264",
+                    "-i", str(raw), "-c", "copy", str(once)], check=True, stdin=subprocess.DEVNULL)
+    if not loops:
+        return once
+    subprocess.run([ffmpeg, "-hide_banner", "-loglevel", "error", "-y", "-stream_loop", str(loops),
+                    "-i", str(once), "-c", "copy", str(stream)], check=True, stdin=subprocess.DEVNULL)
+    return stream
+
+
+def _segmenter(ffmpeg: str, source: list[str], out: Path) -> subprocess.Popen[bytes]:
+    out.mkdir()
+    return subprocess.Popen(
+        [ffmpeg, "-hide_banner", "-loglevel", "error", *source, "-c", "copy", "-f", "segment", "-segment_time", "10",
+         "-reset_timestamps", "1", str(out / "%05d.mp4")],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _floor_result(work: Path, procs: list[subprocess.Popen[bytes]], total_pct: float, **extra: Any) -> dict[str, Any]:
+    segments = sum(1 for _ in work.glob("cam*/*.mp4"))
+    if not segments:
+        raise RuntimeError("the ffmpeg floor wrote no segment")
+    alive = sum(1 for p in procs if p.returncode in (None, 0, -15, 255))
+    return {"cameras": len(procs), "pct_per_camera": round(total_pct / len(procs), 4), "segments": segments,
+            "processes_ok": alive, **extra}
+
+
+def run_file_floor(clip: Clip, cameras: int, seconds: float, warmup_s: float) -> dict[str, Any]:
+    """``cameras`` x ffmpeg -re -stream_loop -1 -i stream.mp4 -c copy -f segment: a local file,
+    no RTSP or RTP to undo, so below any real camera's floor."""
     import imageio_ffmpeg
 
     ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
     work = Path(tempfile.mkdtemp(prefix="vigil-bench-floor-"))
     try:
-        raw, stream = work / "stream.h264", work / "stream.mp4"
-        raw.write_bytes(b"".join(clip.frames))
-        # ffmpeg cannot loop a raw H.264 stream (-stream_loop): put it in an MP4 first (no re-encode).
-        subprocess.run([ffmpeg, "-hide_banner", "-loglevel", "error", "-y", "-framerate", str(FPS), "-f", "h264",
-                        "-i", str(raw), "-c", "copy", str(stream)], check=True, stdin=subprocess.DEVNULL)
-        procs = []
-        for i in range(cameras):
-            (work / f"cam{i}").mkdir()
-            procs.append(subprocess.Popen(
-                [ffmpeg, "-hide_banner", "-loglevel", "error", "-re", "-stream_loop", "-1",
-                 "-i", str(stream), "-c", "copy", "-f", "segment", "-segment_time", "10",
-                 "-reset_timestamps", "1", str(work / f"cam{i}" / "%05d.mp4")],
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        stream = _clip_mp4(ffmpeg, clip, work)
+        procs = [_segmenter(ffmpeg, ["-re", "-stream_loop", "-1", "-i", str(stream)], work / f"cam{i}")
+                 for i in range(cameras)]
         try:
-            time.sleep(warmup_s)
-            # Each ffmpeg uses ~0.2 % of a core: /proc's 10 ms ticks (and a figure rounded per
-            # process) would be off by tens of per cent, so the floor is read in nanoseconds of
-            # run time (schedstat, every thread) and summed before anything is rounded.
-            t0, before = time.monotonic(), [run_time_ns(p.pid) for p in procs]
-            time.sleep(seconds)
-            after, elapsed = [run_time_ns(p.pid) for p in procs], time.monotonic() - t0
+            total = _measure_floor(procs, seconds, warmup_s)
         finally:
             for p in procs:
                 stop_process(p, timeout=10)
-        alive = sum(1 for p in procs if p.returncode in (None, 0, -15, 255))
-        total = 100 * sum(a - b for a, b in zip(after, before, strict=True)) / 1e9 / elapsed
-        segments = sum(1 for _ in work.glob("cam*/*.mp4"))
-        if not segments:
-            raise RuntimeError("the ffmpeg floor wrote no segment")
-        return {"cameras": cameras, "pct_per_camera": round(total / cameras, 4), "segments": segments,
-                "processes_ok": alive}
+        return _floor_result(work, procs, total)
     finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def rtsp_unavailable() -> str | None:
+    """Why the RTSP cameras (gst-rtsp-server from Debian's python3) cannot run here, or None."""
+    probe = ("import gi; gi.require_version('Gst', '1.0'); gi.require_version('GstRtspServer', '1.0');"
+             "from gi.repository import Gst, GstRtspServer; Gst.init(None);"
+             "raise SystemExit(any(Gst.ElementFactory.find(e) is None for e in ('qtdemux', 'rtph264pay')))")
+    try:
+        done = subprocess.run([GST_PYTHON, "-c", probe], capture_output=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"cannot run {GST_PYTHON}: {exc}"
+    if done.returncode:
+        return f"no gst-rtsp-server with qtdemux and rtph264pay for {GST_PYTHON} (run scripts/ensure-rtsp-server.sh)"
+    return None
+
+
+def run_rtsp_floor(clip: Clip, cameras: int, seconds: float, warmup_s: float) -> dict[str, Any]:
+    """The issue's floor: ``cameras`` x ``ffmpeg -rtsp_transport tcp -i rtsp://... -c copy -f
+    segment``, each pulling the same H.264 from an RTSP camera (gst-rtsp-server serving the clip
+    at real time, one pipeline per client; its CPU is the camera's and is not counted)."""
+    import imageio_ffmpeg
+
+    from vigil_common.cli.embedded import free_port, wait_port
+
+    ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
+    work = Path(tempfile.mkdtemp(prefix="vigil-bench-rtsp-floor-"))
+    server: subprocess.Popen[bytes] | None = None
+    try:
+        # Long enough for the warm-up, the measurement and a margin: no client reaches the end.
+        loops = int((warmup_s + seconds + 20) * FPS / len(clip.frames)) + 1
+        stream = _clip_mp4(ffmpeg, clip, work, loops)
+        port = free_port()
+        with (work / "camera.log").open("wb") as log:
+            server = subprocess.Popen([GST_PYTHON, str(RTSP_CAMERA_SCRIPT), "--port", str(port), "--file", str(stream)],
+                                      stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+        if not wait_port(port, timeout=20):
+            raise RuntimeError(f"the RTSP camera did not listen: {(work / 'camera.log').read_text()[-500:]}")
+        url = f"rtsp://127.0.0.1:{port}/cam"
+        procs = [_segmenter(ffmpeg, ["-rtsp_transport", "tcp", "-i", url], work / f"cam{i}") for i in range(cameras)]
+        try:
+            total = _measure_floor(procs, seconds, warmup_s)
+        finally:
+            for p in procs:
+                stop_process(p, timeout=10)
+        return _floor_result(work, procs, total, source="gst-rtsp-server, RTP over the RTSP connection (TCP)")
+    finally:
+        if server is not None:
+            stop_process(server, timeout=10)
         shutil.rmtree(work, ignore_errors=True)
 
 
@@ -343,8 +423,15 @@ def run(*, cameras: int = 8, jpeg_cameras: int = 1, seconds: float = 40.0, warmu
         "cpus": os.cpu_count() or 0, "loadavg_1m_before": round(os.getloadavg()[0], 2),
         "h264_kbit_s": round(h264_clip.bytes_per_s * 8 / 1000), "jpeg_kbit_s": round(jpeg_clip.bytes_per_s * 8 / 1000),
     }
-    say("phase floor: ffmpeg -c copy -f segment ...")
-    result["floor"] = run_floor(h264_clip, cameras, seconds, warmup_s=5.0)
+    reason = rtsp_unavailable()
+    if reason is None:
+        say("phase floor: ffmpeg -rtsp_transport tcp -i rtsp://... -c copy -f segment ...")
+        result["floor"] = run_rtsp_floor(h264_clip, cameras, seconds, warmup_s=5.0)
+    else:
+        say(f"phase floor: skipped, {reason}")
+        result["floor"] = {"cameras": cameras, "pct_per_camera": None, "skipped": reason}
+    say("phase file floor: ffmpeg -re -i file.mp4 -c copy -f segment ...")
+    result["file_floor"] = run_file_floor(h264_clip, cameras, seconds, warmup_s=5.0)
     for key, label, extra in H264_VARIANTS:
         say(f"phase h264, {label} ...")
         result[key] = run_server_phase(h264_clip, cameras, seconds, warmup_s, say, scores, **extra)
@@ -352,11 +439,13 @@ def run(*, cameras: int = 8, jpeg_cameras: int = 1, seconds: float = 40.0, warmu
         say("phase jpeg: re-encode ...")
         result["jpeg"] = run_server_phase(jpeg_clip, jpeg_cameras, seconds, warmup_s, say, scores)
     h, f = result["h264"]["server_pct_per_camera"], result["floor"]["pct_per_camera"]
+    ff = result["file_floor"]["pct_per_camera"]
     j = result["jpeg"]["server_pct_per_camera"] if "jpeg" in result else 0
     ratios: dict[str, Any] = {}
     for key, _label, _extra in H264_VARIANTS:
         v = result[key]["server_pct_per_camera"]
         ratios[f"{key}_vs_floor"] = round(v / f, 2) if f else None
+        ratios[f"{key}_vs_file_floor"] = round(v / ff, 2) if ff else None
         ratios[f"{key}_cameras_per_core"] = round(100 / v, 1) if v else None
     ratios["jpeg_vs_h264"] = round(j / h, 1) if h and j else None
     ratios["bytes_jpeg_vs_h264"] = (round(result["jpeg"]["bytes_per_s_per_camera"]
@@ -368,7 +457,7 @@ def run(*, cameras: int = 8, jpeg_cameras: int = 1, seconds: float = 40.0, warmu
 
 
 def format_table(r: dict[str, Any]) -> str:
-    f, ratios = r["floor"], r["ratios"]
+    f, ff, ratios = r["floor"], r["file_floor"], r["ratios"]
     j = r.get("jpeg", {"cameras": 0, "server_pct_per_camera": "-", "bytes_per_s_per_camera": "-",
                        "published": "-", "indexed": "-"})
     rows = [(f"h264 ({label})", r[key]) for key, label, _extra in H264_VARIANTS] + [("jpeg (re-encode)", j)]
@@ -378,11 +467,14 @@ def format_table(r: dict[str, Any]) -> str:
         f"{'path':<40}{'cams':>5}{'server %core/cam':>18}{'bytes/s/cam':>14}{'published':>11}{'indexed':>9}",
         *(f"{name:<40}{p['cameras']:>5}{p['server_pct_per_camera']:>18}{p['bytes_per_s_per_camera']:>14}"
           f"{p['published']:>11}{p['indexed']:>9}" for name, p in rows),
-        f"{'ffmpeg -c copy (floor)':<40}{f['cameras']:>5}{f['pct_per_camera']:>18}",
-        *(f"h264 ({label}): {ratios[key + '_vs_floor']}x the floor (goal <= 3), "
+        f"{'ffmpeg -c copy from RTSP (floor)':<40}{f['cameras']:>5}{f['pct_per_camera'] or f.get('skipped'):>18}",
+        f"{'ffmpeg -c copy from a file':<40}{ff['cameras']:>5}{ff['pct_per_camera']:>18}",
+        *(f"h264 ({label}): {ratios[key + '_vs_floor'] or '-'}x the RTSP floor (goal <= 3), "
+          f"{ratios[key + '_vs_file_floor']}x the file floor, "
           f"{ratios[key + '_cameras_per_core']} cameras per core (goal >= 40); cpu {r[key]['cpu_pct']}"
           for key, label, _extra in H264_VARIANTS),
-        f"jpeg / h264: {ratios['jpeg_vs_h264']}x",
+        (f"jpeg / h264: {ratios['jpeg_vs_h264']}x" if ratios["jpeg_vs_h264"]
+         else "jpeg: not measured (--jpeg-cameras 0)"),
     ]
     return "\n".join(lines)
 

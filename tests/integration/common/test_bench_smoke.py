@@ -43,3 +43,19 @@ def test_noloss_bench_smoke() -> None:
     assert "recorded_pct" in result and result["drained"]
     assert result["decode_mismatch_count"] == 0
     assert "indexed in segments" in bench_noloss.format_table(result)
+
+
+def test_passthrough_floors_smoke() -> None:
+    """Both ffmpeg floors of `vigil bench passthrough` record segments of the bench's own clip:
+    from a file, and pulled over RTSP/TCP from gst-rtsp-server serving that clip."""
+    from vigil_bench import passthrough as bench_pt
+
+    clip = bench_pt.encode_h264(bench_pt._pictures(60, 1280, 720), kbps=1000)
+    assert clip.keyframes[0] and len(clip.frames) == 60
+    file_floor = bench_pt.run_file_floor(clip, cameras=1, seconds=1.0, warmup_s=1.0)
+    assert file_floor["segments"] >= 1 and file_floor["pct_per_camera"] > 0 and file_floor["processes_ok"] == 1
+    reason = bench_pt.rtsp_unavailable()
+    if reason:
+        pytest.skip(reason)
+    rtsp_floor = bench_pt.run_rtsp_floor(clip, cameras=2, seconds=1.0, warmup_s=2.0)
+    assert rtsp_floor["segments"] >= 2 and rtsp_floor["pct_per_camera"] > 0 and rtsp_floor["processes_ok"] == 2
