@@ -22,6 +22,7 @@ import pytest
 import redis
 
 from tests.browser.conftest import PASSWORD, Session, open_session
+from tests.browser.playback import play_from_timeline, play_live
 from tests.conftest import create_database, drop_database, free_port
 from tests.helpers import Stack, running_stack, wait_for
 from tests.support.onvif_camera import FakeOnvifCamera, netns_available
@@ -249,6 +250,11 @@ def test_a_found_camera_is_added_and_records_through_its_onvif_stream(admin: Ses
     page.click("#find-cameras")
     page.locator(f".found-camera[data-urn='{camera.urn}'] .added-as").filter(
         has_text=f"added as {CAMERA_ID}").wait_for()
+
+    # It plays in the web app: live through MSE, and its recordings from the day timeline.
+    play_live(admin, CAMERA_ID, (320, 240))
+    play_from_timeline(admin, ipstack, CAMERA_ID, min(str(item["start"]) for item in recorded()))
+    assert page.evaluate("window.__noReload") is True
 
 
 def test_add_by_rtsp_url_then_disable_and_remove(admin: Session, ipstack: Stack, rtsp: RtspServer) -> None:

@@ -15,15 +15,12 @@ from typing import Any
 import pytest
 
 from tests.browser.conftest import PASSWORD, Session, Stack, open_session
+from tests.browser.playback import play_from_timeline, play_live, today
 from tests.helpers import wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.timeout(240)]
 
 XSS = '"><img src=x onerror=alert(1)>'
-
-
-def today() -> str:
-    return datetime.now(UTC).date().isoformat()  # the stack and the browser run in UTC
 
 
 def local_hms(iso: str) -> str:
@@ -176,17 +173,7 @@ def test_object_zones_are_drawn_on_the_camera_picture(session: Session, stack: S
 def test_a_timeline_click_plays_the_recording_across_segments(session: Session, stack: Stack) -> None:
     items = wait_recorded(stack, "demo-2", at_least=4)
     page = session.page
-    session.goto(f"recordings?camera=demo-2&date={today()}")
-    page.wait_for_selector("#calendar .cal-day.has-footage")
-    page.click(".timeline-controls button[data-span='0']")  # the whole day, so x maps to the day
-    day = stack.api().get(f"/api/v1/cameras/demo-2/days/{today()}").json()
-    t0, t1 = (datetime.fromisoformat(day[k]).timestamp() for k in ("start", "end"))
-    target = datetime.fromisoformat(str(items[0]["start"])).timestamp() + 1
-    box = page.locator(".timeline-canvas").bounding_box()
-    assert box is not None
-    page.evaluate("window.__noReload = true")
-    page.mouse.click(box["x"] + box["width"] * (target - t0) / (t1 - t0), box["y"] + 20)
-    page.wait_for_function("() => document.querySelector('#player').currentTime > 0.3", timeout=30_000)
+    play_from_timeline(session, stack, "demo-2", str(items[0]["start"]))
     first_src = page.eval_on_selector("#player", "v => v.currentSrc")
     page.wait_for_function(f"() => document.querySelector('#player').currentSrc !== {first_src!r} "
                            "&& document.querySelector('#player').currentTime > 0.3", timeout=60_000)
@@ -539,20 +526,10 @@ def test_an_h264_camera_plays_live_through_media_source(session: Session, stack:
     """An H.264 camera's page plays live.mp4 through MSE near the live edge; its wall tile shows
     the recorder's keyframe snapshots."""
     cam = H264Camera(stack, "h264-live")
-    video = "document.querySelector('#live-video')"
     try:
         wait_for(lambda: stack.api().get("/api/v1/cameras/h264-live").status_code == 200, 30, "registration")
         page = session.page
-        session.goto("camera/h264-live")
-        page.wait_for_selector("#live-video[data-state=playing]", timeout=30_000)
-        page.wait_for_function(f"() => {video}.readyState >= 2 && !{video}.paused")
-        assert page.is_hidden("#live-img")
-        start = page.evaluate(f"() => {video}.currentTime")
-        page.wait_for_function(f"() => {video}.currentTime > {start} + 1.5", timeout=15_000)
-        assert page.evaluate(f"() => [{video}.videoWidth, {video}.videoHeight]") == [320, 180]
-        lag = page.evaluate(f"() => {{ const v = {video}, b = v.buffered; "
-                            "return b.end(b.length - 1) - v.currentTime; }")
-        assert 0 <= lag < 2.0, lag  # it keeps to the live edge
+        play_live(session, "h264-live", (320, 180))
         session.shot("camera-h264")
         # The wall: the H.264 tile shows snapshots (no MSE player there).
         session.goto("live")
