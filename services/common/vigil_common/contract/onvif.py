@@ -44,6 +44,9 @@ def parse_probe_targets(text: str) -> ProbeTargets:
                 raise ValueError(f"{entry!r}: the only multicast target is the WS-Discovery group {WS_DISCOVERY_GROUP}")
             multicast = True
             continue
+        # Sized before it is listed: a /8 would be 16 million addresses (seconds and gigabytes).
+        if len(unicast) + network.num_addresses > MAX_UNICAST_TARGETS + 2:
+            raise ValueError(f"{entry!r}: more than {MAX_UNICAST_TARGETS} addresses to probe (at most a /22)")
         hosts = [network.network_address] if network.num_addresses == 1 else list(network.hosts())
         if len(unicast) + len(hosts) > MAX_UNICAST_TARGETS:
             raise ValueError(f"{entry!r}: more than {MAX_UNICAST_TARGETS} addresses to probe (at most a /22)")
