@@ -14,6 +14,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Response, status
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from vigil_ipcams import records
 from vigil_ipcams.onvif_device import DeviceInfo, OnvifAddressError, OnvifAuthError, OnvifError, lookup
@@ -96,22 +97,26 @@ def _known_urns(state: State) -> dict[str, str]:
         return records.by_urn(db)
 
 
-def _id_in_use(state: State, camera_id: str, urn: str | None) -> str | None:
+def _why_in_use(db: Session, camera_id: str, urn: str | None) -> str | None:
     """Why ``camera_id`` (or the device ``urn``) cannot be added, or None."""
-    with state.factory() as db:
-        if db.get(Camera, camera_id) is not None or records.get(db, camera_id) is not None:
-            return f"camera id {camera_id!r} is in use (a camera removed from IP cameras keeps its id "
-            "until it is deleted under Cameras)"
-        if urn is not None and (known := records.by_urn(db).get(urn)) is not None:
-            return f"this camera is already added, as {known!r}"
+    if db.get(Camera, camera_id) is not None or records.get(db, camera_id) is not None:
+        return (f"camera id {camera_id!r} is in use (a camera removed from IP cameras keeps its id "
+                "until it is deleted under Cameras)")
+    if urn is not None and (known := records.by_urn(db).get(urn)) is not None:
+        return f"this camera is already added, as {known!r}"
     return None
+
+
+def _id_in_use(state: State, camera_id: str, urn: str | None) -> str | None:
+    with state.factory() as db:
+        return _why_in_use(db, camera_id, urn)
 
 
 def _insert(state: State, body: IpCameraIn, stream_uri: str, sealed: str | None, profile: Profile | None,
             manufacturer: str, model: str, created_by: str) -> IpCameraOut:
     try:
         with state.writes.begin() as db:
-            if (why := _id_in_use(state, body.camera_id, body.urn)) is not None:
+            if (why := _why_in_use(db, body.camera_id, body.urn)) is not None:  # again, in this transaction
                 raise HTTPException(status.HTTP_409_CONFLICT, why)
             row = records.add(db, camera_id=body.camera_id, name=body.name, location=body.location,
                               stream_uri=stream_uri, sealed=sealed, onvif_xaddr=body.xaddr, onvif_urn=body.urn,

@@ -44,13 +44,12 @@ def parse_probe_targets(text: str) -> ProbeTargets:
                 raise ValueError(f"{entry!r}: the only multicast target is the WS-Discovery group {WS_DISCOVERY_GROUP}")
             multicast = True
             continue
-        # Sized before it is listed: a /8 would be 16 million addresses (seconds and gigabytes).
-        if len(unicast) + network.num_addresses > MAX_UNICAST_TARGETS + 2:
+        # Counted before anything is listed: a /8 would be 16 million addresses. hosts() leaves
+        # out the network and broadcast addresses below a /31.
+        count = network.num_addresses if network.prefixlen >= 31 else network.num_addresses - 2
+        if len(unicast) + count > MAX_UNICAST_TARGETS:
             raise ValueError(f"{entry!r}: more than {MAX_UNICAST_TARGETS} addresses to probe (at most a /22)")
-        hosts = [network.network_address] if network.num_addresses == 1 else list(network.hosts())
-        if len(unicast) + len(hosts) > MAX_UNICAST_TARGETS:
-            raise ValueError(f"{entry!r}: more than {MAX_UNICAST_TARGETS} addresses to probe (at most a /22)")
-        unicast.update(dict.fromkeys(hosts))
+        unicast.update(dict.fromkeys([network.network_address] if count == 1 else network.hosts()))
     if not multicast and not unicast:
         raise ValueError("no probe target (the default is the WS-Discovery group 239.255.255.250)")
     return ProbeTargets(multicast, tuple(unicast))

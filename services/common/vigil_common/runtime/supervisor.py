@@ -118,6 +118,11 @@ class Supervisor:
     def _terminate(self, r: _Running, timeout: float) -> None:
         if r.proc is not None and r.proc.poll() is None:
             r.proc.send_signal(signal.SIGTERM)
+        self._reap(r, timeout)
+
+    def _reap(self, r: _Running, timeout: float) -> None:
+        """Wait up to ``timeout`` for a signalled process, then SIGKILL it."""
+        if r.proc is not None and r.proc.poll() is None:
             try:
                 r.proc.wait(timeout)
             except subprocess.TimeoutExpired:
@@ -138,4 +143,4 @@ class Supervisor:
             r.proc.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + timeout
         for r in reversed(self._services):
-            self._terminate(r, max(0.1, deadline - time.monotonic()))
+            self._reap(r, max(0.1, deadline - time.monotonic()))  # signalled once, above
